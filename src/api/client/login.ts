@@ -1,0 +1,92 @@
+// login.yaml, logout.yaml, whoami.yaml, refresh.yaml: sessions.
+import { MatrixError } from "../../http/errors.js";
+import { defineRoutes } from "../../http/route.js";
+import { anyObject, bool, obj, str } from "../../http/validate.js";
+import { parseDeviceId } from "../../matrix/ids.js";
+import { resolveLoginUser } from "../../services/identifiers.js";
+
+interface LoginBody {
+  type: string;
+  identifier?: { type?: string; user?: string };
+  user?: string;
+  password?: string;
+  device_id?: string;
+  initial_device_display_name?: string;
+  refresh_token?: boolean;
+}
+
+const loginBody = obj({
+  type: str(255),
+  identifier: anyObject,
+  user: str(255),
+  password: str(512),
+  device_id: str(255),
+  initial_device_display_name: str(255),
+  refresh_token: bool,
+}, ["type"]);
+
+export default defineRoutes({
+  /** GET /_matrix/client/v3/login */
+  getLoginFlows: {
+    method: "GET", path: "/_matrix/client/v3/login", auth: "none",
+    handler: () => ({ flows: [{ type: "m.login.password" }] }),
+  },
+
+  /** POST /_matrix/client/v3/login */
+  login: {
+    method: "POST", path: "/_matrix/client/v3/login", auth: "none", body: loginBody,
+    async handler({ body: raw, ip }, s) {
+      const body = raw as LoginBody;
+      s.limits.login.take(`ip:${ip}`);
+      if (body.type !== "m.login.password") throw new MatrixError(400, "M_UNKNOWN", `Unknown login type ${body.type}`);
+      // Per account as well as per address, so a distributed guesser is slowed too.
+      s.limits.login.take(`user:${resolveLoginUser(body, s.config.server_name)}`);
+      const result = await s.accounts.loginWithPassword(body, {
+        deviceId: body.device_id !== undefined ? parseDeviceId(body.device_id) : null,
+        deviceName: body.initial_device_display_name ?? null,
+        refresh: body.refresh_token === true,
+      });
+      return {
+        ...result,
+        home_server: s.config.server_name,
+        well_known: { "m.homeserver": { base_url: s.config.public_baseurl!.replace(/\/$/, "") } },
+      };
+    },
+  },
+
+  /** POST /_matrix/client/v3/logout: the token's device goes with it (spec). */
+  logout: {
+    method: "POST", path: "/_matrix/client/v3/logout", auth: "user", guest: true,
+    async handler({ user }, s) {
+      if (user.deviceId) await s.devices.logout(user.userId, user.deviceId);
+      else if (user.tokenId !== null) await s.tokens.revoke(user.tokenId);
+      return {};
+    },
+  },
+
+  /** POST /_matrix/client/v3/logout/all */
+  logout_all: {
+    method: "POST", path: "/_matrix/client/v3/logout/all", auth: "user", guest: true,
+    async handler({ user }, s) {
+      await s.devices.logoutAll(user.userId);
+      return {};
+    },
+  },
+
+  /** GET /_matrix/client/v3/account/whoami */
+  getTokenOwner: {
+    method: "GET", path: "/_matrix/client/v3/account/whoami", auth: "user", guest: true,
+    handler: ({ user }) => ({
+      user_id: user.userId,
+      ...(user.deviceId ? { device_id: user.deviceId } : {}),
+      is_guest: user.isGuest,
+    }),
+  },
+
+  /** POST /_matrix/client/v3/refresh */
+  refresh: {
+    method: "POST", path: "/_matrix/client/v3/refresh", auth: "none",
+    body: obj({ refresh_token: str(512) }, ["refresh_token"]),
+    handler: ({ body }, s) => s.tokens.refresh((body as { refresh_token: string }).refresh_token),
+  },
+});

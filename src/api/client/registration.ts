@@ -1,0 +1,82 @@
+// registration.yaml: POST /register, GET /register/available.
+import { MatrixError, forbidden, invalidParam, missingParam } from "../../http/errors.js";
+import { defineRoutes } from "../../http/route.js";
+import { bool, obj, str, anyObject } from "../../http/validate.js";
+import { parseDeviceId } from "../../matrix/ids.js";
+import { DUMMY, type AuthDict } from "../../services/uia.js";
+
+interface RegisterBody {
+  username?: string;
+  password?: string;
+  device_id?: string;
+  initial_device_display_name?: string;
+  inhibit_login?: boolean;
+  refresh_token?: boolean;
+  auth?: AuthDict;
+  type?: string;
+}
+
+const registerBody = obj({
+  username: str(255),
+  password: str(512),
+  device_id: str(255),
+  initial_device_display_name: str(255),
+  inhibit_login: bool,
+  refresh_token: bool,
+  auth: anyObject,
+  type: str(255),
+});
+
+export default defineRoutes({
+  /** POST /_matrix/client/v3/register */
+  register: {
+    method: "POST", path: "/_matrix/client/v3/register", auth: "none", body: registerBody,
+    async handler({ body: raw, query, ip }, s) {
+      const body = raw as RegisterBody;
+      const kind = query.kind ?? "user";
+      if (kind !== "user" && kind !== "guest") throw invalidParam("kind must be 'user' or 'guest'");
+      s.limits.registration.take(`ip:${ip}`);
+      const login = body.inhibit_login ? null : {
+        deviceId: body.device_id !== undefined ? parseDeviceId(body.device_id) : null,
+        deviceName: body.initial_device_display_name ?? null,
+        refresh: body.refresh_token === true,
+      };
+      if (kind === "guest") {
+        if (!s.config.registration.allow_guests) throw new MatrixError(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is disabled");
+        // Guests get a fresh device; they cannot choose a device ID or a password (spec: guest access).
+        return withHomeServer(await s.accounts.register({
+          kind: "guest", localpart: null, password: null,
+          login: { deviceId: null, deviceName: body.initial_device_display_name ?? null, refresh: body.refresh_token === true },
+        }), s.config.server_name);
+      }
+      if (!s.config.registration.enabled) throw forbidden("Registration has been disabled");
+      // Localparts are lower case; a client must not assume the ID it gets equals what it sent
+      // (spec), and people type "Alice". The name is checked before auth, so a client learns
+      // of a taken name at once.
+      const localpart = body.username?.toLowerCase() ?? null;
+      if (localpart !== null) await s.accounts.checkAvailable(localpart);
+      if (body.password !== undefined) s.accounts.checkPasswordPolicy(body.password);
+      await s.uia.require(body.auth, "register", [[DUMMY]], null);
+      const result = await s.accounts.register({
+        kind: "user", localpart, password: body.password ?? null, login,
+      });
+      return withHomeServer(result, s.config.server_name);
+    },
+  },
+
+  /** GET /_matrix/client/v3/register/available */
+  checkUsernameAvailability: {
+    method: "GET", path: "/_matrix/client/v3/register/available", auth: "none",
+    async handler({ query, ip }, s) {
+      if (!query.username) throw missingParam("username is required");
+      s.limits.registration.take(`ip:${ip}`);
+      await s.accounts.checkAvailable(query.username);
+      return { available: true };
+    },
+  },
+});
+
+/** `home_server` is deprecated but still read by older clients and test suites. */
+function withHomeServer<T extends object>(r: T, serverName: string): T & { home_server?: string } {
+  return "access_token" in r ? { ...r, home_server: serverName } : r;
+}

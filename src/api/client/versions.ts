@@ -1,0 +1,43 @@
+// versions.yaml, wellknown.yaml, capabilities.yaml: what a client asks before anything else.
+import { defineRoutes } from "../../http/route.js";
+import { SUPPORTED_ROOM_VERSIONS, DEFAULT_ROOM_VERSION } from "../../matrix/room-versions.js";
+
+/**
+ * The spec versions we advertise. A client uses the highest it knows to choose endpoints
+ * (for example authenticated media from v1.11), so this list moves with docs/spec-coverage.md.
+ */
+export const SPEC_VERSIONS = ["r0.0.1", "r0.1.0", "r0.2.0", "r0.3.0", "r0.4.0", "r0.5.0", "r0.6.0", "r0.6.1",
+  "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12"];
+
+/** Our extensions and the MSCs we implement, flagged as the spec asks (`unstable_features`). */
+export const UNSTABLE_FEATURES: Record<string, boolean> = {};
+
+export default defineRoutes({
+  /** GET /_matrix/client/versions */
+  getVersions: {
+    method: "GET", path: "/_matrix/client/versions", auth: "none",
+    handler: () => ({ versions: SPEC_VERSIONS, unstable_features: UNSTABLE_FEATURES }),
+  },
+
+  /** GET /.well-known/matrix/client */
+  getWellknown: {
+    method: "GET", path: "/.well-known/matrix/client", auth: "none",
+    handler: (_ctx, { config }) => ({ "m.homeserver": { base_url: config.public_baseurl!.replace(/\/$/, "") } }),
+  },
+
+  /** GET /_matrix/client/v3/capabilities */
+  getCapabilities: {
+    method: "GET", path: "/_matrix/client/v3/capabilities", auth: "user", guest: true,
+    handler: () => ({
+      capabilities: {
+        "m.change_password": { enabled: true },
+        "m.room_versions": { default: DEFAULT_ROOM_VERSION, available: SUPPORTED_ROOM_VERSIONS },
+        "m.set_displayname": { enabled: true },
+        "m.set_avatar_url": { enabled: true },
+        "m.profile_fields": { enabled: true },
+        "m.3pid_changes": { enabled: false },
+        "m.get_login_token": { enabled: false },
+      },
+    }),
+  },
+});

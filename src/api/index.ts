@@ -1,0 +1,11 @@
+// The route table, and nothing else.
+import type { RouteTable } from "../http/route.js";
+import adminRegister from "./admin/register.js";
+import account from "./client/account.js";
+import devices from "./client/device-management.js";
+import login from "./client/login.js";
+import profile from "./client/profile.js";
+import registration from "./client/registration.js";
+import versions from "./client/versions.js";
+
+export const routeTables: RouteTable[] = [versions, registration, login, devices, account, profile, adminRegister];

@@ -1,0 +1,93 @@
+// The config file's schema. Defaults live here, so a missing file or section means "safe defaults".
+// config.sample.yaml documents every key; test/config.test.ts checks the two agree.
+
+export interface RateLimit { per_second: number; burst: number }
+
+export interface Config {
+  server_name: string;
+  public_baseurl: string | null;
+  listen: { host: string; port: number };
+  database: { data_dir: string; url: string | null; pool_size: number; port: number | null; statement_timeout_ms: number };
+  redis: { url: string | null };
+  media: { store_path: string; max_upload_bytes: number };
+  registration: { enabled: boolean; allow_guests: boolean; shared_secret: string | null; password_min_length: number };
+  auth: { refresh_tokens: boolean; access_token_lifetime_ms: number };
+  rate_limiting: { enabled: boolean; login: RateLimit; registration: RateLimit; requests: RateLimit };
+  http: { max_body_bytes: number; cors_origins: string[] };
+  appservices: { registration_files: string[] };
+  metrics: { enabled: boolean };
+  logging: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
+}
+
+const rateLimit = (perSecond: number, burst: number) => ({
+  type: "object",
+  additionalProperties: false,
+  default: { per_second: perSecond, burst },
+  properties: {
+    per_second: { type: "number", exclusiveMinimum: 0, default: perSecond },
+    burst: { type: "integer", minimum: 1, default: burst },
+  },
+});
+
+const section = (properties: Record<string, unknown>) => ({
+  type: "object",
+  additionalProperties: false,
+  default: {},
+  properties,
+});
+
+export const configSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    server_name: { type: "string", minLength: 1, maxLength: 230, default: "localhost" },
+    public_baseurl: { type: ["string", "null"], pattern: "^https?://", default: null },
+    listen: section({
+      host: { type: "string", minLength: 1, default: "127.0.0.1" },
+      port: { type: "integer", minimum: 0, maximum: 65535, default: 8008 },
+    }),
+    database: section({
+      data_dir: { type: "string", minLength: 1, default: "./data/postgres" },
+      url: { type: ["string", "null"], pattern: "^postgres(ql)?://", default: null },
+      pool_size: { type: "integer", minimum: 1, maximum: 500, default: 20 },
+      port: { type: ["integer", "null"], minimum: 1, maximum: 65535, default: null },
+      statement_timeout_ms: { type: "integer", minimum: 0, default: 60000 },
+    }),
+    redis: section({
+      url: { type: ["string", "null"], pattern: "^rediss?://", default: null },
+    }),
+    media: section({
+      store_path: { type: "string", minLength: 1, default: "./data/media" },
+      max_upload_bytes: { type: "integer", minimum: 1, default: 52428800 },
+    }),
+    registration: section({
+      enabled: { type: "boolean", default: true },
+      allow_guests: { type: "boolean", default: false },
+      shared_secret: { type: ["string", "null"], minLength: 16, default: null },
+      password_min_length: { type: "integer", minimum: 0, maximum: 512, default: 0 },
+    }),
+    auth: section({
+      refresh_tokens: { type: "boolean", default: true },
+      access_token_lifetime_ms: { type: "integer", minimum: 60000, default: 3600000 },
+    }),
+    rate_limiting: section({
+      enabled: { type: "boolean", default: true },
+      login: rateLimit(1, 20),
+      registration: rateLimit(1, 20),
+      requests: rateLimit(50, 200),
+    }),
+    http: section({
+      max_body_bytes: { type: "integer", minimum: 65536, default: 1048576 },
+      cors_origins: { type: "array", items: { type: "string" }, default: ["*"] },
+    }),
+    appservices: section({
+      registration_files: { type: "array", items: { type: "string" }, default: [] },
+    }),
+    metrics: section({
+      enabled: { type: "boolean", default: true },
+    }),
+    logging: section({
+      level: { enum: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info" },
+    }),
+  },
+} as const;

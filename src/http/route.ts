@@ -1,0 +1,184 @@
+// defineRoutes/mountRoutes: how a route file declares its endpoints, and the one wrapper that
+// reads the body, authenticates, validates, rate-limits, calls the handler and renders errors.
+import type { Express, Request, Response } from "express";
+import type { Logger } from "pino";
+import type { ValidateFunction } from "ajv";
+import type { Services } from "../services/index.js";
+import type { Requester } from "../services/tokens.js";
+import { MatrixError, notJson } from "./errors.js";
+import { extractAccessToken, missingToken } from "./auth.js";
+import { compile, schemaError, type Schema } from "./validate.js";
+import type { Metrics } from "../metrics.js";
+
+export type Method = "GET" | "POST" | "PUT" | "DELETE";
+
+export interface Ctx<B> {
+  req: Request;
+  res: Response;
+  /** The authenticated user (null only on routes with auth "none" or "optional"). */
+  user: Requester;
+  params: Record<string, string>;
+  query: Record<string, string | undefined>;
+  body: B;
+  ip: string;
+  log: Logger;
+}
+
+/** A response other than 200 + JSON. */
+export class Reply {
+  constructor(readonly status: number, readonly body: unknown, readonly headers: Record<string, string> = {}) {}
+}
+
+export interface RouteDef<B = any> {
+  method: Method;
+  /** The full path as the spec writes it, with :params. `/_matrix/client/v3/…` is also served under `/r0/`. */
+  path: string;
+  auth: "user" | "optional" | "none";
+  /** JSON body schema; omitted: the body is ignored (but must still be JSON if present). */
+  body?: Schema;
+  /** Allow guests (spec: guest access). Default false. */
+  guest?: boolean;
+  handler(ctx: Ctx<B>, services: Services): Promise<unknown> | unknown;
+}
+
+export type RouteTable = Record<string, RouteDef>;
+
+export function defineRoutes<T extends RouteTable>(routes: T): T {
+  return routes;
+}
+
+interface Compiled { method: Method; regex: RegExp }
+
+/** Turns "/a/:b/c" into a regex over the raw (still %-encoded) path, for 404 vs 405. */
+function pathRegex(path: string): RegExp {
+  const src = path.split("/").map((seg) => (seg.startsWith(":") ? "[^/]+" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))).join("/");
+  return new RegExp(`^${src}/?$`);
+}
+
+function expandPaths(path: string): string[] {
+  return path.startsWith("/_matrix/client/v3/") ? [path, path.replace("/_matrix/client/v3/", "/_matrix/client/r0/")] : [path];
+}
+
+export class Router {
+  private readonly known: Compiled[] = [];
+
+  constructor(private readonly app: Express, private readonly services: Services, private readonly metrics: Metrics) {}
+
+  mount(table: RouteTable): void {
+    for (const [name, def] of Object.entries(table)) {
+      const validator = def.body ? compile<unknown>(def.body) : null;
+      for (const path of expandPaths(def.path)) {
+        this.known.push({ method: def.method, regex: pathRegex(path) });
+        const handler = this.wrap(name, def, validator);
+        const m = def.method.toLowerCase() as "get" | "post" | "put" | "delete";
+        this.app[m](path, handler);
+      }
+    }
+  }
+
+  /** The methods served at a path (for 405 and its Allow header); empty: unknown path. */
+  methodsFor(path: string): Method[] {
+    return [...new Set(this.known.filter((k) => k.regex.test(path)).map((k) => k.method))];
+  }
+
+  private wrap(name: string, def: RouteDef, validator: ValidateFunction<unknown> | null) {
+    const services = this.services;
+    const metrics = this.metrics;
+    const maxBody = services.config.http.max_body_bytes;
+    return async (req: Request, res: Response): Promise<void> => {
+      const started = process.hrtime.bigint();
+      const log = (req as Request & { log: Logger }).log;
+      let status = 500;
+      try {
+        const ip = req.ip ?? req.socket.remoteAddress ?? "unknown";
+        let user: Requester | null = null;
+        if (def.auth !== "none") {
+          const token = extractAccessToken(req);
+          if (token) user = await services.tokens.authenticate(token, ip);
+          else if (def.auth === "user") throw missingToken();
+          if (user?.isGuest && !def.guest) {
+            throw new MatrixError(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is not allowed on this endpoint");
+          }
+          if (user) services.limits.requests.take(`user:${user.userId}`);
+        }
+        let body: unknown = undefined;
+        if (def.method !== "GET") {
+          body = parseJsonBody(await readBody(req, maxBody)) ?? {};
+          if (validator && !validator(body)) throw schemaError(validator.errors);
+        }
+        const params: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.params as Record<string, string>)) params[k] = v;
+        const query: Record<string, string | undefined> = {};
+        for (const [k, v] of Object.entries(req.query)) query[k] = Array.isArray(v) ? String(v[0]) : typeof v === "string" ? v : undefined;
+        const out = await def.handler({ req, res, user: user as Requester, params, query, body, ip, log }, services);
+        if (res.headersSent) {
+          status = res.statusCode;
+          return;
+        }
+        if (out instanceof Reply) {
+          status = out.status;
+          res.status(out.status).set(out.headers);
+          sendJson(res, out.body);
+        } else {
+          status = 200;
+          res.status(200);
+          sendJson(res, out ?? {});
+        }
+      } catch (err) {
+        status = renderError(err, res, log);
+      } finally {
+        metrics.observeRequest(def.method, name, status, Number(process.hrtime.bigint() - started) / 1e9);
+      }
+    };
+  }
+}
+
+export function sendJson(res: Response, body: unknown): void {
+  res.setHeader("Content-Type", "application/json");
+  res.end(JSON.stringify(body));
+}
+
+/** Renders any thrown value as a Matrix error; returns the status. Unknown errors are 500 M_UNKNOWN and logged once. */
+export function renderError(err: unknown, res: Response, log: Logger): number {
+  let e: MatrixError;
+  if (err instanceof MatrixError) e = err;
+  else {
+    log.error({ err }, "unhandled error");
+    e = new MatrixError(500, "M_UNKNOWN", "Internal server error");
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return e.status;
+  }
+  res.status(e.status).set(e.headers);
+  sendJson(res, e.toJSON());
+  return e.status;
+}
+
+/** Reads the request body up to `max` bytes; more is 413 M_TOO_LARGE without reading it all. */
+export async function readBody(req: Request, max: number): Promise<Buffer> {
+  // The rest of an oversized body is not read: close the connection after answering.
+  const tooBig = () => new MatrixError(413, "M_TOO_LARGE", `Request body exceeds ${max} bytes`, {}, { Connection: "close" });
+  const declared = Number(req.headers["content-length"] ?? NaN);
+  if (Number.isFinite(declared) && declared > max) throw tooBig();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw tooBig();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Parses a JSON body: empty → undefined; not JSON → 400 M_NOT_JSON. */
+export function parseJsonBody(buf: Buffer): unknown {
+  if (buf.length === 0) return undefined;
+  const text = buf.toString("utf8");
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw notJson();
+  }
+}

@@ -1,0 +1,37 @@
+// Prometheus metrics (prom-client), one registry per server instance.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { poolStats, type Db } from "./store/db.js";
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<"method" | "route" | "status">;
+  private readonly latency: Histogram<"method" | "route">;
+
+  constructor(db: Db) {
+    // Includes event loop lag (nodejs_eventloop_lag_*), heap, GC, handles.
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({
+      name: "ganglion_http_requests_total", help: "HTTP requests by route and status",
+      labelNames: ["method", "route", "status"], registers: [this.registry],
+    });
+    this.latency = new Histogram({
+      name: "ganglion_http_request_duration_seconds", help: "HTTP request latency by route",
+      labelNames: ["method", "route"], registers: [this.registry],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    });
+    const pool = (field: "used" | "free" | "pending" | "max", help: string) =>
+      new Gauge({
+        name: `ganglion_db_pool_${field}`, help, registers: [this.registry],
+        collect() { this.set(poolStats(db)[field]); },
+      });
+    pool("used", "Database connections in use");
+    pool("free", "Idle database connections");
+    pool("pending", "Requests waiting for a database connection");
+    pool("max", "Database pool size");
+  }
+
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    this.requests.inc({ method, route, status: String(status) });
+    this.latency.observe({ method, route }, seconds);
+  }
+}

@@ -1,0 +1,151 @@
+// Composition root: config → database → services → express app → listening HTTP server.
+import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import express, { type NextFunction, type Request, type Response } from "express";
+import type { Logger } from "pino";
+import { routeTables } from "./api/index.js";
+import type { Config } from "./config/schema.js";
+import { cors } from "./http/cors.js";
+import { MatrixError, unrecognized } from "./http/errors.js";
+import { Router, renderError, sendJson } from "./http/route.js";
+import { createLogger } from "./log.js";
+import { Metrics } from "./metrics.js";
+import { createServices, type Services } from "./services/index.js";
+import { createDb, type Db } from "./store/db.js";
+import { startEmbeddedPostgres, type EmbeddedHandle } from "./store/embedded.js";
+import { migrate } from "./store/migrate.js";
+
+export interface Homeserver {
+  /** Base URL the server listens on, e.g. http://127.0.0.1:8008 */
+  url: string;
+  port: number;
+  services: Services;
+  log: Logger;
+  /** Graceful stop: no new connections, in-flight requests finish, then the pool and Postgres close. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** How long in-flight requests may take to finish on close before connections are cut. */
+  shutdownGraceMs?: number;
+}
+
+export async function startHomeserver(config: Config, opts: StartOptions = {}): Promise<Homeserver> {
+  const log = opts.log ?? createLogger(config);
+  let embedded: EmbeddedHandle | null = null;
+  let dbUrl = config.database.url;
+  if (!dbUrl) {
+    embedded = await startEmbeddedPostgres(config.database.data_dir, config.database.port, log);
+    dbUrl = embedded.url;
+  }
+  const db = createDb(dbUrl, config.database.pool_size, config.database.statement_timeout_ms);
+  try {
+    const applied = await migrate(db);
+    if (applied.length) log.info({ applied }, "database migrations applied");
+  } catch (e) {
+    await db.destroy();
+    await embedded?.stop();
+    throw e;
+  }
+
+  const services = createServices(config, db, log);
+  const metrics = new Metrics(db);
+  const app = buildApp(config, services, metrics, log, db);
+  const server = createServer(app);
+  // Long-polls stay open for up to the client's timeout; idle keep-alive sockets are cheap.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.listen.port, config.listen.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
+  const url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`;
+  log.info({ url, server_name: config.server_name }, "homeserver listening");
+
+  let closing: Promise<void> | null = null;
+  return {
+    url, port, services, log,
+    close: () => (closing ??= shutdown(server, db, embedded, log, opts.shutdownGraceMs ?? 10_000)),
+  };
+}
+
+function buildApp(config: Config, services: Services, metrics: Metrics, log: Logger, db: Db) {
+  const app = express();
+  app.disable("x-powered-by");
+  app.disable("etag");
+  app.set("query parser", "simple");
+
+  // Request id and per-request logger; the access log line has the path only (no query string,
+  // which may carry an access token).
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const incoming = req.headers["x-request-id"];
+    const reqId = typeof incoming === "string" && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomBytes(6).toString("hex");
+    const child = log.child({ reqId });
+    (req as Request & { log: Logger }).log = child;
+    res.setHeader("X-Request-Id", reqId);
+    const started = process.hrtime.bigint();
+    res.on("finish", () => {
+      child.info({ method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, "request");
+    });
+    next();
+  });
+  app.use(cors(config.http.cors_origins));
+
+  app.get("/health", async (_req, res) => {
+    try {
+      await db.raw("SELECT 1");
+      sendJson(res.status(200), { status: "ok" });
+    } catch {
+      sendJson(res.status(503), { status: "unavailable", database: "unreachable" });
+    }
+  });
+  if (config.metrics.enabled) {
+    app.get("/metrics", async (_req, res) => {
+      res.setHeader("Content-Type", metrics.registry.contentType);
+      res.end(await metrics.registry.metrics());
+    });
+  }
+
+  const router = new Router(app, services, metrics);
+  for (const table of routeTables) router.mount(table);
+
+  // Unknown path: 404 M_UNRECOGNIZED; known path, other method: 405 M_UNRECOGNIZED (spec).
+  app.use((req: Request, res: Response) => {
+    const methods = router.methodsFor(req.path);
+    const err = methods.length
+      ? new MatrixError(405, "M_UNRECOGNIZED", "Unrecognized request", {}, { Allow: [...methods, "OPTIONS"].join(", ") })
+      : unrecognized(404);
+    renderError(err, res, (req as Request & { log: Logger }).log);
+  });
+
+  // Errors thrown by express itself (a path that does not %-decode, for one).
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: number }).status;
+    const e = status && status >= 400 && status < 500 ? new MatrixError(400, "M_INVALID_PARAM", "Malformed request") : err;
+    renderError(e, res, (req as Request & { log?: Logger }).log ?? log);
+  });
+  return app;
+}
+
+async function shutdown(server: Server, db: Db, embedded: EmbeddedHandle | null, log: Logger, graceMs: number): Promise<void> {
+  log.info("shutting down: no new connections, finishing requests");
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => {
+    log.warn("requests still running after the grace period; closing their connections");
+    server.closeAllConnections();
+  }, graceMs);
+  await closed;
+  clearTimeout(timer);
+  await db.destroy();
+  if (embedded) await embedded.stop();
+  log.info("shut down");
+}

@@ -1,0 +1,152 @@
+// Accounts: registration, login, password change, deactivation.
+// https://spec.matrix.org/latest/client-server-api/#account-registration
+import type { Config } from "../config/schema.js";
+import { MatrixError, forbidden } from "../http/errors.js";
+import {
+  makeDeviceId, makeUserId, MAX_ID_BYTES, STRICT_LOCALPART_RE, type DeviceId, type UserId,
+} from "../matrix/ids.js";
+import type { Db } from "../store/db.js";
+import * as devices from "../store/devices.js";
+import * as profiles from "../store/profiles.js";
+import * as users from "../store/users.js";
+import { resolveLoginUser, type LoginIdentifierBody } from "./identifiers.js";
+import { hashPassword, verifyPassword } from "./passwords.js";
+import type { IssuedTokens, Requester, TokenService } from "./tokens.js";
+
+export interface SessionResult extends Partial<IssuedTokens> {
+  user_id: UserId;
+  device_id?: DeviceId;
+}
+
+export interface NewAccount {
+  localpart: string | null;
+  password: string | null;
+  kind: "user" | "guest";
+  isAdmin?: boolean;
+  appserviceId?: string | null;
+  displayName?: string | null;
+  /** Log the new account in (a device and token), unless inhibit_login. */
+  login: { deviceId: DeviceId | null; deviceName: string | null; refresh: boolean } | null;
+}
+
+/** Hook for application services' exclusive namespaces (filled in by the appservice module). */
+export type ExclusiveUserCheck = (userId: UserId, appserviceId: string | null) => boolean;
+
+export class AccountService {
+  isExclusive: ExclusiveUserCheck = () => false;
+
+  constructor(private readonly db: Db, private readonly config: Config, private readonly tokens: TokenService) {}
+
+  get serverName(): string {
+    return this.config.server_name;
+  }
+
+  /** Checks a requested localpart against the spec's grammar and our reservations; throws M_INVALID_USERNAME. */
+  validateLocalpart(localpart: string, appserviceId: string | null = null): UserId {
+    const bad = (why: string) => new MatrixError(400, "M_INVALID_USERNAME", why);
+    if (localpart.length === 0) throw bad("User ID cannot be empty");
+    if (!STRICT_LOCALPART_RE.test(localpart)) {
+      throw bad("User ID can only contain characters a-z, 0-9, or '=_-./+'");
+    }
+    // Numeric IDs are what guests get; an underscore prefix is kept for application services.
+    if (/^[0-9]+$/.test(localpart)) throw bad("Numeric user IDs are reserved for guest users");
+    if (localpart.startsWith("_") && !appserviceId) throw bad("User ID may not begin with _");
+    const userId = makeUserId(localpart, this.serverName);
+    if (Buffer.byteLength(userId) > MAX_ID_BYTES) throw bad(`User ID may not be longer than ${MAX_ID_BYTES} bytes`);
+    if (this.isExclusive(userId, appserviceId)) {
+      throw new MatrixError(400, "M_EXCLUSIVE", "This user ID is reserved by an application service");
+    }
+    return userId;
+  }
+
+  /** GET /register/available */
+  async checkAvailable(localpart: string): Promise<void> {
+    const userId = this.validateLocalpart(localpart);
+    if (await users.userIdTaken(this.db, userId)) throw new MatrixError(400, "M_USER_IN_USE", "User ID already taken.");
+  }
+
+  checkPasswordPolicy(password: string): void {
+    if (password.length < this.config.registration.password_min_length) {
+      throw new MatrixError(400, "M_WEAK_PASSWORD", `Password must be at least ${this.config.registration.password_min_length} characters`);
+    }
+  }
+
+  async register(a: NewAccount): Promise<SessionResult> {
+    if (a.password !== null) this.checkPasswordPolicy(a.password);
+    const passwordHash = a.password !== null ? await hashPassword(a.password) : null;
+    return this.db.transaction(async (trx) => {
+      let userId: UserId;
+      if (a.kind === "guest") {
+        userId = makeUserId(await users.nextGuestLocalpart(trx), this.serverName);
+      } else if (a.localpart !== null) {
+        userId = this.validateLocalpart(a.localpart, a.appserviceId ?? null);
+      } else {
+        // No username: pick one the user can rename later by creating another account.
+        userId = makeUserId(`user${(await users.nextGuestLocalpart(trx)).padStart(6, "0")}x`, this.serverName);
+      }
+      const inserted = await users.insertUser(trx, {
+        userId, passwordHash, isGuest: a.kind === "guest", isAdmin: a.isAdmin ?? false, appserviceId: a.appserviceId ?? null,
+      });
+      if (!inserted) throw new MatrixError(400, "M_USER_IN_USE", "User ID already taken.");
+      const displayName = a.displayName ?? userId.slice(1, userId.indexOf(":"));
+      await profiles.upsertProfileField(trx, userId, "displayname", displayName);
+      if (!a.login) return { user_id: userId };
+      return this.startSession(trx, userId, a.login.deviceId, a.login.deviceName, a.login.refresh);
+    });
+  }
+
+  /** POST /login with m.login.password. */
+  async loginWithPassword(
+    body: LoginIdentifierBody & { password?: unknown },
+    device: { deviceId: DeviceId | null; deviceName: string | null; refresh: boolean },
+  ): Promise<SessionResult> {
+    if (typeof body.password !== "string") throw new MatrixError(400, "M_MISSING_PARAM", "password is required");
+    const userId = resolveLoginUser(body, this.serverName);
+    const user = await users.selectUserCaseInsensitive(this.db, userId);
+    const ok = await verifyPassword(body.password, user?.passwordHash ?? null);
+    if (!user || !ok) throw forbidden("Invalid username or password");
+    if (user.deactivated) throw new MatrixError(403, "M_USER_DEACTIVATED", "This account has been deactivated");
+    return this.db.transaction((trx) => this.startSession(trx, user.userId, device.deviceId, device.deviceName, device.refresh));
+  }
+
+  /** Creates (or reuses) a device and issues a token for it. A reused device's old tokens are revoked. */
+  async startSession(trx: Db | import("knex").Knex.Transaction, userId: UserId, deviceId: DeviceId | null, deviceName: string | null, refresh: boolean): Promise<SessionResult> {
+    const id = deviceId ?? makeDeviceId();
+    await devices.upsertDevice(trx, userId, id, deviceName);
+    await devices.deleteDeviceTokens(trx, userId, id);
+    const issued = await this.tokens.issue(trx, userId, id, refresh);
+    return { user_id: userId, device_id: id, ...issued };
+  }
+
+  /** POST /account/password (after UIA). */
+  async changePassword(who: Requester, newPassword: string, logoutDevices: boolean): Promise<void> {
+    this.checkPasswordPolicy(newPassword);
+    const hash = await hashPassword(newPassword);
+    await this.db.transaction(async (trx) => {
+      await users.updatePasswordHash(trx, who.userId, hash);
+      if (logoutDevices) {
+        // Every other device is logged out; this one keeps only the token making the request.
+        await devices.deleteDevices(trx, who.userId, "all", who.deviceId ?? undefined);
+        if (who.deviceId && who.tokenId !== null) await devices.deleteDeviceTokens(trx, who.userId, who.deviceId, who.tokenId);
+      }
+    });
+  }
+
+  /** POST /account/deactivate (after UIA): no more logins, every device and token gone. */
+  async deactivate(userId: UserId, erase: boolean): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      await users.markDeactivated(trx, userId);
+      await devices.deleteDevices(trx, userId, "all");
+      if (erase) await profiles.deleteProfile(trx, userId);
+    });
+  }
+
+  async userExists(userId: UserId): Promise<boolean> {
+    return (await users.selectUser(this.db, userId)) !== null;
+  }
+
+  async verifyUserPassword(userId: UserId, password: string): Promise<boolean> {
+    const u = await users.selectUser(this.db, userId);
+    return verifyPassword(password, u?.passwordHash ?? null);
+  }
+}

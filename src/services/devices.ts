@@ -1,0 +1,55 @@
+// Device management. https://spec.matrix.org/latest/client-server-api/#device-management
+import { notFound } from "../http/errors.js";
+import type { DeviceId, UserId } from "../matrix/ids.js";
+import type { Db } from "../store/db.js";
+import * as devices from "../store/devices.js";
+
+export interface DeviceJson {
+  device_id: string;
+  display_name?: string;
+  last_seen_ip?: string;
+  last_seen_ts?: number;
+}
+
+const toJson = (d: devices.DeviceRow): DeviceJson => ({
+  device_id: d.deviceId,
+  ...(d.displayName !== null ? { display_name: d.displayName } : {}),
+  ...(d.lastSeenIp !== null ? { last_seen_ip: d.lastSeenIp } : {}),
+  ...(d.lastSeenTs !== null ? { last_seen_ts: d.lastSeenTs } : {}),
+});
+
+export class DeviceService {
+  constructor(private readonly db: Db) {}
+
+  async list(userId: UserId): Promise<DeviceJson[]> {
+    return (await devices.selectDevices(this.db, userId)).map(toJson);
+  }
+
+  async get(userId: UserId, deviceId: DeviceId): Promise<DeviceJson> {
+    const d = await devices.selectDevice(this.db, userId, deviceId);
+    if (!d) throw notFound("Device not found");
+    return toJson(d);
+  }
+
+  async rename(userId: UserId, deviceId: DeviceId, name: string | null): Promise<void> {
+    if (!(await devices.updateDeviceName(this.db, userId, deviceId, name))) throw notFound("Device not found");
+  }
+
+  /** Deletes devices and, with them, their tokens. Unknown IDs are ignored (spec: delete_devices). */
+  async delete(userId: UserId, deviceIds: DeviceId[]): Promise<void> {
+    await devices.deleteDevices(this.db, userId, deviceIds);
+  }
+
+  async exists(userId: UserId, deviceId: DeviceId): Promise<boolean> {
+    return (await devices.selectDevice(this.db, userId, deviceId)) !== null;
+  }
+
+  /** POST /logout: the token's device goes, as the spec says. */
+  async logout(userId: UserId, deviceId: DeviceId): Promise<void> {
+    await devices.deleteDevices(this.db, userId, [deviceId]);
+  }
+
+  async logoutAll(userId: UserId): Promise<void> {
+    await devices.deleteDevices(this.db, userId, "all");
+  }
+}

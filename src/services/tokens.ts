@@ -1,0 +1,95 @@
+// Access and refresh tokens, and the sessions (device + token) they belong to.
+// https://spec.matrix.org/latest/client-server-api/#client-authentication
+import { createHash, randomBytes } from "node:crypto";
+import type { Config } from "../config/schema.js";
+import { unknownToken } from "../http/errors.js";
+import type { DeviceId, UserId } from "../matrix/ids.js";
+import type { Db, Queryable } from "../store/db.js";
+import * as devices from "../store/devices.js";
+import * as users from "../store/users.js";
+
+/** Who is making a request. */
+export interface Requester {
+  userId: UserId;
+  deviceId: DeviceId | null;
+  tokenId: number | null;
+  isGuest: boolean;
+  isAdmin: boolean;
+  appserviceId: string | null;
+}
+
+export interface IssuedTokens {
+  access_token: string;
+  refresh_token?: string;
+  expires_in_ms?: number;
+}
+
+// 256 random bits; the prefix makes a leaked token easy to recognise in secret scanners.
+const newToken = (prefix: string) => `${prefix}_${randomBytes(32).toString("base64url")}`;
+export const hashToken = (t: string): Buffer => createHash("sha256").update(t, "utf8").digest();
+
+// Devices' last-seen time is written at most this often per token: not a write per request.
+const LAST_SEEN_INTERVAL_MS = 5 * 60 * 1000;
+
+export class TokenService {
+  private readonly lastSeenWritten = new Map<number, number>();
+
+  constructor(private readonly db: Db, private readonly config: Config) {}
+
+  /** Issues a token pair for a device (created if new). With a refresh token, the access token expires. */
+  async issue(q: Queryable, userId: UserId, deviceId: DeviceId, withRefresh: boolean, refreshedFrom: number | null = null): Promise<IssuedTokens> {
+    const access = newToken("gat");
+    const refresh = withRefresh && this.config.auth.refresh_tokens ? newToken("grt") : null;
+    const lifetime = this.config.auth.access_token_lifetime_ms;
+    await devices.insertToken(q, {
+      tokenHash: hashToken(access),
+      refreshTokenHash: refresh ? hashToken(refresh) : null,
+      userId, deviceId,
+      expiresTs: refresh ? Date.now() + lifetime : null,
+      refreshedFrom,
+    });
+    return refresh ? { access_token: access, refresh_token: refresh, expires_in_ms: lifetime } : { access_token: access };
+  }
+
+  /** Resolves an access token to its requester, or throws 401 M_UNKNOWN_TOKEN. */
+  async authenticate(token: string, ip: string | null): Promise<Requester> {
+    const row = await devices.selectTokenByHash(this.db, hashToken(token));
+    if (!row) throw unknownToken();
+    if (row.expiresTs !== null && row.expiresTs <= Date.now()) {
+      // An expired token means "refresh", not "log in again": soft_logout (spec: soft logout).
+      throw unknownToken("Access token has expired.", true);
+    }
+    if (row.refreshedFrom !== null) await devices.retirePreviousToken(this.db, row.id, row.refreshedFrom);
+    const user = await users.selectUser(this.db, row.userId);
+    if (!user || user.deactivated) throw unknownToken();
+    this.noteSeen(row.id, row.userId, row.deviceId, ip);
+    return { userId: row.userId, deviceId: row.deviceId, tokenId: row.id, isGuest: user.isGuest, isAdmin: user.isAdmin, appserviceId: null };
+  }
+
+  /** POST /refresh: a new pair for the same device. The old pair lives until the new one is used. */
+  async refresh(refreshToken: string): Promise<IssuedTokens> {
+    return this.db.transaction(async (trx) => {
+      const row = await devices.selectTokenByRefreshHash(trx, hashToken(refreshToken));
+      if (!row) throw unknownToken("Unknown refresh token.");
+      // A chain of unused refreshes keeps one predecessor only.
+      if (row.refreshedFrom !== null) await devices.deleteTokenById(trx, row.refreshedFrom);
+      const issued = await this.issue(trx, row.userId, row.deviceId, true, row.id);
+      return issued;
+    });
+  }
+
+  async revoke(tokenId: number): Promise<void> {
+    await devices.deleteTokenById(this.db, tokenId);
+    this.lastSeenWritten.delete(tokenId);
+  }
+
+  private noteSeen(tokenId: number, userId: UserId, deviceId: DeviceId, ip: string | null): void {
+    const now = Date.now();
+    const last = this.lastSeenWritten.get(tokenId) ?? 0;
+    if (now - last < LAST_SEEN_INTERVAL_MS) return;
+    this.lastSeenWritten.set(tokenId, now);
+    if (this.lastSeenWritten.size > 100_000) this.lastSeenWritten.clear();
+    // Best effort and off the request path: a failure here must not fail the request.
+    devices.updateDeviceLastSeen(this.db, userId, deviceId, now, ip).catch(() => undefined);
+  }
+}

@@ -1,0 +1,111 @@
+// User-interactive authentication. https://spec.matrix.org/latest/client-server-api/#user-interactive-authentication-api
+// Sessions are rows in Postgres so the 401 round trip may land on another process.
+import { randomBytes } from "node:crypto";
+import { MatrixError, UiaChallenge } from "../http/errors.js";
+import type { UserId } from "../matrix/ids.js";
+import * as sessions from "../store/auth-sessions.js";
+import type { Db } from "../store/db.js";
+import * as users from "../store/users.js";
+import { verifyPassword } from "./passwords.js";
+import type { Requester } from "./tokens.js";
+import { resolveLoginUser, type LoginIdentifierBody } from "./identifiers.js";
+
+export const DUMMY = "m.login.dummy";
+export const PASSWORD = "m.login.password";
+
+export interface AuthDict extends LoginIdentifierBody {
+  type?: string;
+  session?: string;
+  password?: string;
+  [k: string]: unknown;
+}
+
+// A session that is not finished within a day is forgotten.
+const SESSION_TTL_MS = 24 * 3600 * 1000;
+
+export class UiaService {
+  constructor(private readonly db: Db, private readonly serverName: string) {}
+
+  /**
+   * Returns when one of `flows` is complete for this request; otherwise throws the 401 that
+   * tells the client what to do next. `purpose` ties a session to one endpoint (and user).
+   */
+  async require(auth: AuthDict | undefined, purpose: string, flows: string[][], requester: Requester | null): Promise<void> {
+    const owner = requester?.userId ?? null;
+    if (!auth || typeof auth !== "object") {
+      throw await this.challenge(await this.open(purpose, owner), flows, []);
+    }
+    let sessionId = typeof auth.session === "string" ? auth.session : null;
+    let row = sessionId ? await sessions.selectUiaSession(this.db, sessionId) : null;
+    if (sessionId && (!row || row.createdTs < Date.now() - SESSION_TTL_MS)) {
+      throw new MatrixError(400, "M_UNKNOWN", "Unknown or expired session ID");
+    }
+    if (row && (row.purpose !== purpose || row.userId !== owner)) {
+      throw new MatrixError(403, "M_FORBIDDEN", "This session was opened for another request");
+    }
+    // A client may attempt a first stage without asking for a session first (m.login.dummy in
+    // one request is what many tools and test suites send); give it one.
+    if (!sessionId) {
+      sessionId = await this.open(purpose, owner);
+      row = { sessionId, purpose, userId: owner, completed: [], createdTs: Date.now() };
+    }
+    const completed = [...row!.completed];
+    const allowed = new Set(flows.flat());
+    if (typeof auth.type === "string" && !completed.includes(auth.type)) {
+      if (!allowed.has(auth.type)) {
+        throw await this.challenge(sessionId, flows, completed, new MatrixError(400, "M_UNRECOGNIZED", `Unsupported auth type ${auth.type}`));
+      }
+      const failure = await this.attempt(auth, requester);
+      if (failure) throw await this.challenge(sessionId, flows, completed, failure);
+      await sessions.addUiaCompleted(this.db, sessionId, auth.type);
+      completed.push(auth.type);
+    }
+    if (flows.some((f) => f.every((stage) => completed.includes(stage)))) {
+      await sessions.deleteUiaSession(this.db, sessionId);
+      if (Math.random() < 0.01) await sessions.deleteExpiredUiaSessions(this.db, Date.now() - SESSION_TTL_MS);
+      return;
+    }
+    throw await this.challenge(sessionId, flows, completed);
+  }
+
+  /** The flows for re-authenticating `userId`: a password if it has one, else a dummy stage. */
+  async flowsForUser(userId: UserId): Promise<string[][]> {
+    const u = await users.selectUser(this.db, userId);
+    return u?.passwordHash ? [[PASSWORD]] : [[DUMMY]];
+  }
+
+  private async open(purpose: string, owner: string | null): Promise<string> {
+    const sessionId = randomBytes(18).toString("base64url");
+    await sessions.insertUiaSession(this.db, { sessionId, purpose, userId: owner });
+    return sessionId;
+  }
+
+  private async challenge(session: string, flows: string[][], completed: string[], err?: MatrixError): Promise<MatrixError> {
+    const body = { flows: flows.map((stages) => ({ stages })), params: {}, session, ...(completed.length ? { completed } : {}) };
+    if (!err) return new UiaChallenge(body);
+    return new MatrixError(err.status === 400 ? 400 : 401, err.errcode, err.message, body);
+  }
+
+  /** Checks one stage; returns the error to report, or null on success. */
+  private async attempt(auth: AuthDict, requester: Requester | null): Promise<MatrixError | null> {
+    if (auth.type === DUMMY) return null;
+    if (auth.type === PASSWORD) {
+      if (typeof auth.password !== "string") return new MatrixError(400, "M_MISSING_PARAM", "Missing password");
+      let userId: UserId;
+      try {
+        userId = resolveLoginUser(auth, this.serverName);
+      } catch (e) {
+        if (e instanceof MatrixError) return e;
+        throw e;
+      }
+      // Re-authentication must be by the user the request is for.
+      if (requester && userId.toLowerCase() !== requester.userId.toLowerCase()) {
+        return new MatrixError(403, "M_FORBIDDEN", "Invalid password");
+      }
+      const u = await users.selectUserCaseInsensitive(this.db, userId);
+      const ok = await verifyPassword(auth.password, u && !u.deactivated ? u.passwordHash : null);
+      return ok ? null : new MatrixError(403, "M_FORBIDDEN", "Invalid password");
+    }
+    return new MatrixError(400, "M_UNRECOGNIZED", `Unsupported auth type ${String(auth.type)}`);
+  }
+}
