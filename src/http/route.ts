@@ -103,7 +103,8 @@ export class Router {
         }
         let body: unknown = undefined;
         if (def.method !== "GET") {
-          body = parseJsonBody(await readBody(req, maxBody)) ?? {};
+          body = parseJsonBody(await readBody(req, maxBody));
+          if (body === undefined) body = {}; // an empty body is an empty object (spec: logout)
           if (validator && !validator(body)) throw schemaError(validator.errors);
         }
         const params: Record<string, string> = {};

@@ -62,7 +62,7 @@ export class TokenService {
     if (row.refreshedFrom !== null) await devices.retirePreviousToken(this.db, row.id, row.refreshedFrom);
     const user = await users.selectUser(this.db, row.userId);
     if (!user || user.deactivated) throw unknownToken();
-    this.noteSeen(row.id, row.userId, row.deviceId, ip);
+    await this.noteSeen(row.id, row.userId, row.deviceId, ip);
     return { userId: row.userId, deviceId: row.deviceId, tokenId: row.id, isGuest: user.isGuest, isAdmin: user.isAdmin, appserviceId: null };
   }
 
@@ -83,13 +83,14 @@ export class TokenService {
     this.lastSeenWritten.delete(tokenId);
   }
 
-  private noteSeen(tokenId: number, userId: UserId, deviceId: DeviceId, ip: string | null): void {
+  /** Writes last-seen at most once per interval per token, so almost every request skips it. */
+  private async noteSeen(tokenId: number, userId: UserId, deviceId: DeviceId, ip: string | null): Promise<void> {
     const now = Date.now();
     const last = this.lastSeenWritten.get(tokenId) ?? 0;
     if (now - last < LAST_SEEN_INTERVAL_MS) return;
     this.lastSeenWritten.set(tokenId, now);
     if (this.lastSeenWritten.size > 100_000) this.lastSeenWritten.clear();
-    // Best effort and off the request path: a failure here must not fail the request.
-    devices.updateDeviceLastSeen(this.db, userId, deviceId, now, ip).catch(() => undefined);
+    // Best effort: a failure here must not fail the request.
+    await devices.updateDeviceLastSeen(this.db, userId, deviceId, now, ip).catch(() => undefined);
   }
 }

@@ -16,11 +16,11 @@ const fromDevice = (r: RawDevice): DeviceRow => ({
   lastSeenTs: r.last_seen_ts, lastSeenIp: r.last_seen_ip,
 });
 
-/** Creates the device, or keeps it (and updates its name if one is given). */
+/** Creates the device, or keeps it as it is (spec: the initial name is ignored for a known device). */
 export async function upsertDevice(q: Queryable, userId: UserId, deviceId: DeviceId, displayName: string | null): Promise<void> {
   await q.raw(
     `INSERT INTO devices (user_id, device_id, display_name, created_ts) VALUES (?, ?, ?, ?)
-     ON CONFLICT (user_id, device_id) DO UPDATE SET display_name = COALESCE(EXCLUDED.display_name, devices.display_name)`,
+     ON CONFLICT (user_id, device_id) DO NOTHING`,
     [userId, deviceId, displayName, Date.now()],
   );
 }
