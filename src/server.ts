@@ -138,12 +138,16 @@ function buildApp(config: Config, services: Services, metrics: Metrics, log: Log
 async function shutdown(server: Server, db: Db, embedded: EmbeddedHandle | null, log: Logger, graceMs: number): Promise<void> {
   log.info("shutting down: no new connections, finishing requests");
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // A keep-alive connection whose request finishes during the drain becomes idle; close those
+  // as they appear rather than waiting for their keep-alive timeout.
   server.closeIdleConnections();
+  const sweeper = setInterval(() => server.closeIdleConnections(), 50);
   const timer = setTimeout(() => {
     log.warn("requests still running after the grace period; closing their connections");
     server.closeAllConnections();
   }, graceMs);
   await closed;
+  clearInterval(sweeper);
   clearTimeout(timer);
   await db.destroy();
   if (embedded) await embedded.stop();
