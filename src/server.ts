@@ -50,7 +50,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
     throw e;
   }
 
-  const services = createServices(config, db, log);
+  const services = await createServices(config, db, log);
   const metrics = new Metrics(db);
   const app = buildApp(config, services, metrics, log, db);
   const server = createServer(app);
@@ -73,7 +73,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
   let closing: Promise<void> | null = null;
   return {
     url, port, services, log,
-    close: () => (closing ??= shutdown(server, db, embedded, log, opts.shutdownGraceMs ?? 10_000)),
+    close: () => (closing ??= shutdown(server, services, embedded, log, opts.shutdownGraceMs ?? 10_000)),
   };
 }
 
@@ -135,9 +135,13 @@ function buildApp(config: Config, services: Services, metrics: Metrics, log: Log
   return app;
 }
 
-async function shutdown(server: Server, db: Db, embedded: EmbeddedHandle | null, log: Logger, graceMs: number): Promise<void> {
+async function shutdown(server: Server, services: Services, embedded: EmbeddedHandle | null, log: Logger, graceMs: number): Promise<void> {
   log.info("shutting down: no new connections, finishing requests");
+  const db = services.db;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Long-polls answer at once (with what they have) instead of holding the shutdown.
+  services.shutdown.abort();
+  services.notifier.wakeAll();
   // A keep-alive connection whose request finishes during the drain becomes idle; close those
   // as they appear rather than waiting for their keep-alive timeout.
   server.closeIdleConnections();

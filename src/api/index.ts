@@ -7,5 +7,14 @@ import login from "./client/login.js";
 import profile from "./client/profile.js";
 import registration from "./client/registration.js";
 import versions from "./client/versions.js";
+import createRoom from "./client/create-room.js";
+import membership from "./client/membership.js";
+import roomEvents from "./client/room-events.js";
+import sync from "./client/sync.js";
+import accountData from "./client/account-data.js";
+import directory from "./client/directory.js";
 
-export const routeTables: RouteTable[] = [versions, registration, login, devices, account, profile, adminRegister];
+export const routeTables: RouteTable[] = [
+  versions, registration, login, devices, account, profile, adminRegister,
+  createRoom, membership, roomEvents, sync, accountData, directory,
+];

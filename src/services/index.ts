@@ -8,6 +8,17 @@ import { ProfileService } from "./profiles.js";
 import { TokenService } from "./tokens.js";
 import { UiaService } from "./uia.js";
 import { RateLimiter } from "../http/rate-limit.js";
+import * as events from "../store/events.js";
+import { AccountDataService } from "./account-data.js";
+import { DirectoryService } from "./directory.js";
+import { EventWriter } from "./event-writer.js";
+import { MembershipService } from "./membership.js";
+import { Notifier } from "./notifier.js";
+import { RoomReadService } from "./room-read.js";
+import { RoomStateCache } from "./room-state.js";
+import { RoomService } from "./rooms.js";
+import { loadSigningKey } from "./signing.js";
+import { SyncService } from "./sync.js";
 
 export interface Services {
   config: Config;
@@ -19,21 +30,50 @@ export interface Services {
   profiles: ProfileService;
   uia: UiaService;
   limits: { login: RateLimiter; registration: RateLimiter; requests: RateLimiter };
+  notifier: Notifier;
+  roomCache: RoomStateCache;
+  writer: EventWriter;
+  rooms: RoomService;
+  membership: MembershipService;
+  reader: RoomReadService;
+  sync: SyncService;
+  accountData: AccountDataService;
+  directory: DirectoryService;
+  /** Aborted on shutdown: long-polls stop waiting and answer. */
+  shutdown: AbortController;
 }
 
-export function createServices(config: Config, db: Db, log: Logger): Services {
+export async function createServices(config: Config, db: Db, log: Logger): Promise<Services> {
   const tokens = new TokenService(db, config);
   const rl = config.rate_limiting;
+  const signing = await loadSigningKey(db);
+  const notifier = new Notifier(await events.selectCurrentPosition(db));
+  const roomCache = new RoomStateCache(db);
+  const profiles = new ProfileService(db);
+  const writer = new EventWriter(db, roomCache, config.server_name, signing, notifier, log.child({ module: "writer" }));
+  const rooms = new RoomService(db, config, roomCache, writer, profiles);
+  // A new display name or avatar is carried into every room the user is joined to (spec: profiles).
+  profiles.onChange(async (userId, key) => {
+    if (key !== "displayname" && key !== "avatar_url") return;
+    await rooms.propagateProfile(userId, await rooms.joinedRooms(userId));
+  });
   return {
     config, db, log, tokens,
     accounts: new AccountService(db, config, tokens),
     devices: new DeviceService(db),
-    profiles: new ProfileService(db),
+    profiles,
     uia: new UiaService(db, config.server_name),
     limits: {
       login: new RateLimiter(rl.login, rl.enabled),
       registration: new RateLimiter(rl.registration, rl.enabled),
       requests: new RateLimiter(rl.requests, rl.enabled),
     },
+    notifier, roomCache, writer, rooms,
+    membership: new MembershipService(db, rooms, writer),
+    reader: new RoomReadService(db, roomCache, notifier),
+    sync: new SyncService(db, roomCache, notifier),
+    accountData: new AccountDataService(db, notifier),
+    directory: new DirectoryService(db, config.server_name, roomCache),
+    shutdown: new AbortController(),
   };
 }

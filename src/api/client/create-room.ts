@@ -1,0 +1,28 @@
+// create_room.yaml
+import { defineRoutes } from "../../http/route.js";
+import { anyObject, bool, obj, str } from "../../http/validate.js";
+import type { CreateRoomRequest } from "../../services/rooms.js";
+
+const stateEvent = obj({ type: str(255), state_key: str(255), content: anyObject }, ["type", "content"]);
+
+export default defineRoutes({
+  /** POST /_matrix/client/v3/createRoom */
+  createRoom: {
+    method: "POST", path: "/_matrix/client/v3/createRoom", auth: "user",
+    body: obj({
+      visibility: { enum: ["public", "private"] },
+      room_alias_name: str(255),
+      name: str(65536),
+      topic: str(65536),
+      invite: { type: "array", maxItems: 1000, items: str(255) },
+      invite_3pid: { type: "array", maxItems: 0 },
+      room_version: str(32),
+      creation_content: anyObject,
+      initial_state: { type: "array", maxItems: 1000, items: stateEvent },
+      preset: { enum: ["private_chat", "public_chat", "trusted_private_chat"] },
+      is_direct: bool,
+      power_level_content_override: anyObject,
+    }),
+    handler: ({ user, body }, s) => s.rooms.create(user.userId, body as CreateRoomRequest),
+  },
+});

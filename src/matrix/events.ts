@@ -1,0 +1,113 @@
+// Room events: the PDU shape, hashes, event IDs (room versions 4+), signing, redaction.
+// https://spec.matrix.org/latest/server-server-api/#calculating-the-reference-hash-for-an-event
+import { createHash, sign as edSign, type KeyObject } from "node:crypto";
+import { canonicalJson } from "./canonical-json.js";
+import type { EventId, RoomId, UserId } from "./ids.js";
+
+/** The full event as a server keeps it (federation-ready), without `unsigned`. */
+export interface Pdu {
+  room_id: RoomId;
+  sender: UserId;
+  type: string;
+  state_key?: string;
+  content: Record<string, unknown>;
+  origin_server_ts: number;
+  depth: number;
+  prev_events: EventId[];
+  auth_events: EventId[];
+  hashes: { sha256: string };
+  signatures: Record<string, Record<string, string>>;
+  redacts?: EventId;
+}
+
+/** An event as clients see it. */
+export interface ClientEvent {
+  event_id: EventId;
+  room_id: RoomId;
+  sender: UserId;
+  type: string;
+  state_key?: string;
+  content: Record<string, unknown>;
+  origin_server_ts: number;
+  redacts?: EventId;
+  unsigned?: Record<string, unknown>;
+}
+
+export const unpaddedB64 = (b: Buffer) => b.toString("base64").replace(/=+$/, "");
+export const urlsafeB64 = (b: Buffer) => b.toString("base64url");
+
+/** Content hash: sha256 of the canonical JSON without unsigned, signatures and hashes. */
+export function contentHash(pdu: Omit<Pdu, "hashes" | "signatures">): string {
+  const { ...rest } = pdu as unknown as Record<string, unknown>;
+  delete rest.unsigned;
+  delete rest.signatures;
+  delete rest.hashes;
+  return unpaddedB64(createHash("sha256").update(canonicalJson(rest), "utf8").digest());
+}
+
+/** Event ID (room versions 4+): "$" + URL-safe unpadded base64 of the reference hash. */
+export function eventIdOf(pdu: Pdu, roomVersion: string): EventId {
+  const redacted = redactPdu(pdu, roomVersion) as unknown as Record<string, unknown>;
+  delete redacted.signatures;
+  delete redacted.unsigned;
+  return `$${urlsafeB64(createHash("sha256").update(canonicalJson(redacted), "utf8").digest())}` as EventId;
+}
+
+/** Signs the redacted event with the server's ed25519 key (as federation requires). */
+export function signPdu(pdu: Pdu, roomVersion: string, serverName: string, keyId: string, key: KeyObject): void {
+  const redacted = redactPdu(pdu, roomVersion) as unknown as Record<string, unknown>;
+  delete redacted.signatures;
+  delete redacted.unsigned;
+  const sig = edSign(null, Buffer.from(canonicalJson(redacted), "utf8"), key);
+  pdu.signatures = { [serverName]: { [keyId]: unpaddedB64(sig) } };
+}
+
+const TOP_KEYS_V11 = new Set(["event_id", "type", "room_id", "sender", "state_key", "content", "hashes", "signatures", "depth", "prev_events", "auth_events", "origin_server_ts"]);
+const TOP_KEYS_V10 = new Set([...TOP_KEYS_V11, "prev_state", "origin", "membership"]);
+
+function allowedContentKeys(type: string, v11: boolean): string[] | "all" {
+  switch (type) {
+    case "m.room.member": return ["membership", "join_authorised_via_users_server", "third_party_invite"];
+    case "m.room.create": return v11 ? "all" : ["creator"];
+    case "m.room.join_rules": return ["join_rule", "allow"];
+    case "m.room.power_levels": return v11
+      ? ["ban", "events", "events_default", "invite", "kick", "redact", "state_default", "users", "users_default"]
+      : ["ban", "events", "events_default", "kick", "redact", "state_default", "users", "users_default"];
+    case "m.room.history_visibility": return ["history_visibility"];
+    case "m.room.redaction": return v11 ? ["redacts"] : [];
+    default: return [];
+  }
+}
+
+/** The redaction algorithm of room versions 10 and 11 (v9 rules for 10). Works on PDUs and client events. */
+export function redactPdu<T extends { type: string; content: Record<string, unknown> }>(ev: T, roomVersion: string): T {
+  const v11 = Number(roomVersion) >= 11;
+  const keep = v11 ? TOP_KEYS_V11 : TOP_KEYS_V10;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(ev)) if (keep.has(k)) out[k] = v;
+  const allowed = allowedContentKeys(ev.type, v11);
+  const content: Record<string, unknown> = {};
+  if (allowed === "all") Object.assign(content, ev.content);
+  else {
+    for (const k of allowed) {
+      if (!(k in ev.content)) continue;
+      if (k === "third_party_invite") {
+        const tpi = ev.content[k] as Record<string, unknown> | null;
+        if (tpi && typeof tpi === "object" && "signed" in tpi) content[k] = { signed: tpi.signed };
+      } else content[k] = ev.content[k];
+    }
+  }
+  out.content = content;
+  return out as T;
+}
+
+/** Redacts a client-format event: the same algorithm, keeping the client-only keys. */
+export function redactClientEvent(ev: ClientEvent, roomVersion: string): ClientEvent {
+  const r = redactPdu(ev, roomVersion) as ClientEvent;
+  r.event_id = ev.event_id;
+  r.room_id = ev.room_id;
+  r.sender = ev.sender;
+  r.origin_server_ts = ev.origin_server_ts;
+  if (ev.state_key !== undefined) r.state_key = ev.state_key;
+  return r;
+}

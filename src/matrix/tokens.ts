@@ -1,0 +1,19 @@
+// Sync and pagination tokens: the only place they are formatted and parsed (DESIGN §3.7).
+// A token names a gap in the stream: "s<P>" means "after position P". Ephemeral streams may
+// add their own counters after underscores ("s<P>_<typing>..."); pagination reads only P.
+import { MatrixError } from "../http/errors.js";
+
+export interface StreamToken { pos: number; ephemeral: number[] }
+
+export function formatToken(pos: number, ephemeral: number[] = []): string {
+  return ["s" + pos, ...ephemeral.map(String)].join("_");
+}
+
+export function parseToken(token: string, name = "token"): StreamToken {
+  const m = /^s(\d{1,16})((?:_\d{1,16})*)$/.exec(token);
+  if (!m) throw new MatrixError(400, "M_INVALID_PARAM", `Invalid ${name}`);
+  const pos = Number(m[1]);
+  const ephemeral = m[2] ? m[2].slice(1).split("_").map(Number) : [];
+  if (!Number.isSafeInteger(pos)) throw new MatrixError(400, "M_INVALID_PARAM", `Invalid ${name}`);
+  return { pos, ephemeral };
+}

@@ -1,0 +1,43 @@
+// Account data and room tags. https://spec.matrix.org/latest/client-server-api/#client-config
+import { MatrixError, notFound } from "../http/errors.js";
+import type { RoomId, UserId } from "../matrix/ids.js";
+import * as store from "../store/account-data.js";
+import type { Db } from "../store/db.js";
+import type { Notifier } from "./notifier.js";
+
+// Types the server manages itself: a client may not set them through this API (spec).
+const SERVER_MANAGED = new Set(["m.fully_read", "m.push_rules"]);
+
+export class AccountDataService {
+  constructor(private readonly db: Db, private readonly notifier: Notifier) {}
+
+  async set(userId: UserId, roomId: RoomId | "", type: string, content: Record<string, unknown>, allowManaged = false): Promise<void> {
+    if (!allowManaged && SERVER_MANAGED.has(type)) {
+      throw new MatrixError(405, "M_BAD_JSON", `Cannot set ${type} through this API`);
+    }
+    const pos = await this.db.transaction((trx) => store.upsertAccountData(trx, userId, roomId, type, content));
+    this.notifier.userChange([userId], pos);
+  }
+
+  async get(userId: UserId, roomId: RoomId | "", type: string): Promise<Record<string, unknown>> {
+    const c = await store.selectAccountData(this.db, userId, roomId, type);
+    if (!c) throw notFound("Account data not found");
+    return c;
+  }
+
+  async tags(userId: UserId, roomId: RoomId): Promise<Record<string, unknown>> {
+    const c = await store.selectAccountData(this.db, userId, roomId, "m.tag");
+    return (c?.tags as Record<string, unknown>) ?? {};
+  }
+
+  async setTag(userId: UserId, roomId: RoomId, tag: string, body: Record<string, unknown>): Promise<void> {
+    const tags = { ...(await this.tags(userId, roomId)), [tag]: body };
+    await this.set(userId, roomId, "m.tag", { tags }, true);
+  }
+
+  async deleteTag(userId: UserId, roomId: RoomId, tag: string): Promise<void> {
+    const tags = { ...(await this.tags(userId, roomId)) };
+    delete tags[tag];
+    await this.set(userId, roomId, "m.tag", { tags }, true);
+  }
+}

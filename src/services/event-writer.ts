@@ -1,0 +1,289 @@
+// The room write path. Sends to one room queue behind each other; the writer persists every
+// send waiting in the queue in one transaction (group commit) and acknowledges them after
+// commit. Auth runs against the in-memory room state (DESIGN §4, §5).
+import type { Logger } from "pino";
+import { MatrixError, tooLarge } from "../http/errors.js";
+import { checkEventAuth, type StateLookup } from "../matrix/auth-rules.js";
+import { canonicalJson } from "../matrix/canonical-json.js";
+import { contentHash, eventIdOf, signPdu, type ClientEvent, type Pdu } from "../matrix/events.js";
+import type { EventId, RoomId, UserId } from "../matrix/ids.js";
+import type { Db } from "../store/db.js";
+import * as events from "../store/events.js";
+import type { Notifier } from "./notifier.js";
+import { RoomState, StateOverlay, type RoomStateCache } from "./room-state.js";
+import type { SigningKey } from "./signing.js";
+
+/** The spec's limit on a whole event in federation format (client-server: size limits). */
+export const MAX_EVENT_BYTES = 65536;
+const MAX_BATCH = 100;
+
+export interface EventDraft {
+  type: string;
+  stateKey?: string;
+  content: Record<string, unknown>;
+  sender: UserId;
+  /** Idempotency key of the client send: (sender, device, txnId). */
+  txn?: { deviceId: string; txnId: string };
+  /** origin_server_ts override (application services' `ts`). */
+  ts?: number;
+  redacts?: EventId;
+}
+
+export interface Written { eventId: EventId; pos: number; event: ClientEvent }
+
+interface Pending {
+  drafts: EventDraft[];
+  create?: { version: string; creator: UserId };
+  resolve(w: Written[]): void;
+  reject(e: unknown): void;
+}
+
+interface Queue { items: Pending[]; running: boolean }
+
+export type CommitListener = (room: RoomState, written: Written[]) => void;
+
+export class EventWriter {
+  private readonly queues = new Map<RoomId, Queue>();
+  private readonly listeners: CommitListener[] = [];
+
+  constructor(
+    private readonly db: Db,
+    private readonly cache: RoomStateCache,
+    private readonly serverName: string,
+    private readonly signing: SigningKey,
+    private readonly notifier: Notifier,
+    private readonly log: Logger,
+  ) {}
+
+  onCommit(l: CommitListener): void {
+    this.listeners.push(l);
+  }
+
+  /** Appends one event; resolves once it is committed. */
+  async send(roomId: RoomId, draft: EventDraft): Promise<Written> {
+    const [w] = await this.enqueue(roomId, { drafts: [draft] });
+    return w!;
+  }
+
+  /** Appends several events atomically (all or none), in order. */
+  async sendAll(roomId: RoomId, drafts: EventDraft[]): Promise<Written[]> {
+    return this.enqueue(roomId, { drafts });
+  }
+
+  /** Creates a room with its initial events, atomically. */
+  async createRoom(roomId: RoomId, version: string, creator: UserId, drafts: EventDraft[]): Promise<Written[]> {
+    return this.enqueue(roomId, { drafts, create: { version, creator } });
+  }
+
+  private enqueue(roomId: RoomId, p: Omit<Pending, "resolve" | "reject">): Promise<Written[]> {
+    return new Promise<Written[]>((resolve, reject) => {
+      let q = this.queues.get(roomId);
+      if (!q) this.queues.set(roomId, (q = { items: [], running: false }));
+      q.items.push({ ...p, resolve, reject });
+      if (!q.running) void this.drain(roomId, q);
+    });
+  }
+
+  private async drain(roomId: RoomId, q: Queue): Promise<void> {
+    q.running = true;
+    try {
+      while (q.items.length) {
+        const batch = q.items.splice(0, MAX_BATCH);
+        await this.commitBatch(roomId, batch);
+      }
+    } finally {
+      q.running = false;
+      if (q.items.length === 0) this.queues.delete(roomId);
+      else void this.drain(roomId, q);
+    }
+  }
+
+  private async commitBatch(roomId: RoomId, batch: Pending[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const done = await this.tryCommit(roomId, batch);
+        if (done) return;
+      } catch (e) {
+        // A duplicate send txn committed by another process at the same moment: retry, and
+        // the retry finds it and answers with its event.
+        if (!((e as { code?: string }).code === "23505" && String((e as { constraint?: string }).constraint).startsWith("event_txns"))) {
+          for (const p of batch) p.reject(e);
+          return;
+        }
+      }
+      // The head moved under us (another process wrote to the room): reload and check again.
+      this.cache.invalidate(roomId);
+      if (attempt >= 5) {
+        const e = new MatrixError(503, "M_UNKNOWN", "The room is too busy; try again");
+        for (const p of batch) p.reject(e);
+        return;
+      }
+    }
+  }
+
+  /** One attempt. Returns false on a head conflict. Settles every pending it can. */
+  private async tryCommit(roomId: RoomId, batch: Pending[]): Promise<boolean> {
+    const creating = batch[0]!.create;
+    let room: RoomState | null;
+    if (creating) {
+      room = new RoomState(roomId, creating.version, new Map(), null, 0);
+    } else {
+      room = await this.cache.get(roomId);
+      if (!room) {
+        const e = new MatrixError(404, "M_NOT_FOUND", "Unknown room");
+        for (const p of batch) p.reject(e);
+        return true;
+      }
+    }
+    const existingTxns = await this.lookupTxns(batch);
+    const overlay = new StateOverlay(room);
+    let head = room.head;
+    const rows: events.NewEventRow[] = [];
+    const plan: { p: Pending; from: number; to: number; dup?: EventId[] }[] = [];
+    const seenTxn = new Map<string, EventId>();
+    for (const p of batch) {
+      // A retried send returns the event it made the first time.
+      const dups = p.drafts.map((d) => (d.txn ? existingTxns.get(txnKey(d)) ?? seenTxn.get(txnKey(d)) : undefined));
+      if (dups.every((d) => d !== undefined)) {
+        plan.push({ p, from: 0, to: 0, dup: dups as EventId[] });
+        continue;
+      }
+      const cp = overlay.checkpoint();
+      const savedHead = head;
+      const from = rows.length;
+      try {
+        for (const d of p.drafts) {
+          const row = this.build(room, overlay, head, d);
+          rows.push(row);
+          overlay.set(row.json);
+          head = { eventId: row.eventId, depth: row.depth };
+          if (d.txn) seenTxn.set(txnKey(d), row.eventId);
+        }
+        plan.push({ p, from, to: rows.length });
+      } catch (e) {
+        rows.length = from;
+        overlay.restore(cp);
+        head = savedHead;
+        p.reject(e);
+      }
+    }
+    let firstPos: number | null = null;
+    if (rows.length) {
+      firstPos = await this.db.transaction(async (trx) => {
+        if (creating) await events.insertRoom(trx, roomId, creating.version, creating.creator);
+        return events.appendEvents(trx, roomId, room!.head?.eventId ?? null, rows);
+      });
+      if (firstPos === null) return false;
+    }
+    // Committed. Update memory, tell listeners, then answer the clients.
+    const written: Written[] = rows.map((r, i) => ({ eventId: r.eventId, pos: firstPos! + i, event: r.json }));
+    for (const w of written) room.apply(w.event, w.pos);
+    if (rows.length) {
+      room.head = head;
+      if (creating) this.cache.put(room);
+      this.notifier.roomEvents(room, written);
+      for (const l of this.listeners) {
+        try { l(room, written); } catch (e) { this.log.error({ err: e }, "commit listener failed"); }
+      }
+    }
+    for (const { p, from, to, dup } of plan) {
+      if (dup) p.resolve(await this.resolveDuplicates(dup));
+      else p.resolve(written.slice(from, to));
+    }
+    return true;
+  }
+
+  private async resolveDuplicates(ids: EventId[]): Promise<Written[]> {
+    const found = await events.selectEventsByIds(this.db, ids);
+    return ids.map((id) => {
+      const r = found.get(id);
+      return { eventId: id, pos: r?.pos ?? 0, event: r?.event ?? ({ event_id: id } as ClientEvent) };
+    });
+  }
+
+  private async lookupTxns(batch: Pending[]): Promise<Map<string, EventId>> {
+    const byDevice = new Map<string, { userId: UserId; deviceId: string; txnIds: string[] }>();
+    for (const p of batch) for (const d of p.drafts) {
+      if (!d.txn) continue;
+      const k = `${d.sender}\u0000${d.txn.deviceId}`;
+      let e = byDevice.get(k);
+      if (!e) byDevice.set(k, (e = { userId: d.sender, deviceId: d.txn.deviceId, txnIds: [] }));
+      e.txnIds.push(d.txn.txnId);
+    }
+    const out = new Map<string, EventId>();
+    for (const e of byDevice.values()) {
+      const found = await events.selectTxnEvents(this.db, e.userId, e.deviceId, e.txnIds);
+      for (const [txnId, eventId] of found) out.set(`${e.userId}\u0000${e.deviceId}\u0000${txnId}`, eventId);
+    }
+    return out;
+  }
+
+  /** Checks auth and builds the signed event that follows `head`. */
+  private build(room: RoomState, state: StateLookup, head: { eventId: EventId; depth: number } | null, d: EventDraft): events.NewEventRow {
+    const newEv = { type: d.type, state_key: d.stateKey, sender: d.sender, room_id: room.roomId, content: d.content };
+    const createEntry = room.get("m.room.create", "") ?? state.get("m.room.create", "");
+    const isFirstAfterCreate = head !== null && head.depth === 1 && createEntry !== undefined;
+    checkEventAuth(newEv, state, room.version, isFirstAfterCreate);
+    const v11 = Number(room.version) >= 11;
+    const content = d.type === "m.room.redaction" && v11 && d.redacts ? { ...d.content, redacts: d.redacts } : d.content;
+    const pdu: Pdu = {
+      room_id: room.roomId,
+      sender: d.sender,
+      type: d.type,
+      ...(d.stateKey !== undefined ? { state_key: d.stateKey } : {}),
+      content,
+      origin_server_ts: d.ts ?? Date.now(),
+      depth: (head?.depth ?? 0) + 1,
+      prev_events: head ? [head.eventId] : [],
+      auth_events: authEventIds(state, d),
+      ...(d.type === "m.room.redaction" && !v11 && d.redacts ? { redacts: d.redacts } : {}),
+      hashes: { sha256: "" },
+      signatures: {},
+    };
+    if (Number(room.version) < 11 && d.type !== "m.room.create") (pdu as unknown as Record<string, unknown>).origin = this.serverName;
+    pdu.hashes.sha256 = contentHash(pdu);
+    signPdu(pdu, room.version, this.serverName, this.signing.keyId, this.signing.key);
+    if (Buffer.byteLength(canonicalJson(pdu), "utf8") > MAX_EVENT_BYTES) throw tooLarge(`Event exceeds ${MAX_EVENT_BYTES} bytes`);
+    const eventId = eventIdOf(pdu, room.version);
+    const json: ClientEvent = {
+      content,
+      event_id: eventId,
+      origin_server_ts: pdu.origin_server_ts,
+      room_id: room.roomId,
+      sender: d.sender,
+      type: d.type,
+      ...(d.stateKey !== undefined ? { state_key: d.stateKey } : {}),
+      ...(d.redacts ? { redacts: d.redacts } : {}),
+    };
+    if (d.stateKey !== undefined) {
+      const prev = state.get(d.type, d.stateKey) as ClientEvent | undefined;
+      if (prev) json.unsigned = { prev_content: prev.content, prev_sender: prev.sender, replaces_state: prev.event_id };
+    }
+    return {
+      eventId, type: d.type, stateKey: d.stateKey ?? null, sender: d.sender, depth: pdu.depth, ts: pdu.origin_server_ts,
+      membership: d.type === "m.room.member" && typeof content.membership === "string" ? content.membership : null,
+      json, pdu, txn: d.txn ? { userId: d.sender, deviceId: d.txn.deviceId, txnId: d.txn.txnId } : null,
+    };
+  }
+}
+
+const txnKey = (d: EventDraft) => `${d.sender}\u0000${d.txn!.deviceId}\u0000${d.txn!.txnId}`;
+
+/** The auth events selection (server-server spec): create, power levels, sender's membership; for memberships also the target's and the join rules. */
+function authEventIds(state: StateLookup, d: EventDraft): EventId[] {
+  if (d.type === "m.room.create") return [];
+  const ids: EventId[] = [];
+  const add = (t: string, k: string) => {
+    const e = state.get(t, k) as ClientEvent | undefined;
+    if (e && !ids.includes(e.event_id)) ids.push(e.event_id);
+  };
+  add("m.room.create", "");
+  add("m.room.power_levels", "");
+  add("m.room.member", d.sender);
+  if (d.type === "m.room.member" && d.stateKey !== undefined) {
+    add("m.room.member", d.stateKey);
+    const m = d.content.membership;
+    if (m === "join" || m === "invite" || m === "knock") add("m.room.join_rules", "");
+  }
+  return ids;
+}

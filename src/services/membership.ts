@@ -1,0 +1,82 @@
+// Room membership: join, leave, invite, kick, ban, unban, forget.
+// https://spec.matrix.org/latest/client-server-api/#room-membership
+import { MatrixError, forbidden, notFound } from "../http/errors.js";
+import { parseRoomAlias, parseRoomId, type RoomId, type UserId } from "../matrix/ids.js";
+import type { Db } from "../store/db.js";
+import * as directory from "../store/directory.js";
+import type { EventWriter } from "./event-writer.js";
+import type { RoomService } from "./rooms.js";
+
+export class MembershipService {
+  constructor(private readonly db: Db, private readonly rooms: RoomService, private readonly writer: EventWriter) {}
+
+  /** Resolves "!room:server" or "#alias:server" to a room ID (404 M_NOT_FOUND for an unknown alias). */
+  async resolveRoom(roomIdOrAlias: string): Promise<RoomId> {
+    if (roomIdOrAlias.startsWith("#")) {
+      const alias = parseRoomAlias(roomIdOrAlias);
+      const found = await directory.selectAlias(this.db, alias);
+      if (!found) throw notFound(`Room alias ${alias} not found`);
+      return found.roomId;
+    }
+    return parseRoomId(roomIdOrAlias);
+  }
+
+  async join(userId: UserId, roomId: RoomId, reason?: string, ts?: number): Promise<RoomId> {
+    const room = await this.rooms.room(roomId);
+    const content = await this.rooms.memberContent(userId, "join", reason !== undefined ? { reason } : {});
+    // Joining again changes nothing unless the profile changed.
+    const cur = room.get("m.room.member", userId);
+    if (cur?.content.membership === "join" && cur.content.displayname === content.displayname && cur.content.avatar_url === content.avatar_url) {
+      return roomId;
+    }
+    await this.writer.send(roomId, { type: "m.room.member", stateKey: userId, content, sender: userId, ts });
+    await directory.deleteForgotten(this.db, userId, roomId);
+    return roomId;
+  }
+
+  async leave(userId: UserId, roomId: RoomId, reason?: string, ts?: number): Promise<void> {
+    const room = await this.rooms.room(roomId);
+    const m = room.membership(userId);
+    if (m === "leave") {
+      // Leaving a room one is not in: nothing to do for a room one has left (idempotent);
+      // a room one never knew of is refused.
+      if (room.get("m.room.member", userId)) return;
+      throw forbidden("You are not in this room");
+    }
+    await this.writer.send(roomId, { type: "m.room.member", stateKey: userId, content: { membership: "leave", ...(reason !== undefined ? { reason } : {}) }, sender: userId, ts });
+  }
+
+  async invite(sender: UserId, roomId: RoomId, target: UserId, reason?: string, ts?: number): Promise<void> {
+    await this.rooms.room(roomId);
+    await this.rooms.ensureLocalUserExists(target);
+    const content = await this.rooms.memberContent(target, "invite", reason !== undefined ? { reason } : {});
+    await this.writer.send(roomId, { type: "m.room.member", stateKey: target, content, sender, ts });
+  }
+
+  async kick(sender: UserId, roomId: RoomId, target: UserId, reason?: string, ts?: number): Promise<void> {
+    const room = await this.rooms.room(roomId);
+    if (room.membership(target) === "leave" || room.membership(target) === "ban") {
+      throw forbidden(`${target} is not in the room`);
+    }
+    await this.writer.send(roomId, { type: "m.room.member", stateKey: target, content: { membership: "leave", ...(reason !== undefined ? { reason } : {}) }, sender, ts });
+  }
+
+  async ban(sender: UserId, roomId: RoomId, target: UserId, reason?: string, ts?: number): Promise<void> {
+    await this.rooms.room(roomId);
+    await this.writer.send(roomId, { type: "m.room.member", stateKey: target, content: { membership: "ban", ...(reason !== undefined ? { reason } : {}) }, sender, ts });
+  }
+
+  async unban(sender: UserId, roomId: RoomId, target: UserId, reason?: string, ts?: number): Promise<void> {
+    const room = await this.rooms.room(roomId);
+    if (room.membership(target) !== "ban") throw new MatrixError(403, "M_BAD_STATE", `${target} is not banned`);
+    await this.writer.send(roomId, { type: "m.room.member", stateKey: target, content: { membership: "leave", ...(reason !== undefined ? { reason } : {}) }, sender, ts });
+  }
+
+  /** POST /rooms/{roomId}/forget: only once left (spec: 400 M_UNKNOWN while in the room). */
+  async forget(userId: UserId, roomId: RoomId): Promise<void> {
+    const room = await this.rooms.room(roomId);
+    const m = room.membership(userId);
+    if (m === "join" || m === "invite" || m === "knock") throw new MatrixError(400, "M_UNKNOWN", `User ${userId} is in room ${roomId}`);
+    await directory.insertForgotten(this.db, userId, roomId);
+  }
+}

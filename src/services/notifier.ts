@@ -1,0 +1,99 @@
+// The notifier: which users care about which change, and the /sync (and later WebSocket)
+// requests waiting for them. It keeps, in memory, the latest position that concerns each
+// user and each room, so a long-poll for a user with nothing new costs no database query
+// (DESIGN §4, §5).
+import type { RoomId, UserId } from "../matrix/ids.js";
+import type { RoomState } from "./room-state.js";
+import type { Written } from "./event-writer.js";
+
+type Waiter = () => void;
+
+export class Notifier {
+  /** Highest position known committed (everything at or below it is committed). */
+  private pos: number;
+  /** Position at process start: changes after it are all seen here. */
+  readonly startPos: number;
+  private readonly userPos = new Map<UserId, number>();
+  private readonly roomPos = new Map<RoomId, number>();
+  private readonly waiters = new Map<UserId, Set<Waiter>>();
+
+  constructor(startPos: number) {
+    this.pos = startPos;
+    this.startPos = startPos;
+  }
+
+  get currentPos(): number {
+    return this.pos;
+  }
+
+  /** Events committed to a room: wakes its members and anyone whose membership changed. */
+  roomEvents(room: RoomState, written: Written[]): void {
+    if (written.length === 0) return;
+    const last = written[written.length - 1]!.pos;
+    this.advance(last);
+    this.roomPos.set(room.roomId, Math.max(last, this.roomPos.get(room.roomId) ?? 0));
+    const users = new Set(room.interested);
+    for (const w of written) if (w.event.type === "m.room.member" && w.event.state_key) users.add(w.event.state_key as UserId);
+    for (const u of users) this.touch(u, last);
+  }
+
+  /** A change for specific users only (account data, receipts to self, to-device...). */
+  userChange(userIds: Iterable<UserId>, pos: number): void {
+    this.advance(pos);
+    for (const u of userIds) this.touch(u, pos);
+  }
+
+  /** Has anything concerning `userId` happened after `since`? Answers from memory when it can. */
+  hasNews(userId: UserId, since: number): boolean | "unknown" {
+    if (since < this.startPos) return "unknown";
+    return (this.userPos.get(userId) ?? 0) > since;
+  }
+
+  /** The last position of an event in the room, if one happened since start (else null: look it up). */
+  roomLastPos(roomId: RoomId): number | null {
+    return this.roomPos.get(roomId) ?? null;
+  }
+
+  /** Resolves when something concerning the user happens, or after `ms`, or when `signal` aborts. */
+  wait(userId: UserId, since: number, ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.hasNews(userId, since) === true || ms <= 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let set = this.waiters.get(userId);
+      if (!set) this.waiters.set(userId, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        const s = this.waiters.get(userId);
+        if (s) {
+          s.delete(done);
+          if (s.size === 0) this.waiters.delete(userId);
+        }
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /** Wakes every waiter (shutdown). */
+  wakeAll(): void {
+    for (const set of [...this.waiters.values()]) for (const w of [...set]) w();
+  }
+
+  get waiting(): number {
+    let n = 0;
+    for (const s of this.waiters.values()) n += s.size;
+    return n;
+  }
+
+  private advance(pos: number): void {
+    if (pos > this.pos) this.pos = pos;
+  }
+
+  private touch(userId: UserId, pos: number): void {
+    if ((this.userPos.get(userId) ?? 0) < pos) this.userPos.set(userId, pos);
+    const set = this.waiters.get(userId);
+    if (set) for (const w of [...set]) w();
+  }
+}

@@ -1,0 +1,121 @@
+// In-memory current state of rooms: what auth checks, membership lists and the notifier read on
+// every send, kept up to date after each commit and reloaded on a miss (DESIGN §5).
+import type { StateLookup } from "../matrix/auth-rules.js";
+import type { ClientEvent } from "../matrix/events.js";
+import type { EventId, RoomId, UserId } from "../matrix/ids.js";
+import type { Db } from "../store/db.js";
+import * as events from "../store/events.js";
+
+const key = (type: string, stateKey: string) => `${type}\u0000${stateKey}`;
+
+export interface StateEntry { event: ClientEvent; pos: number }
+
+export class RoomState implements StateLookup {
+  /** Users whose membership is join or invite: who hears about the room's events. */
+  readonly interested = new Set<UserId>();
+  readonly joined = new Set<UserId>();
+
+  constructor(
+    readonly roomId: RoomId,
+    readonly version: string,
+    readonly state: Map<string, StateEntry>,
+    public head: { eventId: EventId; depth: number } | null,
+    public lastPos: number,
+  ) {
+    for (const e of state.values()) this.trackMember(e.event);
+  }
+
+  get(type: string, stateKey: string): ClientEvent | undefined {
+    return this.state.get(key(type, stateKey))?.event;
+  }
+
+  entry(type: string, stateKey: string): StateEntry | undefined {
+    return this.state.get(key(type, stateKey));
+  }
+
+  apply(ev: ClientEvent, pos: number): void {
+    if (pos > this.lastPos) this.lastPos = pos;
+    if (ev.state_key === undefined) return;
+    this.state.set(key(ev.type, ev.state_key), { event: ev, pos });
+    this.trackMember(ev);
+  }
+
+  private trackMember(ev: ClientEvent): void {
+    if (ev.type !== "m.room.member" || ev.state_key === undefined) return;
+    const u = ev.state_key as UserId;
+    const m = ev.content.membership;
+    if (m === "join" || m === "invite") this.interested.add(u);
+    else this.interested.delete(u);
+    if (m === "join") this.joined.add(u);
+    else this.joined.delete(u);
+  }
+
+  membership(userId: string): string {
+    const m = this.get("m.room.member", userId)?.content.membership;
+    return typeof m === "string" ? m : "leave";
+  }
+}
+
+/** A copy-on-write view over a room's state, for checking a batch of new events in order. */
+export class StateOverlay implements StateLookup {
+  private changes = new Map<string, ClientEvent>();
+  constructor(private readonly base: StateLookup) {}
+  get(type: string, stateKey: string): ClientEvent | undefined {
+    return this.changes.get(key(type, stateKey)) ?? (this.base.get(type, stateKey) as ClientEvent | undefined);
+  }
+  set(ev: ClientEvent): void {
+    if (ev.state_key !== undefined) this.changes.set(key(ev.type, ev.state_key), ev);
+  }
+  checkpoint(): Map<string, ClientEvent> { return new Map(this.changes); }
+  restore(cp: Map<string, ClientEvent>): void { this.changes = cp; }
+}
+
+export class RoomStateCache {
+  private readonly rooms = new Map<RoomId, RoomState>();
+  private readonly loading = new Map<RoomId, Promise<RoomState | null>>();
+
+  constructor(private readonly db: Db, private readonly capacity = 5000) {}
+
+  async get(roomId: RoomId): Promise<RoomState | null> {
+    const hit = this.rooms.get(roomId);
+    if (hit) return hit;
+    let p = this.loading.get(roomId);
+    if (!p) {
+      p = this.load(roomId).finally(() => this.loading.delete(roomId));
+      this.loading.set(roomId, p);
+    }
+    return p;
+  }
+
+  peek(roomId: RoomId): RoomState | undefined {
+    return this.rooms.get(roomId);
+  }
+
+  put(rs: RoomState): void {
+    if (this.rooms.size >= this.capacity) {
+      // Drop the oldest entry (Map keeps insertion order); it reloads on its next use.
+      const first = this.rooms.keys().next().value;
+      if (first !== undefined) this.rooms.delete(first);
+    }
+    this.rooms.set(rs.roomId, rs);
+  }
+
+  invalidate(roomId: RoomId): void {
+    this.rooms.delete(roomId);
+  }
+
+  private async load(roomId: RoomId): Promise<RoomState | null> {
+    const room = await events.selectRoom(this.db, roomId);
+    if (!room) return null;
+    const rows = await events.selectCurrentState(this.db, roomId);
+    const state = new Map<string, StateEntry>();
+    let lastPos = 0;
+    for (const r of rows) {
+      state.set(key(r.event.type, r.event.state_key!), { event: r.event, pos: r.pos });
+      if (r.pos > lastPos) lastPos = r.pos;
+    }
+    const rs = new RoomState(roomId, room.roomVersion, state, room.headEventId ? { eventId: room.headEventId, depth: room.headDepth } : null, lastPos);
+    this.put(rs);
+    return rs;
+  }
+}

@@ -1,0 +1,198 @@
+// Rooms: creation, state, messages. https://spec.matrix.org/latest/client-server-api/#rooms
+import type { Config } from "../config/schema.js";
+import { MatrixError, forbidden, notFound } from "../http/errors.js";
+import { assertCanonicalizable } from "../matrix/canonical-json.js";
+import type { ClientEvent } from "../matrix/events.js";
+import { makeRoomId, parseRoomAlias, parseUserId, serverNameOf, type EventId, type RoomId, type UserId } from "../matrix/ids.js";
+import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS } from "../matrix/room-versions.js";
+import type { Db } from "../store/db.js";
+import * as directory from "../store/directory.js";
+import * as events from "../store/events.js";
+import * as users from "../store/users.js";
+import type { EventDraft, EventWriter, Written } from "./event-writer.js";
+import type { ProfileService } from "./profiles.js";
+import type { RoomState, RoomStateCache } from "./room-state.js";
+
+export interface CreateRoomRequest {
+  visibility?: "public" | "private";
+  room_alias_name?: string;
+  name?: string;
+  topic?: string;
+  invite?: string[];
+  room_version?: string;
+  creation_content?: Record<string, unknown>;
+  initial_state?: { type: string; state_key?: string; content: Record<string, unknown> }[];
+  preset?: "private_chat" | "public_chat" | "trusted_private_chat";
+  is_direct?: boolean;
+  power_level_content_override?: Record<string, unknown>;
+}
+
+const PRESETS = {
+  private_chat: { join_rule: "invite", history_visibility: "shared", guest_access: "can_join" },
+  trusted_private_chat: { join_rule: "invite", history_visibility: "shared", guest_access: "can_join" },
+  public_chat: { join_rule: "public", history_visibility: "shared", guest_access: "forbidden" },
+} as const;
+
+export class RoomService {
+  constructor(
+    private readonly db: Db,
+    private readonly config: Config,
+    private readonly cache: RoomStateCache,
+    private readonly writer: EventWriter,
+    private readonly profiles: ProfileService,
+  ) {}
+
+  get serverName(): string { return this.config.server_name; }
+
+  /** The room's state, or 404 M_NOT_FOUND. */
+  async room(roomId: RoomId): Promise<RoomState> {
+    const r = await this.cache.get(roomId);
+    if (!r) throw notFound("Unknown room");
+    return r;
+  }
+
+  /** The content a user's membership event carries: their display name and avatar (spec: profiles). */
+  async memberContent(userId: UserId, membership: string, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    const p = await this.profiles.get(userId).catch(() => ({} as Record<string, unknown>));
+    return {
+      membership,
+      ...(typeof p.displayname === "string" ? { displayname: p.displayname } : {}),
+      ...(typeof p.avatar_url === "string" ? { avatar_url: p.avatar_url } : {}),
+      ...extra,
+    };
+  }
+
+  async ensureLocalUserExists(userId: UserId): Promise<void> {
+    if (serverNameOf(userId) !== this.serverName) throw forbidden("Federation is not supported: only local users can be invited");
+    const u = await users.selectUser(this.db, userId);
+    if (!u || u.deactivated) throw notFound(`User ${userId} does not exist`);
+  }
+
+  /** POST /createRoom */
+  async create(creator: UserId, req: CreateRoomRequest): Promise<{ room_id: RoomId; room_alias?: string }> {
+    const version = req.room_version ?? DEFAULT_ROOM_VERSION;
+    if (!(version in SUPPORTED_ROOM_VERSIONS)) throw new MatrixError(400, "M_UNSUPPORTED_ROOM_VERSION", `Room version ${version} is not supported`);
+    const v11 = Number(version) >= 11;
+    const roomId = makeRoomId(this.serverName);
+    const invitees = (req.invite ?? []).map((u) => parseUserId(u));
+    for (const u of invitees) await this.ensureLocalUserExists(u);
+    let alias: string | null = null;
+    if (req.room_alias_name !== undefined) {
+      if (/[:\s#]/.test(req.room_alias_name) || req.room_alias_name.length === 0) throw new MatrixError(400, "M_INVALID_PARAM", "Invalid alias name");
+      alias = parseRoomAlias(`#${req.room_alias_name}:${this.serverName}`);
+      if (await directory.selectAlias(this.db, alias)) throw new MatrixError(400, "M_ROOM_IN_USE", "Room alias already taken");
+    }
+    const preset = req.preset ?? (req.visibility === "public" ? "public_chat" : "private_chat");
+    const p = PRESETS[preset];
+    const d = (type: string, content: Record<string, unknown>, stateKey = ""): EventDraft => ({ type, stateKey, content, sender: creator });
+
+    const createContent: Record<string, unknown> = { ...(req.creation_content ?? {}), room_version: version };
+    if (v11) delete createContent.creator;
+    else createContent.creator = creator;
+    const users: Record<string, number> = { [creator]: 100 };
+    if (preset === "trusted_private_chat") for (const u of invitees) users[u] = 100;
+    const pl: Record<string, unknown> = {
+      users, users_default: 0,
+      events: {
+        "m.room.name": 50, "m.room.power_levels": 100, "m.room.history_visibility": 100, "m.room.canonical_alias": 50,
+        "m.room.avatar": 50, "m.room.tombstone": 100, "m.room.server_acl": 100, "m.room.encryption": 100,
+      },
+      events_default: 0, state_default: 50, ban: 50, kick: 50, redact: 50, invite: 0,
+      ...(req.power_level_content_override ?? {}),
+    };
+    const initial = (req.initial_state ?? []).map((s) => d(s.type, s.content, s.state_key ?? ""));
+    const has = (type: string) => initial.some((e) => e.type === type && e.stateKey === "");
+    const drafts: EventDraft[] = [
+      d("m.room.create", createContent),
+      d("m.room.member", await this.memberContent(creator, "join"), creator),
+      d("m.room.power_levels", pl),
+    ];
+    if (alias) drafts.push(d("m.room.canonical_alias", { alias }));
+    if (!has("m.room.join_rules")) drafts.push(d("m.room.join_rules", { join_rule: p.join_rule }));
+    if (!has("m.room.history_visibility")) drafts.push(d("m.room.history_visibility", { history_visibility: p.history_visibility }));
+    if (!has("m.room.guest_access")) drafts.push(d("m.room.guest_access", { guest_access: p.guest_access }));
+    drafts.push(...initial.filter((e) => e.type !== "m.room.create" && e.type !== "m.room.member" && !(e.type === "m.room.power_levels" && e.stateKey === "")));
+    if (req.name !== undefined) drafts.push(d("m.room.name", { name: req.name }));
+    if (req.topic !== undefined) drafts.push(d("m.room.topic", { topic: req.topic, "m.topic": [{ body: req.topic, mimetype: "text/plain" }] }));
+    for (const u of invitees) {
+      drafts.push(d("m.room.member", await this.memberContent(u, "invite", req.is_direct ? { is_direct: true } : {}), u));
+    }
+    for (const dr of drafts) {
+      assertCanonicalizable(dr.content);
+      if (dr.stateKey !== undefined && Buffer.byteLength(dr.stateKey) > 255) throw new MatrixError(400, "M_INVALID_PARAM", "state_key exceeds 255 bytes");
+    }
+    try {
+      await this.writer.createRoom(roomId, version, creator, drafts);
+    } catch (e) {
+      // An initial state the auth rules refuse (a bad power level override, say).
+      if (e instanceof MatrixError && e.errcode === "M_FORBIDDEN") throw new MatrixError(400, "M_INVALID_ROOM_STATE", e.message);
+      throw e;
+    }
+    if (alias && !(await directory.insertAlias(this.db, alias, roomId, creator))) {
+      throw new MatrixError(400, "M_ROOM_IN_USE", "Room alias already taken");
+    }
+    if (req.visibility === "public") await directory.setRoomPublic(this.db, roomId, true);
+    return alias ? { room_id: roomId, room_alias: alias } : { room_id: roomId };
+  }
+
+  /** PUT /rooms/{roomId}/state/{eventType}/{stateKey} */
+  async setState(sender: UserId, roomId: RoomId, type: string, stateKey: string, content: Record<string, unknown>, ts?: number): Promise<EventId> {
+    const room = await this.room(roomId);
+    if (type === "m.room.canonical_alias") await this.checkCanonicalAlias(roomId, content);
+    // Setting state to what it already is makes no new event (as the reference server does).
+    const cur = room.get(type, stateKey);
+    if (cur && cur.sender === sender && sameJson(cur.content, content)) return cur.event_id;
+    const w = await this.writer.send(roomId, { type, stateKey, content, sender, ts });
+    return w.eventId;
+  }
+
+  /** PUT /rooms/{roomId}/send/{eventType}/{txnId} */
+  async sendMessage(sender: UserId, deviceId: string | null, roomId: RoomId, type: string, content: Record<string, unknown>, txnId: string, ts?: number): Promise<Written> {
+    await this.room(roomId);
+    return this.writer.send(roomId, { type, content, sender, txn: deviceId ? { deviceId, txnId } : undefined, ts });
+  }
+
+  private async checkCanonicalAlias(roomId: RoomId, content: Record<string, unknown>): Promise<void> {
+    const bad = (m: string) => new MatrixError(400, "M_BAD_ALIAS", m);
+    const aliases: unknown[] = [];
+    if (content.alias !== undefined) aliases.push(content.alias);
+    if (content.alt_aliases !== undefined) {
+      if (!Array.isArray(content.alt_aliases)) throw new MatrixError(400, "M_INVALID_PARAM", "alt_aliases must be a list");
+      aliases.push(...content.alt_aliases);
+    }
+    for (const a of aliases) {
+      if (typeof a !== "string") throw new MatrixError(400, "M_INVALID_PARAM", "Aliases must be strings");
+      let parsed: string;
+      try { parsed = parseRoomAlias(a); } catch { throw new MatrixError(400, "M_INVALID_PARAM", `Invalid alias ${a}`); }
+      const found = await directory.selectAlias(this.db, parsed);
+      if (!found || found.roomId !== roomId) throw bad(`${a} does not point to this room`);
+    }
+  }
+
+  async joinedRooms(userId: UserId): Promise<RoomId[]> {
+    return (await events.selectUserMemberships(this.db, userId)).filter((m) => m.membership === "join").map((m) => m.roomId);
+  }
+
+  /** Profile changes update the user's membership event in every room they are joined to. */
+  async propagateProfile(userId: UserId, joinedRooms: RoomId[]): Promise<void> {
+    for (const roomId of joinedRooms) {
+      const room = await this.cache.get(roomId);
+      if (!room || room.membership(userId) !== "join") continue;
+      const cur = room.get("m.room.member", userId) as ClientEvent;
+      const content = await this.memberContent(userId, "join");
+      for (const k of Object.keys(cur.content)) if (!(k in content) && k !== "displayname" && k !== "avatar_url") content[k] = cur.content[k];
+      if (sameJson(cur.content, content)) continue;
+      await this.writer.send(roomId, { type: "m.room.member", stateKey: userId, content, sender: userId }).catch(() => undefined);
+    }
+  }
+}
+
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}

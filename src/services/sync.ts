@@ -1,0 +1,256 @@
+// GET /sync. https://spec.matrix.org/latest/client-server-api/#syncing
+// One query per section across all rooms; rooms with nothing new since the token are never
+// read; a long-poll for a user with nothing new waits on the notifier without touching the
+// database (DESIGN §4, §5).
+import type { ClientEvent } from "../matrix/events.js";
+import { matchesEventFilter, pickFields, roomAllowed, type Filter, type RoomEventFilter } from "../matrix/filter.js";
+import type { RoomId, UserId } from "../matrix/ids.js";
+import { formatToken } from "../matrix/tokens.js";
+import * as accountData from "../store/account-data.js";
+import type { Db } from "../store/db.js";
+import * as directory from "../store/directory.js";
+import * as events from "../store/events.js";
+import type { Notifier } from "./notifier.js";
+import { serialize } from "./room-read.js";
+import type { RoomState, RoomStateCache } from "./room-state.js";
+import type { Requester } from "./tokens.js";
+import { Visibility } from "./visibility.js";
+
+export const DEFAULT_TIMELINE_LIMIT = 10;
+export const MAX_TIMELINE_LIMIT = 500;
+const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
+
+export interface SyncOptions {
+  since: number | null;
+  timeoutMs: number;
+  fullState: boolean;
+  filter: Filter;
+  signal?: AbortSignal;
+}
+
+type Json = Record<string, unknown>;
+
+export class SyncService {
+  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier) {}
+
+  async sync(who: Requester, o: SyncOptions): Promise<Json> {
+    const deadline = Date.now() + o.timeoutMs;
+    let since = o.since;
+    if (since !== null && since > this.notifier.currentPos) since = this.notifier.currentPos;
+    for (;;) {
+      if (since !== null && !o.fullState && this.notifier.hasNews(who.userId, since) === false) {
+        const left = deadline - Date.now();
+        if (left > 0 && !o.signal?.aborted) await this.notifier.wait(who.userId, since, left, o.signal);
+      }
+      const res = await this.compute(who, since, o);
+      // Return when there is something, or when the time is up; a wake-up for something the
+      // filter hides goes back to waiting. next_batch never moves back.
+      if (since === null || o.fullState || !isEmpty(res) || Date.now() >= deadline || o.signal?.aborted) return res;
+      since = Math.max(since, parseInt(String(res.next_batch).slice(1), 10));
+    }
+  }
+
+  private async compute(who: Requester, since: number | null, o: SyncOptions): Promise<Json> {
+    const userId = who.userId;
+    let upTo = this.notifier.currentPos;
+    const f = o.filter;
+    const tlFilter = f.room?.timeline;
+    const limit = Math.min(Math.max(tlFilter?.limit ?? DEFAULT_TIMELINE_LIMIT, 0), MAX_TIMELINE_LIMIT);
+    const lazy = f.room?.state?.lazy_load_members === true;
+    const initial = since === null || o.fullState;
+    const after = since ?? -1;
+
+    const memberships = await events.selectUserMemberships(this.db, userId);
+    for (const m of memberships) if (m.pos > upTo) upTo = m.pos; // committed, so everything below is too
+    const forgotten = memberships.some((m) => m.membership === "leave" || m.membership === "ban") ? await directory.selectForgotten(this.db, userId) : new Set<RoomId>();
+    const changes = since === null ? [] : await events.selectMembershipChanges(this.db, userId, after, upTo);
+    const changed = new Map<RoomId, { prev: string; now: string; pos: number }>();
+    for (const c of changes) {
+      const e = changed.get(c.roomId);
+      if (e) { e.now = c.membership; e.pos = c.pos; } else changed.set(c.roomId, { prev: c.prev, now: c.membership, pos: c.pos });
+    }
+
+    const allowed = (r: RoomId) => roomAllowed(r, f.room);
+    const join: Json = {};
+    const invite: Json = {};
+    const leave: Json = {};
+
+    // Which joined rooms need a timeline read, and which need a full (initial) view.
+    const fullRooms: RoomId[] = [];
+    const deltaRooms: RoomId[] = [];
+    for (const m of memberships) {
+      if (m.membership !== "join" || !allowed(m.roomId)) continue;
+      const ch = changed.get(m.roomId);
+      if (initial || (ch && ch.prev !== "join")) fullRooms.push(m.roomId);
+      else {
+        const last = this.notifier.roomLastPos(m.roomId);
+        if (last === null ? after < this.notifier.startPos : last > after) deltaRooms.push(m.roomId);
+      }
+    }
+
+    const now = Date.now();
+    const ser = (r: events.EventRow) => pickFields(serialize(r, who, now) as unknown as Json, f.event_fields) as unknown as ClientEvent;
+
+    // Full views: state before the timeline, and the timeline.
+    if (fullRooms.length) {
+      const recent = await events.selectRecentEventsMany(this.db, fullRooms, -1, upTo, limit + 1);
+      const stateMap = await events.selectCurrentStateMany(this.db, fullRooms);
+      for (const roomId of fullRooms) {
+        const rows = recent.get(roomId) ?? [];
+        const vis = await Visibility.load(this.db, roomId, userId);
+        const tl = await this.timeline(rows, limit, vis, tlFilter, -1);
+        const start = tl.events.length ? tl.firstPos : upTo + 1;
+        const state = await this.stateBefore(roomId, stateMap.get(roomId) ?? [], start, tl.events.map((r) => r.event));
+        const room = await this.cache.get(roomId);
+        join[roomId] = {
+          timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken(start - 1) },
+          state: { events: this.lazyFilter(state, tl.events, userId, lazy, f).map(ser) },
+          ephemeral: { events: [] },
+          account_data: { events: [] },
+          ...(room ? { summary: summary(room, userId) } : {}),
+        };
+      }
+    }
+
+    // Incremental views of rooms the user stayed in.
+    if (deltaRooms.length) {
+      const recent = await events.selectRecentEventsMany(this.db, deltaRooms, after, upTo, limit + 1);
+      for (const roomId of deltaRooms) {
+        const rows = recent.get(roomId);
+        if (!rows?.length) continue;
+        const vis = changed.has(roomId) ? await Visibility.load(this.db, roomId, userId) : null;
+        const tl = await this.timeline(rows, limit, vis, tlFilter, after);
+        let state: events.EventRow[] = [];
+        if (tl.limited && tl.events.length) {
+          const tlIds = new Set(tl.events.map((r) => r.event.event_id));
+          state = (await events.selectStateChangesBetween(this.db, roomId, after, tl.firstPos)).filter((r) => !tlIds.has(r.event.event_id));
+        }
+        const membersChanged = rows.some((r) => r.event.type === "m.room.member");
+        const room = membersChanged ? await this.cache.get(roomId) : null;
+        join[roomId] = {
+          timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken((tl.events.length ? tl.firstPos : after + 1) - 1) },
+          state: { events: this.lazyFilter(state, tl.events, userId, lazy && !o.fullState, f).map(ser) },
+          ephemeral: { events: [] },
+          account_data: { events: [] },
+          ...(room ? { summary: summary(room, userId) } : {}),
+        };
+      }
+    }
+
+    // Invites.
+    for (const m of memberships) {
+      if (m.membership !== "invite" || !allowed(m.roomId)) continue;
+      if (!initial && !(changed.get(m.roomId)?.now === "invite")) continue;
+      const room = await this.cache.get(m.roomId);
+      if (!room) continue;
+      const stripped = STRIPPED_TYPES.map((t) => room.get(t, "")).filter((e): e is ClientEvent => !!e)
+        .map((e) => ({ type: e.type, state_key: e.state_key, content: e.content, sender: e.sender }));
+      const inv = room.get("m.room.member", userId)!;
+      stripped.push({ type: inv.type, state_key: inv.state_key, content: inv.content, sender: inv.sender, event_id: inv.event_id, origin_server_ts: inv.origin_server_ts } as never);
+      invite[m.roomId] = { invite_state: { events: stripped } };
+    }
+
+    // Rooms left (or banned from): in an incremental sync when it happened in the range; in an
+    // initial sync only with include_leave.
+    for (const m of memberships) {
+      if ((m.membership !== "leave" && m.membership !== "ban") || !allowed(m.roomId) || forgotten.has(m.roomId)) continue;
+      const ch = changed.get(m.roomId);
+      if (initial ? !f.room?.include_leave : !ch || ch.prev === "leave") continue;
+      if (!initial && ch!.prev === m.membership) continue;
+      const rows = await events.selectRoomEvents(this.db, m.roomId, initial ? -1 : after, m.pos, "b", limit + 1);
+      rows.reverse();
+      const vis = await Visibility.load(this.db, m.roomId, userId);
+      const tl = await this.timeline(rows, limit, vis, tlFilter, initial ? -1 : after);
+      const start = tl.events.length ? tl.firstPos : m.pos;
+      const stateRows = await events.selectStateAt(this.db, m.roomId, start);
+      leave[m.roomId] = {
+        timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken(start - 1) },
+        state: { events: this.lazyFilter(stateRows, tl.events, userId, lazy, f).map(ser) },
+        account_data: { events: [] },
+      };
+    }
+
+    // Account data, global and per room.
+    const ad = await accountData.selectAccountDataSince(this.db, userId, initial ? -1 : after, upTo);
+    const globalAd: Json[] = [];
+    for (const a of ad) {
+      const evt = { type: a.type, content: a.content };
+      if (a.roomId === "") {
+        if (matchesEventFilter({ type: a.type, sender: userId }, f.account_data)) globalAd.push(evt);
+        continue;
+      }
+      if (!matchesEventFilter({ type: a.type, sender: userId }, f.room?.account_data)) continue;
+      const section = join[a.roomId] ?? leave[a.roomId];
+      if (section) ((section as Json).account_data as { events: Json[] }).events.push(evt);
+      else if (memberships.some((m) => m.roomId === a.roomId && m.membership === "join") && allowed(a.roomId as RoomId)) {
+        join[a.roomId] = { timeline: { events: [], limited: false, prev_batch: formatToken(upTo) }, state: { events: [] }, ephemeral: { events: [] }, account_data: { events: [evt] } };
+      }
+    }
+
+    return {
+      next_batch: formatToken(upTo),
+      rooms: { join, invite, leave, knock: {} },
+      account_data: { events: globalAd },
+      presence: { events: [] },
+      to_device: { events: [] },
+      device_lists: { changed: [], left: [] },
+      device_one_time_keys_count: {},
+      device_unused_fallback_key_types: [],
+    };
+  }
+
+  /** Keeps the last `limit` visible, matching events; `limited` when older ones were cut. */
+  private async timeline(rows: events.EventRow[], limit: number, vis: Visibility | null, f: RoomEventFilter | undefined, after: number) {
+    let visible = vis ? rows.filter((r) => vis.canSee(r.event, r.pos)) : rows;
+    visible = visible.filter((r) => matchesEventFilter(r.event, f));
+    const limited = rows.length > limit && limit >= 0;
+    const kept = visible.slice(Math.max(0, visible.length - limit));
+    void after;
+    return { events: kept, limited, firstPos: kept.length ? kept[0]!.pos : 0 };
+  }
+
+  /**
+   * The state just before the timeline starts, from the current state: keys changed at or
+   * after `start` are looked up as they were before it.
+   */
+  private async stateBefore(roomId: RoomId, current: events.EventRow[], start: number, timeline: ClientEvent[]): Promise<events.EventRow[]> {
+    const keep = current.filter((r) => r.pos < start);
+    const later = current.filter((r) => r.pos >= start);
+    if (later.length) {
+      const before = await events.selectStateBeforeKeys(this.db, roomId, later.map((r) => ({ type: r.event.type, stateKey: r.event.state_key! })), start);
+      keep.push(...before);
+    }
+    void timeline;
+    return keep;
+  }
+
+  /** Lazy-loading members: only the membership events of the timeline's senders (and the user). */
+  private lazyFilter(state: events.EventRow[], timeline: events.EventRow[], userId: UserId, lazy: boolean, f: Filter): events.EventRow[] {
+    let out = state.filter((r) => matchesEventFilter(r.event, f.room?.state));
+    if (!lazy) return out;
+    const senders = new Set<string>(timeline.map((r) => r.event.sender));
+    senders.add(userId);
+    out = out.filter((r) => r.event.type !== "m.room.member" || senders.has(r.event.state_key!));
+    return out;
+  }
+}
+
+/** Room summary (spec: m.heroes, counts) for clients that name rooms from their members. */
+function summary(room: RoomState, userId: UserId): Json {
+  let joined = 0;
+  let invited = 0;
+  const heroes: string[] = [];
+  for (const u of [...room.interested].sort()) {
+    const m = room.membership(u);
+    if (m === "join") joined++;
+    else if (m === "invite") invited++;
+    if (u !== userId && heroes.length < 5) heroes.push(u);
+  }
+  return { "m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited };
+}
+
+function isEmpty(res: Json): boolean {
+  const rooms = res.rooms as Record<string, Json>;
+  return Object.keys(rooms.join!).length === 0 && Object.keys(rooms.invite!).length === 0 && Object.keys(rooms.leave!).length === 0
+    && ((res.account_data as { events: unknown[] }).events.length === 0);
+}

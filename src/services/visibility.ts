@@ -1,0 +1,80 @@
+// History visibility: which events a user may see.
+// https://spec.matrix.org/latest/client-server-api/#history-visibility (server behaviour)
+// The state "at an event" is the state before it; history is linear, so one user's membership
+// history and the room's visibility history (two small lists) decide every event.
+import type { ClientEvent } from "../matrix/events.js";
+import type { RoomId, UserId } from "../matrix/ids.js";
+import type { Db } from "../store/db.js";
+import * as events from "../store/events.js";
+
+interface Change { pos: number; value: string }
+
+function valueBefore(list: Change[], pos: number, dflt: string): string {
+  let v = dflt;
+  for (const c of list) {
+    if (c.pos >= pos) break;
+    v = c.value;
+  }
+  return v;
+}
+
+export class Visibility {
+  private constructor(
+    private readonly userId: UserId,
+    private readonly memberships: Change[],
+    private readonly visibilities: Change[],
+  ) {}
+
+  static async load(db: Db, roomId: RoomId, userId: UserId): Promise<Visibility> {
+    const [m, v] = await Promise.all([
+      events.selectStateHistory(db, roomId, "m.room.member", userId),
+      events.selectStateHistory(db, roomId, "m.room.history_visibility", ""),
+    ]);
+    return new Visibility(
+      userId,
+      m.map((x) => ({ pos: x.pos, value: String(x.content.membership ?? "leave") })),
+      v.map((x) => ({ pos: x.pos, value: typeof x.content.history_visibility === "string" ? x.content.history_visibility : "shared" })),
+    );
+  }
+
+  private lastJoinPos(): number {
+    let p = -1;
+    for (const c of this.memberships) if (c.value === "join") p = c.pos;
+    return p;
+  }
+
+  private allowed(vis: string, membership: string, pos: number): boolean {
+    if (vis === "world_readable") return true;
+    if (membership === "join") return true;
+    if (vis !== "joined" && vis !== "invited" && this.lastJoinPos() > pos) return true; // shared (and unknown values)
+    if (membership === "invite" && vis === "invited") return true;
+    return false;
+  }
+
+  canSee(ev: ClientEvent, pos: number): boolean {
+    const vis = valueBefore(this.visibilities, pos, "shared");
+    const membership = valueBefore(this.memberships, pos, "leave");
+    if (this.allowed(vis, membership, pos)) return true;
+    // A visibility change is visible if the setting before or after it allows it; so is a
+    // user's own membership change (spec).
+    if (ev.type === "m.room.history_visibility" && ev.state_key === "") {
+      const after = typeof ev.content.history_visibility === "string" ? ev.content.history_visibility : "shared";
+      return this.allowed(after, membership, pos);
+    }
+    if (ev.type === "m.room.member" && ev.state_key === this.userId) {
+      return this.allowed(vis, String(ev.content.membership ?? "leave"), pos);
+    }
+    return false;
+  }
+
+  /**
+   * Below this position nothing can be visible, so pagination can stop there. A user who ever
+   * joined may see old history (shared visibility, the default before any setting).
+   */
+  floor(): number {
+    if (this.visibilities.some((v) => v.value === "world_readable")) return 0;
+    if (this.memberships.some((m) => m.value === "join")) return 0;
+    const invite = this.memberships.find((m) => m.value === "invite");
+    return invite ? Math.max(0, invite.pos - 1) : Number.MAX_SAFE_INTEGER;
+  }
+}

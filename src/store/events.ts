@@ -1,0 +1,253 @@
+// events, current_state, rooms, event_txns: the room write path and its reads.
+import type { ClientEvent, Pdu } from "../matrix/events.js";
+import type { EventId, RoomId, UserId } from "../matrix/ids.js";
+import type { Queryable } from "./db.js";
+
+export interface EventRow {
+  pos: number;
+  event: ClientEvent;
+  /** The sending device and its transaction ID (for unsigned.transaction_id). */
+  txn?: { device: string; id: string } | null;
+}
+
+const COLS = "pos, json, txn_device, txn_id";
+interface RawRow { pos: number | string; json: ClientEvent; txn_device: string | null; txn_id: string | null; room_id?: RoomId }
+const fromRaw = (r: RawRow): EventRow => ({ pos: Number(r.pos), event: r.json, txn: r.txn_device ? { device: r.txn_device, id: r.txn_id! } : null });
+
+export interface NewEventRow {
+  eventId: EventId;
+  type: string;
+  stateKey: string | null;
+  sender: UserId;
+  depth: number;
+  ts: number;
+  membership: string | null;
+  json: ClientEvent;
+  pdu: Pdu;
+  txn: { userId: UserId; deviceId: string; txnId: string } | null;
+}
+
+export interface RoomRow {
+  roomId: RoomId;
+  roomVersion: string;
+  creator: UserId;
+  isPublic: boolean;
+  headEventId: EventId | null;
+  headDepth: number;
+}
+
+export async function insertRoom(q: Queryable, roomId: RoomId, version: string, creator: UserId): Promise<void> {
+  await q("rooms").insert({ room_id: roomId, room_version: version, creator, created_ts: Date.now() });
+}
+
+export async function selectRoom(q: Queryable, roomId: RoomId): Promise<RoomRow | null> {
+  const r = await q("rooms").where({ room_id: roomId }).first();
+  if (!r) return null;
+  return { roomId: r.room_id, roomVersion: r.room_version, creator: r.creator, isPublic: r.is_public, headEventId: r.head_event_id, headDepth: r.head_depth };
+}
+
+/**
+ * Appends a batch of events to a room in one statement: moves the room's head (only if it is
+ * still `expectedHead`: optimistic concurrency across processes), takes stream positions,
+ * inserts the events, updates current state and records the send transaction IDs.
+ * The stream counter is locked last, so the global serialisation point is as short as it
+ * can be. Returns the first position, or null if the head moved (the caller reloads and retries).
+ */
+export async function appendEvents(q: Queryable, roomId: RoomId, expectedHead: EventId | null, rows: NewEventRow[]): Promise<number | null> {
+  const last = rows[rows.length - 1]!;
+  // current_state takes one row per (type, state_key): the last of the batch wins.
+  const stateIdx = new Map<string, number>();
+  rows.forEach((r, i) => { if (r.stateKey !== null) stateIdx.set(`${r.type}\u0000${r.stateKey}`, i); });
+  const st = [...stateIdx.values()].sort((a, b) => a - b);
+  const txns = rows.map((r, i) => ({ r, i })).filter((x) => x.r.txn);
+  const res = await q.raw(
+    `WITH r AS (
+       UPDATE rooms SET head_event_id = ?, head_depth = ? WHERE room_id = ? AND head_event_id IS NOT DISTINCT FROM ? RETURNING 1
+     ), c AS (
+       UPDATE stream_counter SET pos = pos + ? WHERE EXISTS (SELECT 1 FROM r) RETURNING pos - ? AS base
+     ), ins AS (
+       INSERT INTO events (pos, event_id, room_id, type, state_key, sender, depth, origin_server_ts, membership, json, pdu, txn_device, txn_id)
+       SELECT c.base + e.i, e.event_id, ?, e.type, e.state_key, e.sender, e.depth, e.ts, e.membership, e.json::jsonb, e.pdu::jsonb, e.txn_device, e.txn_id
+       FROM c, unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+         AS e(i, event_id, type, state_key, sender, depth, ts, membership, json, pdu, txn_device, txn_id)
+     ), st AS (
+       INSERT INTO current_state (room_id, type, state_key, event_id, pos, membership)
+       SELECT ?, s.type, s.state_key, s.event_id, c.base + s.i, s.membership
+       FROM c, unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[]) AS s(i, type, state_key, event_id, membership)
+       ON CONFLICT (room_id, type, state_key) DO UPDATE
+         SET event_id = EXCLUDED.event_id, pos = EXCLUDED.pos, membership = EXCLUDED.membership
+     ), tx AS (
+       INSERT INTO event_txns (user_id, device_id, txn_id, event_id, created_ts)
+       SELECT t.user_id, t.device_id, t.txn_id, t.event_id, ? FROM c, unnest(?::text[], ?::text[], ?::text[], ?::text[]) AS t(user_id, device_id, txn_id, event_id)
+     )
+     SELECT base FROM c`,
+    [
+      last.eventId, last.depth, roomId, expectedHead,
+      rows.length, rows.length,
+      roomId,
+      rows.map((_, i) => i + 1), rows.map((r) => r.eventId), rows.map((r) => r.type), rows.map((r) => r.stateKey),
+      rows.map((r) => r.sender), rows.map((r) => r.depth), rows.map((r) => r.ts), rows.map((r) => r.membership),
+      rows.map((r) => JSON.stringify(r.json)), rows.map((r) => JSON.stringify(r.pdu)),
+      rows.map((r) => r.txn?.deviceId ?? null), rows.map((r) => r.txn?.txnId ?? null),
+      roomId,
+      st.map((i) => i + 1), st.map((i) => rows[i]!.type), st.map((i) => rows[i]!.stateKey), st.map((i) => rows[i]!.eventId), st.map((i) => rows[i]!.membership),
+      Date.now(),
+      txns.map((x) => x.r.txn!.userId), txns.map((x) => x.r.txn!.deviceId), txns.map((x) => x.r.txn!.txnId), txns.map((x) => x.r.eventId),
+    ] as never,
+  );
+  const row = res.rows[0] as { base: number } | undefined;
+  return row ? Number(row.base) + 1 : null;
+}
+
+export async function selectTxnEvents(q: Queryable, userId: UserId, deviceId: string, txnIds: string[]): Promise<Map<string, EventId>> {
+  if (txnIds.length === 0) return new Map();
+  const rows = await q("event_txns").where({ user_id: userId, device_id: deviceId }).whereIn("txn_id", txnIds).select("txn_id", "event_id");
+  return new Map(rows.map((r: { txn_id: string; event_id: EventId }) => [r.txn_id, r.event_id]));
+}
+
+/** The current state of a room, as client events with their positions. */
+export async function selectCurrentState(q: Queryable, roomId: RoomId): Promise<EventRow[]> {
+  const res = await q.raw(
+    `SELECT e.pos, e.json, e.txn_device, e.txn_id FROM current_state cs JOIN events e ON e.event_id = cs.event_id WHERE cs.room_id = ?`, [roomId]);
+  return res.rows.map(fromRaw);
+}
+
+/** Current state of several rooms, in one query (sync). */
+export async function selectCurrentStateMany(q: Queryable, roomIds: RoomId[], types?: string[]): Promise<Map<RoomId, EventRow[]>> {
+  const out = new Map<RoomId, EventRow[]>();
+  if (roomIds.length === 0) return out;
+  const res = await q.raw(
+    `SELECT cs.room_id, e.pos, e.json, e.txn_device, e.txn_id FROM current_state cs JOIN events e ON e.event_id = cs.event_id
+     WHERE cs.room_id = ANY(?::text[]) ${types ? "AND cs.type = ANY(?::text[])" : ""}`,
+    types ? [roomIds, types] : [roomIds]);
+  for (const r of res.rows as RawRow[]) {
+    let list = out.get(r.room_id!);
+    if (!list) out.set(r.room_id!, (list = []));
+    list.push(fromRaw(r));
+  }
+  return out;
+}
+
+/** Rooms in which the user has a membership, with it. */
+export async function selectUserMemberships(q: Queryable, userId: UserId): Promise<{ roomId: RoomId; membership: string; pos: number }[]> {
+  const rows = await q("current_state").where({ type: "m.room.member", state_key: userId }).select("room_id", "membership", "pos");
+  return rows.map((r: { room_id: RoomId; membership: string; pos: number }) => ({ roomId: r.room_id, membership: r.membership, pos: Number(r.pos) }));
+}
+
+export async function selectEventsByIds(q: Queryable, ids: string[]): Promise<Map<string, EventRow>> {
+  const out = new Map<string, EventRow>();
+  if (ids.length === 0) return out;
+  const res = await q.raw(`SELECT ${COLS} FROM events WHERE event_id = ANY(?::text[])`, [ids]);
+  for (const r of res.rows as RawRow[]) out.set(r.json.event_id, fromRaw(r));
+  return out;
+}
+
+export async function selectEventById(q: Queryable, id: string): Promise<EventRow | null> {
+  return (await selectEventsByIds(q, [id])).get(id) ?? null;
+}
+
+/**
+ * Events of a room in a position range, newest first (dir b) or oldest first (dir f).
+ * `after` < pos <= `upTo`.
+ */
+export async function selectRoomEvents(q: Queryable, roomId: RoomId, after: number, upTo: number, dir: "b" | "f", limit: number): Promise<EventRow[]> {
+  const res = await q.raw(
+    `SELECT ${COLS} FROM events WHERE room_id = ? AND pos > ? AND pos <= ? ORDER BY pos ${dir === "b" ? "DESC" : "ASC"} LIMIT ?`,
+    [roomId, after, upTo, limit]);
+  return res.rows.map(fromRaw);
+}
+
+/** The last `limit` events (after `after`, up to `upTo`) of each room, in one query. Oldest first per room. */
+export async function selectRecentEventsMany(q: Queryable, roomIds: RoomId[], after: number, upTo: number, limit: number): Promise<Map<RoomId, EventRow[]>> {
+  const out = new Map<RoomId, EventRow[]>();
+  if (roomIds.length === 0) return out;
+  const res = await q.raw(
+    `SELECT r.room_id, e.pos, e.json, e.txn_device, e.txn_id FROM unnest(?::text[]) AS r(room_id)
+     CROSS JOIN LATERAL (
+       SELECT pos, json, txn_device, txn_id FROM events WHERE room_id = r.room_id AND pos > ? AND pos <= ? ORDER BY pos DESC LIMIT ?
+     ) e`,
+    [roomIds, after, upTo, limit]);
+  for (const r of res.rows as RawRow[]) {
+    let list = out.get(r.room_id!);
+    if (!list) out.set(r.room_id!, (list = []));
+    list.push(fromRaw(r));
+  }
+  for (const list of out.values()) list.sort((a, b) => a.pos - b.pos);
+  return out;
+}
+
+/** The state event for (type, state_key) in force just before position `beforePos`. */
+export async function selectStateBefore(q: Queryable, roomId: RoomId, type: string, stateKey: string, beforePos: number): Promise<EventRow | null> {
+  const res = await q.raw(
+    `SELECT ${COLS} FROM events WHERE room_id = ? AND type = ? AND state_key = ? AND pos < ? ORDER BY pos DESC LIMIT 1`,
+    [roomId, type, stateKey, beforePos]);
+  const r = res.rows[0];
+  return r ? fromRaw(r) : null;
+}
+
+/** The whole room state just before `beforePos` (linear history: the last event per key). */
+export async function selectStateAt(q: Queryable, roomId: RoomId, beforePos: number, types?: string[]): Promise<EventRow[]> {
+  const res = await q.raw(
+    `SELECT DISTINCT ON (type, state_key) ${COLS} FROM events
+     WHERE room_id = ? AND state_key IS NOT NULL AND pos < ? ${types ? "AND type = ANY(?::text[])" : ""}
+     ORDER BY type, state_key, pos DESC`,
+    types ? [roomId, beforePos, types] : [roomId, beforePos]);
+  return res.rows.map(fromRaw);
+}
+
+/** Every state event of given types in a room (for visibility timelines: membership of one user, history visibility). */
+export async function selectStateHistory(q: Queryable, roomId: RoomId, type: string, stateKey: string): Promise<{ pos: number; content: Record<string, unknown> }[]> {
+  const res = await q.raw(
+    `SELECT pos, json->'content' AS content FROM events WHERE room_id = ? AND type = ? AND state_key = ? ORDER BY pos`,
+    [roomId, type, stateKey]);
+  return res.rows.map((r: { pos: number; content: Record<string, unknown> }) => ({ pos: Number(r.pos), content: r.content }));
+}
+
+/** Membership changes in a position range for the given rooms (sync: who joined or left). */
+export async function selectMembershipChanges(q: Queryable, userId: UserId, after: number, upTo: number): Promise<{ roomId: RoomId; pos: number; membership: string; prev: string }[]> {
+  const res = await q.raw(
+    `SELECT room_id, pos, membership, coalesce(json->'unsigned'->'prev_content'->>'membership', 'leave') AS prev
+     FROM events WHERE type = 'm.room.member' AND state_key = ? AND pos > ? AND pos <= ? ORDER BY pos`,
+    [userId, after, upTo]);
+  return res.rows.map((r: { room_id: RoomId; pos: number; membership: string; prev: string }) => ({ roomId: r.room_id, pos: Number(r.pos), membership: r.membership, prev: r.prev }));
+}
+
+/** For each (type, state_key), the state event in force just before `beforePos`. */
+export async function selectStateBeforeKeys(q: Queryable, roomId: RoomId, keys: { type: string; stateKey: string }[], beforePos: number): Promise<EventRow[]> {
+  if (keys.length === 0) return [];
+  const res = await q.raw(
+    `SELECT DISTINCT ON (e.type, e.state_key) e.pos, e.json, e.txn_device, e.txn_id
+     FROM unnest(?::text[], ?::text[]) AS k(type, state_key)
+     JOIN events e ON e.room_id = ? AND e.type = k.type AND e.state_key = k.state_key AND e.pos < ?
+     ORDER BY e.type, e.state_key, e.pos DESC`,
+    [keys.map((k) => k.type), keys.map((k) => k.stateKey), roomId, beforePos]);
+  return res.rows.map(fromRaw);
+}
+
+export async function selectCurrentPosition(q: Queryable): Promise<number> {
+  const res = await q.raw(`SELECT pos FROM stream_counter`);
+  return Number(res.rows[0].pos);
+}
+
+/** Takes `n` stream positions for a non-event write (account data, receipts...). Returns the first. */
+export async function takePositions(q: Queryable, n: number): Promise<number> {
+  const res = await q.raw(`UPDATE stream_counter SET pos = pos + ? RETURNING pos - ? + 1 AS first`, [n, n]);
+  return Number(res.rows[0].first);
+}
+
+/** The latest state event per key changed in `after` < pos < `before` (sync: state a limited timeline skipped). */
+export async function selectStateChangesBetween(q: Queryable, roomId: RoomId, after: number, before: number): Promise<EventRow[]> {
+  const res = await q.raw(
+    `SELECT DISTINCT ON (type, state_key) ${COLS} FROM events
+     WHERE room_id = ? AND state_key IS NOT NULL AND pos > ? AND pos < ?
+     ORDER BY type, state_key, pos DESC`, [roomId, after, before]);
+  return res.rows.map(fromRaw);
+}
+
+/** The first event at or after (dir f) / at or before (dir b) a timestamp. */
+export async function selectEventByTimestamp(q: Queryable, roomId: RoomId, ts: number, dir: "f" | "b"): Promise<EventRow | null> {
+  const res = await q.raw(
+    `SELECT ${COLS} FROM events WHERE room_id = ? AND origin_server_ts ${dir === "f" ? ">=" : "<="} ?
+     ORDER BY origin_server_ts ${dir === "f" ? "ASC" : "DESC"}, pos ${dir === "f" ? "ASC" : "DESC"} LIMIT 1`, [roomId, ts]);
+  return res.rows[0] ? fromRaw(res.rows[0]) : null;
+}
