@@ -13,8 +13,9 @@ import roomEvents from "./client/room-events.js";
 import sync from "./client/sync.js";
 import accountData from "./client/account-data.js";
 import directory from "./client/directory.js";
+import pushrules from "./client/pushrules.js";
 
 export const routeTables: RouteTable[] = [
   versions, registration, login, devices, account, profile, adminRegister,
-  createRoom, membership, roomEvents, sync, accountData, directory,
+  createRoom, membership, roomEvents, sync, accountData, directory, pushrules,
 ];
