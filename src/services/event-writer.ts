@@ -177,7 +177,12 @@ export class EventWriter {
     }
     // Committed. Update memory, tell listeners, then answer the clients.
     const written: Written[] = rows.map((r, i) => ({ eventId: r.eventId, pos: firstPos! + i, event: r.json }));
-    for (const w of written) room.apply(w.event, w.pos);
+    for (let i = 0; i < written.length; i++) {
+      const w = written[i]!;
+      room.apply(w.event, w.pos);
+      const t = rows[i]!.txn;
+      room.remember({ pos: w.pos, event: w.event, txn: t ? { device: t.deviceId, id: t.txnId } : null });
+    }
     if (rows.length) {
       room.head = head;
       if (creating) this.cache.put(room);

@@ -18,6 +18,7 @@ import { RoomReadService } from "./room-read.js";
 import { RoomStateCache } from "./room-state.js";
 import { RoomService } from "./rooms.js";
 import { loadSigningKey } from "./signing.js";
+import { MembershipCache } from "./memberships.js";
 import { SyncService } from "./sync.js";
 
 export interface Services {
@@ -52,6 +53,8 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const profiles = new ProfileService(db);
   const writer = new EventWriter(db, roomCache, config.server_name, signing, notifier, log.child({ module: "writer" }));
   const rooms = new RoomService(db, config, roomCache, writer, profiles);
+  const memberships = new MembershipCache(db);
+  writer.onCommit((room, written) => memberships.onCommit(room, written));
   // A new display name or avatar is carried into every room the user is joined to (spec: profiles).
   profiles.onChange(async (userId, key) => {
     if (key !== "displayname" && key !== "avatar_url") return;
@@ -71,7 +74,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     notifier, roomCache, writer, rooms,
     membership: new MembershipService(db, rooms, writer),
     reader: new RoomReadService(db, roomCache, notifier),
-    sync: new SyncService(db, roomCache, notifier),
+    sync: new SyncService(db, roomCache, notifier, memberships),
     accountData: new AccountDataService(db, notifier),
     directory: new DirectoryService(db, config.server_name, roomCache),
     shutdown: new AbortController(),

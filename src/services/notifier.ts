@@ -15,6 +15,7 @@ export class Notifier {
   readonly startPos: number;
   private readonly userPos = new Map<UserId, number>();
   private readonly roomPos = new Map<RoomId, number>();
+  private readonly accountDataPos = new Map<UserId, number>();
   private readonly waiters = new Map<UserId, Set<Waiter>>();
 
   constructor(startPos: number) {
@@ -41,6 +42,18 @@ export class Notifier {
   userChange(userIds: Iterable<UserId>, pos: number): void {
     this.advance(pos);
     for (const u of userIds) this.touch(u, pos);
+  }
+
+  /** Account data written for the user. */
+  accountData(userId: UserId, pos: number): void {
+    if ((this.accountDataPos.get(userId) ?? 0) < pos) this.accountDataPos.set(userId, pos);
+    this.userChange([userId], pos);
+  }
+
+  /** Did the user's account data change after `since`? From memory when it can answer. */
+  accountDataChanged(userId: UserId, since: number): boolean {
+    if (since < this.startPos) return true;
+    return (this.accountDataPos.get(userId) ?? 0) > since;
   }
 
   /** Has anything concerning `userId` happened after `since`? Answers from memory when it can. */

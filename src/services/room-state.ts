@@ -10,10 +10,15 @@ const key = (type: string, stateKey: string) => `${type}\u0000${stateKey}`;
 
 export interface StateEntry { event: ClientEvent; pos: number }
 
+/** How many of a room's latest events stay in memory, so a sync wake-up needs no query. */
+const RECENT_EVENTS = 64;
+
 export class RoomState implements StateLookup {
   /** Users whose membership is join or invite: who hears about the room's events. */
   readonly interested = new Set<UserId>();
   readonly joined = new Set<UserId>();
+  /** The latest events (oldest first). Every event with pos > recentFloor is in it. */
+  readonly recent: events.EventRow[] = [];
 
   constructor(
     readonly roomId: RoomId,
@@ -21,8 +26,21 @@ export class RoomState implements StateLookup {
     readonly state: Map<string, StateEntry>,
     public head: { eventId: EventId; depth: number } | null,
     public lastPos: number,
+    public recentFloor: number = lastPos,
   ) {
     for (const e of state.values()) this.trackMember(e.event);
+  }
+
+  /** Keeps a committed event in the recent list. */
+  remember(row: events.EventRow): void {
+    this.recent.push(row);
+    if (this.recent.length > RECENT_EVENTS) this.recentFloor = this.recent.shift()!.pos;
+  }
+
+  /** Events with after < pos <= upTo from memory, or null if some may be older than memory holds. */
+  recentBetween(after: number, upTo: number): events.EventRow[] | null {
+    if (after < this.recentFloor) return null;
+    return this.recent.filter((r) => r.pos > after && r.pos <= upTo);
   }
 
   get(type: string, stateKey: string): ClientEvent | undefined {
@@ -107,14 +125,11 @@ export class RoomStateCache {
   private async load(roomId: RoomId): Promise<RoomState | null> {
     const room = await events.selectRoom(this.db, roomId);
     if (!room) return null;
-    const rows = await events.selectCurrentState(this.db, roomId);
+    const [rows, maxPos] = await Promise.all([events.selectCurrentState(this.db, roomId), events.selectRoomMaxPos(this.db, roomId)]);
     const state = new Map<string, StateEntry>();
-    let lastPos = 0;
-    for (const r of rows) {
-      state.set(key(r.event.type, r.event.state_key!), { event: r.event, pos: r.pos });
-      if (r.pos > lastPos) lastPos = r.pos;
-    }
-    const rs = new RoomState(roomId, room.roomVersion, state, room.headEventId ? { eventId: room.headEventId, depth: room.headDepth } : null, lastPos);
+    for (const r of rows) state.set(key(r.event.type, r.event.state_key!), { event: r.event, pos: r.pos });
+    // Events after maxPos are committed by this process's writer and remembered as they come.
+    const rs = new RoomState(roomId, room.roomVersion, state, room.headEventId ? { eventId: room.headEventId, depth: room.headDepth } : null, maxPos, maxPos);
     this.put(rs);
     return rs;
   }

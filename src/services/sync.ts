@@ -15,6 +15,7 @@ import { serialize } from "./room-read.js";
 import type { RoomState, RoomStateCache } from "./room-state.js";
 import type { Requester } from "./tokens.js";
 import { Visibility } from "./visibility.js";
+import type { MembershipCache } from "./memberships.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
 export const MAX_TIMELINE_LIMIT = 500;
@@ -31,7 +32,7 @@ export interface SyncOptions {
 type Json = Record<string, unknown>;
 
 export class SyncService {
-  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier) {}
+  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache) {}
 
   async sync(who: Requester, o: SyncOptions): Promise<Json> {
     const deadline = Date.now() + o.timeoutMs;
@@ -60,10 +61,12 @@ export class SyncService {
     const initial = since === null || o.fullState;
     const after = since ?? -1;
 
-    const memberships = await events.selectUserMemberships(this.db, userId);
+    const memberships = await this.members.get(userId);
     for (const m of memberships) if (m.pos > upTo) upTo = m.pos; // committed, so everything below is too
-    const forgotten = memberships.some((m) => m.membership === "leave" || m.membership === "ban") ? await directory.selectForgotten(this.db, userId) : new Set<RoomId>();
-    const changes = since === null ? [] : await events.selectMembershipChanges(this.db, userId, after, upTo);
+    // Only rooms whose membership moved after `since` can have membership changes in range.
+    const changes = since === null || !memberships.some((m) => m.pos > after) ? [] : await events.selectMembershipChanges(this.db, userId, after, upTo);
+    let forgottenSet: Set<RoomId> | null = null;
+    const forgotten = async () => (forgottenSet ??= await directory.selectForgotten(this.db, userId));
     const changed = new Map<RoomId, { prev: string; now: string; pos: number }>();
     for (const c of changes) {
       const e = changed.get(c.roomId);
@@ -114,7 +117,15 @@ export class SyncService {
 
     // Incremental views of rooms the user stayed in.
     if (deltaRooms.length) {
-      const recent = await events.selectRecentEventsMany(this.db, deltaRooms, after, upTo, limit + 1);
+      // From the rooms' recent events in memory where they reach back far enough; else one query.
+      const recent = new Map<RoomId, events.EventRow[]>();
+      const missing: RoomId[] = [];
+      for (const roomId of deltaRooms) {
+        const mem = this.cache.peek(roomId)?.recentBetween(after, upTo) ?? null;
+        if (mem) recent.set(roomId, mem.slice(-(limit + 1)));
+        else missing.push(roomId);
+      }
+      if (missing.length) for (const [k, v] of await events.selectRecentEventsMany(this.db, missing, after, upTo, limit + 1)) recent.set(k, v);
       for (const roomId of deltaRooms) {
         const rows = recent.get(roomId);
         if (!rows?.length) continue;
@@ -153,10 +164,11 @@ export class SyncService {
     // Rooms left (or banned from): in an incremental sync when it happened in the range; in an
     // initial sync only with include_leave.
     for (const m of memberships) {
-      if ((m.membership !== "leave" && m.membership !== "ban") || !allowed(m.roomId) || forgotten.has(m.roomId)) continue;
+      if ((m.membership !== "leave" && m.membership !== "ban") || !allowed(m.roomId)) continue;
       const ch = changed.get(m.roomId);
       if (initial ? !f.room?.include_leave : !ch || ch.prev === "leave") continue;
       if (!initial && ch!.prev === m.membership) continue;
+      if ((await forgotten()).has(m.roomId)) continue;
       const rows = await events.selectRoomEvents(this.db, m.roomId, initial ? -1 : after, m.pos, "b", limit + 1);
       rows.reverse();
       const vis = await Visibility.load(this.db, m.roomId, userId);
@@ -171,7 +183,7 @@ export class SyncService {
     }
 
     // Account data, global and per room.
-    const ad = await accountData.selectAccountDataSince(this.db, userId, initial ? -1 : after, upTo);
+    const ad = initial || this.notifier.accountDataChanged(userId, after) ? await accountData.selectAccountDataSince(this.db, userId, initial ? -1 : after, upTo) : [];
     const globalAd: Json[] = [];
     for (const a of ad) {
       const evt = { type: a.type, content: a.content };

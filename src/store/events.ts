@@ -251,3 +251,8 @@ export async function selectEventByTimestamp(q: Queryable, roomId: RoomId, ts: n
      ORDER BY origin_server_ts ${dir === "f" ? "ASC" : "DESC"}, pos ${dir === "f" ? "ASC" : "DESC"} LIMIT 1`, [roomId, ts]);
   return res.rows[0] ? fromRaw(res.rows[0]) : null;
 }
+
+export async function selectRoomMaxPos(q: Queryable, roomId: RoomId): Promise<number> {
+  const res = await q.raw(`SELECT coalesce(max(pos), 0) AS m FROM events WHERE room_id = ?`, [roomId]);
+  return Number(res.rows[0].m);
+}

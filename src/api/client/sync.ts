@@ -15,7 +15,7 @@ export default defineRoutes({
   /** GET /_matrix/client/v3/sync */
   sync: {
     method: "GET", path: "/_matrix/client/v3/sync", auth: "user", guest: true,
-    async handler({ user, query, req }, s) {
+    async handler({ user, query, res }, s) {
       let filter: Filter = {};
       if (query.filter !== undefined) {
         if (query.filter.trim().startsWith("{")) {
@@ -36,8 +36,9 @@ export default defineRoutes({
       if (query.set_presence !== undefined && !["online", "offline", "unavailable"].includes(query.set_presence)) {
         throw invalidParam("set_presence must be online, offline or unavailable");
       }
+      // Per response, not per socket: a keep-alive socket carries many long-polls.
       const closed = new AbortController();
-      req.socket.once("close", () => closed.abort());
+      res.once("close", () => closed.abort());
       return s.sync.sync(user, {
         since: query.since !== undefined ? parseToken(query.since, "since").pos : null,
         timeoutMs,

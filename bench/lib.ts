@@ -1,0 +1,87 @@
+// Benchmark helpers: a server in its own process (so its CPU time is its own), clients, statistics.
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync, writeFileSync, mkdtempSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createServer } from "node:net";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const root = path.resolve(import.meta.dirname, "..");
+
+export interface ServerProc { url: string; child: ChildProcess; dbUrl: string; stop(): Promise<void> }
+
+/** Starts src/main.ts with the given database URL; resolves when it listens. */
+export async function startServerProcess(dbUrl: string): Promise<ServerProc> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), "ganglion-bench-"));
+  chmodSync(dir, 0o755);
+  const cfg = path.join(dir, "bench.yaml");
+  writeFileSync(cfg, [
+    `listen: { host: 127.0.0.1, port: ${port} }`,
+    `database: { url: "${dbUrl}", pool_size: 20 }`,
+    "rate_limiting: { enabled: false }",
+    "logging: { level: warn }",
+  ].join("\n"));
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "src/main.ts"), "--config", cfg], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/health`)).status === 200) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) throw new Error("server did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url, child, dbUrl,
+    stop: () => new Promise<void>((r) => { child.once("exit", () => r()); child.kill("SIGTERM"); }),
+  };
+}
+
+/** CPU time (user + system) of a process in milliseconds, from /proc. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function stats(xs: number[]): { p50: number; p95: number; p99: number; n: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  return { p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99), n: s.length };
+}
+
+export async function api(base: string, method: string, p: string, body?: unknown, token?: string): Promise<any> {
+  const res = await fetch(base + p, {
+    method,
+    headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "Content-Type": "application/json" } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : {};
+}
+
+export async function register(base: string, name: string): Promise<{ userId: string; token: string }> {
+  const r = await api(base, "POST", "/_matrix/client/v3/register", { username: name, password: "bench-password", auth: { type: "m.login.dummy" } });
+  return { userId: r.user_id, token: r.access_token };
+}
+
+export const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");

@@ -1,0 +1,159 @@
+// npm run bench: figures, each beside a baseline measured in the same run on the same machine.
+// Asserts nothing. See docs/performance.md for recorded results.
+import { cpus, totalmem } from "node:os";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { pino } from "pino";
+import { startEmbeddedPostgres } from "../src/store/embedded.js";
+import { api, cpuMs, fmt, register, startServerProcess, stats } from "./lib.js";
+
+const SEQ_SENDS = Number(process.env.BENCH_SEQ ?? 1000);
+const CONC_SENDERS = 100;
+const CONC_PER_SENDER = Number(process.env.BENCH_CONC_EACH ?? 20);
+const POLLERS = 100;
+const DELIVERY_MESSAGES = Number(process.env.BENCH_DELIVERIES ?? 60);
+
+async function rawInsertRate(url: string, conns: number, total: number): Promise<number> {
+  const setup = new pg.Client({ connectionString: url });
+  await setup.connect();
+  await setup.query("CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, room text, body jsonb)");
+  await setup.end();
+  const clients = await Promise.all(Array.from({ length: conns }, async () => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    return c;
+  }));
+  const per = Math.ceil(total / conns);
+  const t0 = process.hrtime.bigint();
+  await Promise.all(clients.map(async (c) => {
+    for (let i = 0; i < per; i++) {
+      // A single-row insert in its own transaction: BEGIN, INSERT, COMMIT (synchronous_commit on).
+      await c.query("BEGIN");
+      await c.query("INSERT INTO bench_insert (room, body) VALUES ($1, $2)", ["!r:localhost", { body: "hello", i }]);
+      await c.query("COMMIT");
+    }
+  }));
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  await Promise.all(clients.map((c) => c.end()));
+  return (per * conns) / secs;
+}
+
+async function httpRoundTrips(base: string, n: number): Promise<{ rate: number; lat: ReturnType<typeof stats> }> {
+  const lat: number[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const s = performance.now();
+    const r = await fetch(`${base}/_matrix/client/versions`);
+    await r.arrayBuffer();
+    lat.push(performance.now() - s);
+  }
+  return { rate: n / ((performance.now() - t0) / 1000), lat: stats(lat) };
+}
+
+async function main(): Promise<void> {
+  const dataDir = path.join(tmpdir(), `ganglion-bench-pg-${process.pid}`);
+  const pgHandle = await startEmbeddedPostgres(dataDir, null, pino({ level: "silent" }));
+  const server = await startServerProcess(pgHandle.url);
+  const pid = server.child.pid!;
+  const out: string[] = [];
+  const say = (s: string) => { out.push(s); console.log(s); };
+  try {
+    say(`# Ganglion benchmark — ${new Date().toISOString()}`);
+    say(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
+    say("");
+
+    // Baselines.
+    const rawSeq = await rawInsertRate(pgHandle.url, 1, 2000);
+    const rawConc = await rawInsertRate(pgHandle.url, 10, 4000);
+    const rtt = await httpRoundTrips(server.url, 2000);
+    say("## Baselines (same run, same Postgres, same server)");
+    say(`raw INSERT+COMMIT, 1 connection:    ${fmt(rawSeq, 0)} rows/s`);
+    say(`raw INSERT+COMMIT, 10 connections:  ${fmt(rawConc, 0)} rows/s`);
+    say(`HTTP round trip (GET /versions):    ${fmt(rtt.rate, 0)} req/s, p50 ${fmt(rtt.lat.p50, 2)} ms, p99 ${fmt(rtt.lat.p99, 2)} ms`);
+    say("");
+
+    // Send throughput, one sender, sequential.
+    const owner = await register(server.url, "bench_owner");
+    const room = (await api(server.url, "POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" }, owner.token)).room_id;
+    let cpu0 = cpuMs(pid);
+    let t0 = performance.now();
+    for (let i = 0; i < SEQ_SENDS; i++) {
+      await api(server.url, "PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/send/m.room.message/seq${i}`, { msgtype: "m.text", body: `message ${i}` }, owner.token);
+    }
+    const seqRate = SEQ_SENDS / ((performance.now() - t0) / 1000);
+    const seqCpu = (cpuMs(pid) - cpu0) / SEQ_SENDS;
+
+    // 100 concurrent senders over 10 shared rooms.
+    const senders = await Promise.all(Array.from({ length: CONC_SENDERS }, (_, i) => register(server.url, `bench_s${i}`)));
+    const rooms: string[] = [];
+    for (let r = 0; r < 10; r++) rooms.push((await api(server.url, "POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" }, owner.token)).room_id);
+    await Promise.all(senders.map((s, i) => api(server.url, "POST", `/_matrix/client/v3/join/${encodeURIComponent(rooms[i % 10]!)}`, {}, s.token)));
+    cpu0 = cpuMs(pid);
+    t0 = performance.now();
+    await Promise.all(senders.map(async (s, i) => {
+      for (let n = 0; n < CONC_PER_SENDER; n++) {
+        await api(server.url, "PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(rooms[i % 10]!)}/send/m.room.message/c${n}`, { msgtype: "m.text", body: `c ${n}` }, s.token);
+      }
+    }));
+    const concTotal = CONC_SENDERS * CONC_PER_SENDER;
+    const concRate = concTotal / ((performance.now() - t0) / 1000);
+    const concCpu = (cpuMs(pid) - cpu0) / concTotal;
+    say("## Send throughput (PUT /rooms/{id}/send, acknowledged = committed)");
+    say(`1 sender, sequential:            ${fmt(seqRate, 0)} events/s  (${fmt(seqRate / rawSeq * 100, 0)}% of raw 1-connection insert; server CPU ${fmt(seqCpu, 2)} ms/event)`);
+    say(`100 senders, 10 shared rooms:    ${fmt(concRate, 0)} events/s  (${fmt(concRate / rawConc * 100, 0)}% of raw 10-connection insert; server CPU ${fmt(concCpu, 2)} ms/event)`);
+    say("");
+
+    // Delivery latency: 100 clients long-polling /sync in one shared room; one sender.
+    const pollers = await Promise.all(Array.from({ length: POLLERS }, (_, i) => register(server.url, `bench_p${i}`)));
+    const lroom = (await api(server.url, "POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" }, owner.token)).room_id;
+    for (const p of pollers) await api(server.url, "POST", `/_matrix/client/v3/join/${encodeURIComponent(lroom)}`, {}, p.token);
+    const filter = encodeURIComponent(JSON.stringify({ room: { timeline: { limit: 50, types: ["m.room.message"] }, state: { lazy_load_members: true } } }));
+    const sentAt = new Map<string, number>();
+    const latencies: number[] = [];
+    let running = true;
+    const loops = pollers.map(async (p) => {
+      let since = (await api(server.url, "GET", `/_matrix/client/v3/sync?filter=${filter}&timeout=0`, undefined, p.token)).next_batch;
+      while (running) {
+        const s = await api(server.url, "GET", `/_matrix/client/v3/sync?since=${since}&timeout=5000&filter=${filter}`, undefined, p.token);
+        const now = performance.now();
+        since = s.next_batch;
+        const evs = s.rooms?.join?.[lroom]?.timeline?.events ?? [];
+        for (const e of evs) {
+          const t = sentAt.get(e.content?.tag);
+          if (t !== undefined) latencies.push(now - t);
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    cpu0 = cpuMs(pid);
+    for (let i = 0; i < DELIVERY_MESSAGES; i++) {
+      const tag = `d${i}`;
+      sentAt.set(tag, performance.now());
+      await api(server.url, "PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(lroom)}/send/m.room.message/${tag}`, { msgtype: "m.text", body: "ping", tag }, owner.token);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    const deliveryCpu = (cpuMs(pid) - cpu0) / (DELIVERY_MESSAGES * POLLERS);
+    running = false;
+    // Wake the pollers so they finish.
+    await api(server.url, "PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(lroom)}/send/m.room.message/end`, { msgtype: "m.text", body: "end" }, owner.token);
+    await Promise.all(loops);
+    const d = stats(latencies);
+    say(`## Send → /sync delivery, ${POLLERS} long-polling clients in one room`);
+    say(`deliveries: ${d.n} of ${DELIVERY_MESSAGES * POLLERS}`);
+    say(`latency: p50 ${fmt(d.p50, 1)} ms, p95 ${fmt(d.p95, 1)} ms, p99 ${fmt(d.p99, 1)} ms  (HTTP round-trip p50 ${fmt(rtt.lat.p50, 2)} ms → p50 is ${fmt(d.p50 / rtt.lat.p50, 1)}× a trivial request)`);
+    say(`server CPU per delivery: ${fmt(deliveryCpu, 3)} ms`);
+  } finally {
+    await server.stop();
+    await pgHandle.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(`${dataDir}.password`, { force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,45 @@
+// Which rooms each user is in, in memory: loaded once per user, then kept current from the
+// writer's commits (DESIGN §5: membership is cached and updated by membership events).
+import type { RoomId, UserId } from "../matrix/ids.js";
+import type { Db } from "../store/db.js";
+import * as events from "../store/events.js";
+import type { Written } from "./event-writer.js";
+import type { RoomState } from "./room-state.js";
+
+export interface Membership { roomId: RoomId; membership: string; pos: number }
+
+export class MembershipCache {
+  private readonly users = new Map<UserId, Map<RoomId, Membership>>();
+  /** Loads in flight; a commit for the user meanwhile makes the load's result stale. */
+  private readonly loading = new Map<UserId, { stale: boolean }>();
+
+  constructor(private readonly db: Db, private readonly capacity = 100_000) {}
+
+  async get(userId: UserId): Promise<Membership[]> {
+    for (;;) {
+      const hit = this.users.get(userId);
+      if (hit) return [...hit.values()];
+      const flag = { stale: false };
+      this.loading.set(userId, flag);
+      const rows = await events.selectUserMemberships(this.db, userId);
+      if (this.loading.get(userId) === flag) this.loading.delete(userId);
+      if (flag.stale) continue;
+      if (this.users.size >= this.capacity) {
+        const first = this.users.keys().next().value;
+        if (first !== undefined) this.users.delete(first);
+      }
+      this.users.set(userId, new Map(rows.map((r) => [r.roomId, r])));
+    }
+  }
+
+  onCommit(room: RoomState, written: Written[]): void {
+    for (const w of written) {
+      if (w.event.type !== "m.room.member" || w.event.state_key === undefined) continue;
+      const u = w.event.state_key as UserId;
+      const l = this.loading.get(u);
+      if (l) l.stale = true;
+      const m = this.users.get(u);
+      if (m) m.set(room.roomId, { roomId: room.roomId, membership: String(w.event.content.membership), pos: w.pos });
+    }
+  }
+}
