@@ -85,9 +85,12 @@ function buildApp(config: Config, services: Services, metrics: Metrics, log: Log
 
   // Request id and per-request logger; the access log line has the path only (no query string,
   // which may carry an access token).
+  // Request ids: a random prefix per process and a counter (no random bytes per request).
+  const idPrefix = randomBytes(3).toString("hex");
+  let idCounter = 0;
   app.use((req: Request, res: Response, next: NextFunction) => {
     const incoming = req.headers["x-request-id"];
-    const reqId = typeof incoming === "string" && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomBytes(6).toString("hex");
+    const reqId = typeof incoming === "string" && /^[\w.-]{1,64}$/.test(incoming) ? incoming : `${idPrefix}-${(idCounter++).toString(36)}`;
     const child = log.child({ reqId });
     (req as Request & { log: Logger }).log = child;
     res.setHeader("X-Request-Id", reqId);

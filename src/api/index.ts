@@ -15,7 +15,8 @@ import accountData from "./client/account-data.js";
 import directory from "./client/directory.js";
 import pushrules from "./client/pushrules.js";
 
+// Express tries routes in this order: the hottest (sync, sending) come first.
 export const routeTables: RouteTable[] = [
-  versions, registration, login, devices, account, profile, adminRegister,
-  createRoom, membership, roomEvents, sync, accountData, directory, pushrules,
+  sync, roomEvents, versions, registration, login, devices, account, profile, adminRegister,
+  createRoom, membership, accountData, directory, pushrules,
 ];

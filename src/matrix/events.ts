@@ -62,6 +62,19 @@ export function signPdu(pdu: Pdu, roomVersion: string, serverName: string, keyId
   pdu.signatures = { [serverName]: { [keyId]: unpaddedB64(sig) } };
 }
 
+/**
+ * Signs the event and returns its ID. Both are over the same bytes (the redacted event without
+ * signatures and unsigned), so it is made canonical once.
+ */
+export function signAndIdentify(pdu: Pdu, roomVersion: string, serverName: string, keyId: string, key: KeyObject): EventId {
+  const redacted = redactPdu(pdu, roomVersion) as unknown as Record<string, unknown>;
+  delete redacted.signatures;
+  delete redacted.unsigned;
+  const bytes = Buffer.from(canonicalJson(redacted), "utf8");
+  pdu.signatures = { [serverName]: { [keyId]: unpaddedB64(edSign(null, bytes, key)) } };
+  return `$${urlsafeB64(createHash("sha256").update(bytes).digest())}` as EventId;
+}
+
 const TOP_KEYS_V11 = new Set(["event_id", "type", "room_id", "sender", "state_key", "content", "hashes", "signatures", "depth", "prev_events", "auth_events", "origin_server_ts"]);
 const TOP_KEYS_V10 = new Set([...TOP_KEYS_V11, "prev_state", "origin", "membership"]);
 

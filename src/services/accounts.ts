@@ -106,7 +106,9 @@ export class AccountService {
     const ok = await verifyPassword(body.password, user?.passwordHash ?? null);
     if (!user || !ok) throw forbidden("Invalid username or password");
     if (user.deactivated) throw new MatrixError(403, "M_USER_DEACTIVATED", "This account has been deactivated");
-    return this.db.transaction((trx) => this.startSession(trx, user.userId, device.deviceId, device.deviceName, device.refresh));
+    const result = await this.db.transaction((trx) => this.startSession(trx, user.userId, device.deviceId, device.deviceName, device.refresh));
+    if (device.deviceId) this.tokens.forgetUser(user.userId); // the reused device's old token is gone
+    return result;
   }
 
   /** Creates (or reuses) a device and issues a token for it. A reused device's old tokens are revoked. */
@@ -130,6 +132,7 @@ export class AccountService {
         if (who.deviceId && who.tokenId !== null) await devices.deleteDeviceTokens(trx, who.userId, who.deviceId, who.tokenId);
       }
     });
+    if (logoutDevices) this.tokens.forgetUser(who.userId);
   }
 
   /** POST /account/deactivate (after UIA): no more logins, every device and token gone. */
@@ -139,6 +142,7 @@ export class AccountService {
       await devices.deleteDevices(trx, userId, "all");
       if (erase) await profiles.deleteProfile(trx, userId);
     });
+    this.tokens.forgetUser(userId);
   }
 
   async userExists(userId: UserId): Promise<boolean> {

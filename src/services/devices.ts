@@ -3,6 +3,7 @@ import { notFound } from "../http/errors.js";
 import type { DeviceId, UserId } from "../matrix/ids.js";
 import type { Db } from "../store/db.js";
 import * as devices from "../store/devices.js";
+import type { TokenService } from "./tokens.js";
 
 export interface DeviceJson {
   device_id: string;
@@ -19,7 +20,7 @@ const toJson = (d: devices.DeviceRow): DeviceJson => ({
 });
 
 export class DeviceService {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly tokens: TokenService) {}
 
   async list(userId: UserId): Promise<DeviceJson[]> {
     return (await devices.selectDevices(this.db, userId)).map(toJson);
@@ -38,6 +39,7 @@ export class DeviceService {
   /** Deletes devices and, with them, their tokens. Unknown IDs are ignored (spec: delete_devices). */
   async delete(userId: UserId, deviceIds: DeviceId[]): Promise<void> {
     await devices.deleteDevices(this.db, userId, deviceIds);
+    this.tokens.forgetUser(userId);
   }
 
   async exists(userId: UserId, deviceId: DeviceId): Promise<boolean> {
@@ -47,9 +49,11 @@ export class DeviceService {
   /** POST /logout: the token's device goes, as the spec says. */
   async logout(userId: UserId, deviceId: DeviceId): Promise<void> {
     await devices.deleteDevices(this.db, userId, [deviceId]);
+    this.tokens.forgetUser(userId);
   }
 
   async logoutAll(userId: UserId): Promise<void> {
     await devices.deleteDevices(this.db, userId, "all");
+    this.tokens.forgetUser(userId);
   }
 }

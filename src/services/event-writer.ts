@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { MatrixError, tooLarge } from "../http/errors.js";
 import { checkEventAuth, type StateLookup } from "../matrix/auth-rules.js";
 import { canonicalJson } from "../matrix/canonical-json.js";
-import { contentHash, eventIdOf, signPdu, type ClientEvent, type Pdu } from "../matrix/events.js";
+import { contentHash, signAndIdentify, type ClientEvent, type Pdu } from "../matrix/events.js";
 import type { EventId, RoomId, UserId } from "../matrix/ids.js";
 import type { Db } from "../store/db.js";
 import * as events from "../store/events.js";
@@ -101,7 +101,7 @@ export class EventWriter {
   private async commitBatch(roomId: RoomId, batch: Pending[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const done = await this.tryCommit(roomId, batch);
+        const done = await this.tryCommit(roomId, batch, attempt > 0);
         if (done) return;
       } catch (e) {
         // A duplicate send txn committed by another process at the same moment: retry, and
@@ -121,8 +121,13 @@ export class EventWriter {
     }
   }
 
-  /** One attempt. Returns false on a head conflict. Settles every pending it can. */
-  private async tryCommit(roomId: RoomId, batch: Pending[]): Promise<boolean> {
+  /**
+   * One attempt. Returns false on a head conflict. Settles every pending it can.
+   * The first attempt does not look up earlier sends with the same transaction IDs: a retried
+   * send fails the unique key of event_txns instead, and the retry (checkTxns) answers it
+   * with the event it made the first time. This keeps a query off every send.
+   */
+  private async tryCommit(roomId: RoomId, batch: Pending[], checkTxns: boolean): Promise<boolean> {
     const creating = batch[0]!.create;
     let room: RoomState | null;
     if (creating) {
@@ -135,7 +140,7 @@ export class EventWriter {
         return true;
       }
     }
-    const existingTxns = await this.lookupTxns(batch);
+    const existingTxns = checkTxns ? await this.lookupTxns(batch) : new Map<string, EventId>();
     const overlay = new StateOverlay(room);
     let head = room.head;
     const rows: events.NewEventRow[] = [];
@@ -169,10 +174,13 @@ export class EventWriter {
     }
     let firstPos: number | null = null;
     if (rows.length) {
-      firstPos = await this.db.transaction(async (trx) => {
-        if (creating) await events.insertRoom(trx, roomId, creating.version, creating.creator);
-        return events.appendEvents(trx, roomId, room!.head?.eventId ?? null, rows);
-      });
+      // appendEvents is one statement, atomic on its own: a plain send is one round trip.
+      firstPos = creating
+        ? await this.db.transaction(async (trx) => {
+          await events.insertRoom(trx, roomId, creating.version, creating.creator);
+          return events.appendEvents(trx, roomId, null, rows);
+        })
+        : await events.appendEvents(this.db, roomId, room.head?.eventId ?? null, rows);
       if (firstPos === null) return false;
     }
     // Committed. Update memory, tell listeners, then answer the clients.
@@ -247,9 +255,8 @@ export class EventWriter {
     };
     if (Number(room.version) < 11 && d.type !== "m.room.create") (pdu as unknown as Record<string, unknown>).origin = this.serverName;
     pdu.hashes.sha256 = contentHash(pdu);
-    signPdu(pdu, room.version, this.serverName, this.signing.keyId, this.signing.key);
+    const eventId = signAndIdentify(pdu, room.version, this.serverName, this.signing.keyId, this.signing.key);
     if (Buffer.byteLength(canonicalJson(pdu), "utf8") > MAX_EVENT_BYTES) throw tooLarge(`Event exceeds ${MAX_EVENT_BYTES} bytes`);
-    const eventId = eventIdOf(pdu, room.version);
     const json: ClientEvent = {
       content,
       event_id: eventId,

@@ -63,7 +63,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   return {
     config, db, log, tokens,
     accounts: new AccountService(db, config, tokens),
-    devices: new DeviceService(db),
+    devices: new DeviceService(db, tokens),
     profiles,
     uia: new UiaService(db, config.server_name),
     limits: {

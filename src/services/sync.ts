@@ -26,7 +26,10 @@ export interface SyncOptions {
   timeoutMs: number;
   fullState: boolean;
   filter: Filter;
+  /** The client went away. */
   signal?: AbortSignal;
+  /** The server is stopping: answer now. */
+  shutdown?: AbortSignal;
 }
 
 type Json = Record<string, unknown>;
@@ -39,14 +42,15 @@ export class SyncService {
     let since = o.since;
     if (since !== null && since > this.notifier.currentPos) since = this.notifier.currentPos;
     for (;;) {
+      const cancelled = () => o.signal?.aborted === true || o.shutdown?.aborted === true;
       if (since !== null && !o.fullState && this.notifier.hasNews(who.userId, since) === false) {
         const left = deadline - Date.now();
-        if (left > 0 && !o.signal?.aborted) await this.notifier.wait(who.userId, since, left, o.signal);
+        if (left > 0 && !cancelled()) await this.notifier.wait(who.userId, since, left, o.signal);
       }
       const res = await this.compute(who, since, o);
       // Return when there is something, or when the time is up; a wake-up for something the
       // filter hides goes back to waiting. next_batch never moves back.
-      if (since === null || o.fullState || !isEmpty(res) || Date.now() >= deadline || o.signal?.aborted) return res;
+      if (since === null || o.fullState || !isEmpty(res) || Date.now() >= deadline || cancelled()) return res;
       since = Math.max(since, parseInt(String(res.next_batch).slice(1), 10));
     }
   }

@@ -30,9 +30,18 @@ export const hashToken = (t: string): Buffer => createHash("sha256").update(t, "
 
 // Devices' last-seen time is written at most this often per token: not a write per request.
 const LAST_SEEN_INTERVAL_MS = 5 * 60 * 1000;
+// Resolved tokens are kept this long, so a request costs no query to authenticate. Every
+// revocation in this process drops the user's entries at once; the TTL bounds how long
+// another process may still accept a token revoked elsewhere.
+const CACHE_TTL_MS = 60_000;
+const CACHE_MAX = 100_000;
+
+interface Cached { requester: Requester; expiresTs: number | null; cachedAt: number }
 
 export class TokenService {
   private readonly lastSeenWritten = new Map<number, number>();
+  private readonly cache = new Map<string, Cached>();
+  private readonly byUser = new Map<string, Set<string>>();
 
   constructor(private readonly db: Db, private readonly config: Config) {}
 
@@ -53,17 +62,50 @@ export class TokenService {
 
   /** Resolves an access token to its requester, or throws 401 M_UNKNOWN_TOKEN. */
   async authenticate(token: string, ip: string | null): Promise<Requester> {
-    const row = await devices.selectTokenByHash(this.db, hashToken(token));
+    const hash = hashToken(token);
+    const key = hash.toString("base64");
+    const now = Date.now();
+    const hit = this.cache.get(key);
+    if (hit && now - hit.cachedAt < CACHE_TTL_MS) {
+      if (hit.expiresTs !== null && hit.expiresTs <= now) throw unknownToken("Access token has expired.", true);
+      await this.noteSeen(hit.requester.tokenId!, hit.requester.userId, hit.requester.deviceId!, ip);
+      return hit.requester;
+    }
+    const row = await devices.selectTokenByHash(this.db, hash);
     if (!row) throw unknownToken();
     if (row.expiresTs !== null && row.expiresTs <= Date.now()) {
       // An expired token means "refresh", not "log in again": soft_logout (spec: soft logout).
       throw unknownToken("Access token has expired.", true);
     }
-    if (row.refreshedFrom !== null) await devices.retirePreviousToken(this.db, row.id, row.refreshedFrom);
+    if (row.refreshedFrom !== null) {
+      await devices.retirePreviousToken(this.db, row.id, row.refreshedFrom);
+      this.forgetUser(row.userId); // the previous token may be cached
+    }
     const user = await users.selectUser(this.db, row.userId);
     if (!user || user.deactivated) throw unknownToken();
     await this.noteSeen(row.id, row.userId, row.deviceId, ip);
-    return { userId: row.userId, deviceId: row.deviceId, tokenId: row.id, isGuest: user.isGuest, isAdmin: user.isAdmin, appserviceId: null };
+    const requester: Requester = { userId: row.userId, deviceId: row.deviceId, tokenId: row.id, isGuest: user.isGuest, isAdmin: user.isAdmin, appserviceId: null };
+    this.remember(key, { requester, expiresTs: row.expiresTs, cachedAt: now });
+    return requester;
+  }
+
+  /** Drops every cached token of the user: call after any revocation has committed. */
+  forgetUser(userId: UserId): void {
+    const keys = this.byUser.get(userId);
+    if (!keys) return;
+    for (const k of keys) this.cache.delete(k);
+    this.byUser.delete(userId);
+  }
+
+  private remember(key: string, c: Cached): void {
+    if (this.cache.size >= CACHE_MAX) {
+      this.cache.clear();
+      this.byUser.clear();
+    }
+    this.cache.set(key, c);
+    let set = this.byUser.get(c.requester.userId);
+    if (!set) this.byUser.set(c.requester.userId, (set = new Set()));
+    set.add(key);
   }
 
   /** POST /refresh: a new pair for the same device. The old pair lives until the new one is used. */
@@ -78,9 +120,10 @@ export class TokenService {
     });
   }
 
-  async revoke(tokenId: number): Promise<void> {
+  async revoke(userId: UserId, tokenId: number): Promise<void> {
     await devices.deleteTokenById(this.db, tokenId);
     this.lastSeenWritten.delete(tokenId);
+    this.forgetUser(userId);
   }
 
   /** Writes last-seen at most once per interval per token, so almost every request skips it. */

@@ -59,7 +59,7 @@ export default defineRoutes({
     method: "POST", path: "/_matrix/client/v3/logout", auth: "user", guest: true,
     async handler({ user }, s) {
       if (user.deviceId) await s.devices.logout(user.userId, user.deviceId);
-      else if (user.tokenId !== null) await s.tokens.revoke(user.tokenId);
+      else if (user.tokenId !== null) await s.tokens.revoke(user.userId, user.tokenId);
       return {};
     },
   },

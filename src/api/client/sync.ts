@@ -36,15 +36,17 @@ export default defineRoutes({
       if (query.set_presence !== undefined && !["online", "offline", "unavailable"].includes(query.set_presence)) {
         throw invalidParam("set_presence must be online, offline or unavailable");
       }
-      // Per response, not per socket: a keep-alive socket carries many long-polls.
+      // Per response, not per socket: a keep-alive socket carries many long-polls. Only a
+      // connection that goes away before the answer cancels the wait.
       const closed = new AbortController();
-      res.once("close", () => closed.abort());
+      res.once("close", () => { if (!res.writableFinished) closed.abort(); });
       return s.sync.sync(user, {
         since: query.since !== undefined ? parseToken(query.since, "since").pos : null,
         timeoutMs,
         fullState: query.full_state === "true",
         filter,
-        signal: AbortSignal.any([closed.signal, s.shutdown.signal]),
+        signal: closed.signal,
+        shutdown: s.shutdown.signal,
       });
     },
   },
