@@ -25,6 +25,15 @@ export class AccountDataService {
     return c;
   }
 
+  /** Stored sync filters (POST /user/{userId}/filter). */
+  createFilter(userId: UserId, filter: unknown): Promise<string> {
+    return store.insertFilter(this.db, userId, filter);
+  }
+
+  getFilter(userId: UserId, filterId: string): Promise<unknown | null> {
+    return store.selectFilter(this.db, userId, filterId);
+  }
+
   async tags(userId: UserId, roomId: RoomId): Promise<Record<string, unknown>> {
     const c = await store.selectAccountData(this.db, userId, roomId, "m.tag");
     return (c?.tags as Record<string, unknown>) ?? {};

@@ -5,6 +5,8 @@ import { MatrixError, forbidden } from "../http/errors.js";
 import {
   makeDeviceId, makeUserId, MAX_ID_BYTES, STRICT_LOCALPART_RE, type DeviceId, type UserId,
 } from "../matrix/ids.js";
+import { randomBytes } from "node:crypto";
+import * as authSessions from "../store/auth-sessions.js";
 import type { Db } from "../store/db.js";
 import * as devices from "../store/devices.js";
 import * as profiles from "../store/profiles.js";
@@ -143,6 +145,17 @@ export class AccountService {
       if (erase) await profiles.deleteProfile(trx, userId);
     });
     this.tokens.forgetUser(userId);
+  }
+
+  /** Shared-secret registration nonces (single use, stored so any process may take them). */
+  async issueRegistrationNonce(): Promise<string> {
+    const nonce = randomBytes(16).toString("hex");
+    await authSessions.insertNonce(this.db, nonce);
+    return nonce;
+  }
+
+  takeRegistrationNonce(nonce: string, maxAgeMs: number): Promise<boolean> {
+    return authSessions.takeNonce(this.db, nonce, maxAgeMs);
   }
 
   async userExists(userId: UserId): Promise<boolean> {

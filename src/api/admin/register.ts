@@ -3,11 +3,10 @@
 // create users when open registration is off. The MAC is HMAC-SHA1 over
 // nonce NUL username NUL password NUL ("admin" | "notadmin") [NUL user_type], keyed with
 // registration.shared_secret.
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { MatrixError, forbidden } from "../../http/errors.js";
 import { defineRoutes } from "../../http/route.js";
 import { bool, obj, str } from "../../http/validate.js";
-import * as sessions from "../../store/auth-sessions.js";
 
 const NONCE_TTL_MS = 60_000;
 
@@ -32,9 +31,7 @@ export default defineRoutes({
     method: "GET", path: "/_synapse/admin/v1/register", auth: "none",
     async handler(_ctx, s) {
       if (!s.config.registration.shared_secret) throw disabled();
-      const nonce = randomBytes(16).toString("hex");
-      await sessions.insertNonce(s.db, nonce);
-      return { nonce };
+      return { nonce: await s.accounts.issueRegistrationNonce() };
     },
   },
 
@@ -50,7 +47,7 @@ export default defineRoutes({
       if (!secret) throw disabled();
       s.limits.registration.take(`ip:${ip}`);
       const b = body as SharedSecretBody;
-      if (!(await sessions.takeNonce(s.db, b.nonce, NONCE_TTL_MS))) throw new MatrixError(400, "M_UNKNOWN", "Unrecognised nonce");
+      if (!(await s.accounts.takeRegistrationNonce(b.nonce, NONCE_TTL_MS))) throw new MatrixError(400, "M_UNKNOWN", "Unrecognised nonce");
       const want = Buffer.from(sharedSecretMac(secret, b), "utf8");
       const got = Buffer.from(b.mac.toLowerCase(), "utf8");
       if (want.length !== got.length || !timingSafeEqual(want, got)) throw forbidden("HMAC incorrect");

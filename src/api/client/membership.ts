@@ -1,10 +1,25 @@
 // joining.yaml, leaving.yaml, inviting.yaml, kicking.yaml, banning.yaml, list_joined_rooms.yaml
-import { defineRoutes } from "../../http/route.js";
+import { defineRoutes, type RouteDef } from "../../http/route.js";
+import type { Services } from "../../services/index.js";
 import { obj, str } from "../../http/validate.js";
-import { parseRoomId, parseUserId } from "../../matrix/ids.js";
+import { parseRoomId, parseUserId, type RoomId, type UserId } from "../../matrix/ids.js";
+
+const targetBody = obj({ user_id: str(255), reason: str(65536) }, ["user_id"]);
+type TargetFn = (sender: UserId, roomId: RoomId, target: UserId, reason?: string) => Promise<void>;
+
+/** invite, kick, ban and unban share a shape: POST /rooms/{roomId}/<action> {user_id, reason}. */
+function targetAction(action: string, pick: (s: Services) => TargetFn): RouteDef {
+  return {
+    method: "POST", path: `/_matrix/client/v3/rooms/:roomId/${action}`, auth: "user", body: targetBody,
+    async handler({ user, params, body }, s) {
+      const b = body as Target;
+      await pick(s)(user.userId, parseRoomId(params.roomId!), parseUserId(b.user_id), b.reason);
+      return {};
+    },
+  };
+}
 
 const reasonBody = obj({ reason: str(65536) });
-const targetBody = obj({ user_id: str(255), reason: str(65536) }, ["user_id"]);
 type Reason = { reason?: string };
 type Target = { user_id: string; reason?: string };
 
@@ -47,44 +62,13 @@ export default defineRoutes({
   },
 
   /** POST /_matrix/client/v3/rooms/{roomId}/invite */
-  inviteUser: {
-    method: "POST", path: "/_matrix/client/v3/rooms/:roomId/invite", auth: "user", body: targetBody,
-    async handler({ user, params, body }, s) {
-      const b = body as Target;
-      await s.membership.invite(user.userId, parseRoomId(params.roomId!), parseUserId(b.user_id), b.reason);
-      return {};
-    },
-  },
-
+  inviteUser: targetAction("invite", (s) => s.membership.invite.bind(s.membership)),
   /** POST /_matrix/client/v3/rooms/{roomId}/kick */
-  kick: {
-    method: "POST", path: "/_matrix/client/v3/rooms/:roomId/kick", auth: "user", body: targetBody,
-    async handler({ user, params, body }, s) {
-      const b = body as Target;
-      await s.membership.kick(user.userId, parseRoomId(params.roomId!), parseUserId(b.user_id), b.reason);
-      return {};
-    },
-  },
-
+  kick: targetAction("kick", (s) => s.membership.kick.bind(s.membership)),
   /** POST /_matrix/client/v3/rooms/{roomId}/ban */
-  ban: {
-    method: "POST", path: "/_matrix/client/v3/rooms/:roomId/ban", auth: "user", body: targetBody,
-    async handler({ user, params, body }, s) {
-      const b = body as Target;
-      await s.membership.ban(user.userId, parseRoomId(params.roomId!), parseUserId(b.user_id), b.reason);
-      return {};
-    },
-  },
-
+  ban: targetAction("ban", (s) => s.membership.ban.bind(s.membership)),
   /** POST /_matrix/client/v3/rooms/{roomId}/unban */
-  unban: {
-    method: "POST", path: "/_matrix/client/v3/rooms/:roomId/unban", auth: "user", body: targetBody,
-    async handler({ user, params, body }, s) {
-      const b = body as Target;
-      await s.membership.unban(user.userId, parseRoomId(params.roomId!), parseUserId(b.user_id), b.reason);
-      return {};
-    },
-  },
+  unban: targetAction("unban", (s) => s.membership.unban.bind(s.membership)),
 
   /** GET /_matrix/client/v3/joined_rooms */
   getJoinedRooms: {

@@ -5,7 +5,6 @@ import { check, compile } from "../../http/validate.js";
 import { filterSchema, type Filter } from "../../matrix/filter.js";
 import { parseUserId } from "../../matrix/ids.js";
 import { parseToken } from "../../matrix/tokens.js";
-import * as store from "../../store/account-data.js";
 
 const validateFilter = compile<Filter>(filterSchema);
 // Clients hold a long-poll open for up to this long; longer timeouts are cut to it.
@@ -23,7 +22,7 @@ export default defineRoutes({
           try { parsed = JSON.parse(query.filter); } catch { throw new MatrixError(400, "M_NOT_JSON", "filter is not JSON"); }
           filter = check(validateFilter, parsed);
         } else {
-          const f = await store.selectFilter(s.db, user.userId, query.filter);
+          const f = await s.accountData.getFilter(user.userId, query.filter);
           if (!f) throw invalidParam("No such filter");
           filter = f as Filter;
         }
@@ -57,7 +56,7 @@ export default defineRoutes({
     async handler({ user, params, body }, s) {
       if (parseUserId(params.userId!) !== user.userId) throw forbidden("You can only create filters for yourself");
       if (Buffer.byteLength(JSON.stringify(body)) > 65536) throw new MatrixError(413, "M_TOO_LARGE", "Filter too large");
-      return { filter_id: await store.insertFilter(s.db, user.userId, body) };
+      return { filter_id: await s.accountData.createFilter(user.userId, body) };
     },
   },
 
@@ -66,7 +65,7 @@ export default defineRoutes({
     method: "GET", path: "/_matrix/client/v3/user/:userId/filter/:filterId", auth: "user", guest: true,
     async handler({ user, params }, s) {
       if (parseUserId(params.userId!) !== user.userId) throw forbidden("You can only read your own filters");
-      const f = await store.selectFilter(s.db, user.userId, params.filterId!);
+      const f = await s.accountData.getFilter(user.userId, params.filterId!);
       if (!f) throw notFound("No such filter");
       return f;
     },
