@@ -105,12 +105,16 @@ export class Router {
         if (def.method !== "GET") {
           body = parseJsonBody(await readBody(req, maxBody));
           if (body === undefined) body = {}; // an empty body is an empty object (spec: logout)
+          if (hasNul(body)) throw new MatrixError(400, "M_BAD_JSON", "Strings may not contain NUL (U+0000)");
           if (validator && !validator(body)) throw schemaError(validator.errors);
         }
         const params: Record<string, string> = {};
-        for (const [k, v] of Object.entries(req.params as Record<string, string>)) params[k] = v;
+        for (const [k, v] of Object.entries(req.params as Record<string, string>)) params[k] = checkParam(k, v);
         const query: Record<string, string | undefined> = {};
-        for (const [k, v] of Object.entries(req.query)) query[k] = Array.isArray(v) ? String(v[0]) : typeof v === "string" ? v : undefined;
+        for (const [k, v] of Object.entries(req.query)) {
+          const q = Array.isArray(v) ? String(v[0]) : typeof v === "string" ? v : undefined;
+          query[k] = q === undefined ? undefined : checkParam(k, q);
+        }
         const out = await def.handler({ req, res, user: user as Requester, params, query, body, ip, log }, services);
         if (res.headersSent) {
           status = res.statusCode;
@@ -132,6 +136,25 @@ export class Router {
       }
     };
   }
+}
+
+// Path segments hold IDs, types, keys and transaction IDs: none is legitimately this long, and
+// each may end up in an index key.
+const MAX_PARAM_BYTES = 1024;
+
+function checkParam(name: string, v: string): string {
+  if (v.includes("\0")) throw new MatrixError(400, "M_INVALID_PARAM", `${name} may not contain NUL`);
+  if (v.length > MAX_PARAM_BYTES && Buffer.byteLength(v) > MAX_PARAM_BYTES) throw new MatrixError(400, "M_INVALID_PARAM", `${name} is too long`);
+  return v;
+}
+
+/** Postgres cannot store U+0000 in text or jsonb; refuse it at the edge instead of failing later. */
+export function hasNul(v: unknown, depth = 0): boolean {
+  if (typeof v === "string") return v.includes("\0");
+  if (depth > 128 || v === null || typeof v !== "object") return false;
+  if (Array.isArray(v)) return v.some((x) => hasNul(x, depth + 1));
+  for (const [k, x] of Object.entries(v)) if (k.includes("\0") || hasNul(x, depth + 1)) return true;
+  return false;
 }
 
 export function sendJson(res: Response, body: unknown): void {

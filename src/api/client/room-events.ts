@@ -47,6 +47,7 @@ export default defineRoutes({
     method: "PUT", path: "/_matrix/client/v3/rooms/:roomId/send/:eventType/:txnId", auth: "user", guest: true, body: anyObject,
     async handler({ user, params, body }, s) {
       checkTypeAndKey(params.eventType!);
+      if (Buffer.byteLength(params.txnId!) > 255) throw new MatrixError(400, "M_INVALID_PARAM", "txnId exceeds 255 bytes");
       const w = await s.rooms.sendMessage(user.userId, user.deviceId, parseRoomId(params.roomId!), params.eventType!, checkContent(body), params.txnId!);
       return { event_id: w.eventId };
     },
