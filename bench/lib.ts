@@ -20,7 +20,7 @@ const root = path.resolve(import.meta.dirname, "..");
 
 export interface ServerProc { url: string; child: ChildProcess; dbUrl: string; stop(): Promise<void> }
 
-/** Starts src/main.ts with the given database URL; resolves when it listens. */
+/** Starts the built server with the given database URL; resolves when it answers /health. */
 export async function startServerProcess(dbUrl: string): Promise<ServerProc> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), "ganglion-bench-"));
@@ -32,7 +32,8 @@ export async function startServerProcess(dbUrl: string): Promise<ServerProc> {
     "rate_limiting: { enabled: false }",
     "logging: { level: warn }",
   ].join("\n"));
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "src/main.ts"), "--config", cfg], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  // The production build (npm run bench builds it first), as `npm start` runs it.
+  const child = spawn(process.execPath, [path.join(root, "dist/src/main.js"), "--config", cfg], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
