@@ -194,6 +194,7 @@ export class EventWriter {
     if (rows.length) {
       room.head = head;
       if (creating) this.cache.put(room);
+      else this.cache.committed(room);
       this.notifier.roomEvents(room, written);
       for (const l of this.listeners) {
         try { l(room, written); } catch (e) { this.log.error({ err: e }, "commit listener failed"); }

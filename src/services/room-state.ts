@@ -91,6 +91,8 @@ export class StateOverlay implements StateLookup {
 export class RoomStateCache {
   private readonly rooms = new Map<RoomId, RoomState>();
   private readonly loading = new Map<RoomId, Promise<RoomState | null>>();
+  /** Commits seen per room while a load may be reading: a load that overlaps one is redone. */
+  private readonly commits = new Map<RoomId, number>();
 
   constructor(private readonly db: Db, private readonly capacity = 5000) {}
 
@@ -122,15 +124,36 @@ export class RoomStateCache {
     this.rooms.delete(roomId);
   }
 
+  /**
+   * The writer committed to a room whose state object was `room`. If the cache now holds
+   * another object for it (evicted and reloaded meanwhile), drop that one: it may predate the
+   * commit. A load still in flight is redone.
+   */
+  committed(room: RoomState): void {
+    if (this.loading.has(room.roomId)) this.commits.set(room.roomId, (this.commits.get(room.roomId) ?? 0) + 1);
+    const cur = this.rooms.get(room.roomId);
+    if (cur && cur !== room) this.rooms.delete(room.roomId);
+  }
+
   private async load(roomId: RoomId): Promise<RoomState | null> {
+    for (;;) {
+      this.commits.set(roomId, 0);
+      const rs = await this.read(roomId);
+      const overlapped = (this.commits.get(roomId) ?? 0) > 0;
+      this.commits.delete(roomId);
+      if (overlapped) continue;
+      if (rs) this.put(rs);
+      return rs;
+    }
+  }
+
+  private async read(roomId: RoomId): Promise<RoomState | null> {
     const room = await events.selectRoom(this.db, roomId);
     if (!room) return null;
     const [rows, maxPos] = await Promise.all([events.selectCurrentState(this.db, roomId), events.selectRoomMaxPos(this.db, roomId)]);
     const state = new Map<string, StateEntry>();
     for (const r of rows) state.set(key(r.event.type, r.event.state_key!), { event: r.event, pos: r.pos });
     // Events after maxPos are committed by this process's writer and remembered as they come.
-    const rs = new RoomState(roomId, room.roomVersion, state, room.headEventId ? { eventId: room.headEventId, depth: room.headDepth } : null, maxPos, maxPos);
-    this.put(rs);
-    return rs;
+    return new RoomState(roomId, room.roomVersion, state, room.headEventId ? { eventId: room.headEventId, depth: room.headDepth } : null, maxPos, maxPos);
   }
 }
