@@ -7,7 +7,7 @@ import path from "node:path";
 import pg from "pg";
 import { pino } from "pino";
 import { startEmbeddedPostgres } from "../src/store/embedded.js";
-import { api, cpuMs, fmt, register, startServerProcess, stats } from "./lib.js";
+import { api, cpuMs, fmt, register, request, startServerProcess, stats } from "./lib.js";
 
 const SEQ_SENDS = Number(process.env.BENCH_SEQ ?? 1000);
 const CONC_SENDERS = 100;
@@ -45,8 +45,7 @@ async function httpRoundTrips(base: string, n: number): Promise<{ rate: number; 
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     const s = performance.now();
-    const r = await fetch(`${base}/_matrix/client/versions`);
-    await r.arrayBuffer();
+    await request(base, "GET", "/_matrix/client/versions");
     lat.push(performance.now() - s);
   }
   return { rate: n / ((performance.now() - t0) / 1000), lat: stats(lat) };
