@@ -30,6 +30,16 @@ export class Metrics {
     pool("max", "Database pool size");
   }
 
+  /** Room writer totals: commits, events, time in commit statements, head conflicts. */
+  watchWriter(stats: { commits: number; events: number; commitSeconds: number; conflicts: number }): void {
+    const counter = (name: string, help: string, read: () => number) =>
+      new Counter({ name, help, registers: [this.registry], collect() { this.reset(); this.inc(read()); } });
+    counter("ganglion_writer_commits_total", "Room write transactions committed", () => stats.commits);
+    counter("ganglion_writer_events_total", "Events committed", () => stats.events);
+    counter("ganglion_writer_commit_seconds_total", "Time spent in room write statements", () => stats.commitSeconds);
+    counter("ganglion_writer_conflicts_total", "Batches rebuilt because another writer moved the room's head", () => stats.conflicts);
+  }
+
   observeRequest(method: string, route: string, status: number, seconds: number): void {
     this.requests.inc({ method, route, status: String(status) });
     this.latency.observe({ method, route }, seconds);

@@ -52,6 +52,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
 
   const services = await createServices(config, db, log);
   const metrics = new Metrics(db);
+  metrics.watchWriter(services.writer.stats);
   const app = buildApp(config, services, metrics, log, db);
   const server = createServer(app);
   // Long-polls stay open for up to the client's timeout; idle keep-alive sockets are cheap.

@@ -40,11 +40,26 @@ interface Pending {
 
 interface Queue { items: Pending[]; running: boolean }
 
+/** A room's built batch, waiting for the next commit. */
+interface CommitItem {
+  batch: events.RoomBatch;
+  creating?: { version: string; creator: UserId };
+  resolve(firstPos: number | null): void;
+  reject(e: unknown): void;
+}
+
 export type CommitListener = (room: RoomState, written: Written[]) => void;
+
+export interface WriterStats { commits: number; events: number; commitSeconds: number; conflicts: number }
 
 export class EventWriter {
   private readonly queues = new Map<RoomId, Queue>();
   private readonly listeners: CommitListener[] = [];
+  /** Totals since start, for /metrics. */
+  readonly stats: WriterStats = { commits: 0, events: 0, commitSeconds: 0, conflicts: 0 };
+  /** Room batches waiting for the next commit, and whether one is running. */
+  private commitQueue: CommitItem[] = [];
+  private committing = false;
 
   constructor(
     private readonly db: Db,
@@ -174,14 +189,11 @@ export class EventWriter {
     }
     let firstPos: number | null = null;
     if (rows.length) {
-      // appendEvents is one statement, atomic on its own: a plain send is one round trip.
-      firstPos = creating
-        ? await this.db.transaction(async (trx) => {
-          await events.insertRoom(trx, roomId, creating.version, creating.creator);
-          return events.appendEvents(trx, roomId, null, rows);
-        })
-        : await events.appendEvents(this.db, roomId, room.head?.eventId ?? null, rows);
-      if (firstPos === null) return false;
+      firstPos = await this.commit({ roomId, expectedHead: creating ? null : room.head?.eventId ?? null, rows }, creating);
+      if (firstPos === null) {
+        this.stats.conflicts++;
+        return false;
+      }
     }
     // Committed. Update memory, tell listeners, then answer the clients.
     const written: Written[] = rows.map((r, i) => ({ eventId: r.eventId, pos: firstPos! + i, event: r.json }));
@@ -205,6 +217,67 @@ export class EventWriter {
       else p.resolve(written.slice(from, to));
     }
     return true;
+  }
+
+  /**
+   * Group commit across rooms: batches that become ready while a commit runs wait and go
+   * together in the next one, a single statement. The stream counter row serialises commits
+   * (so positions follow commit order); sending every ready room in one commit keeps rooms from
+   * queueing one by one on that row. Resolves with the batch's first position, or null if
+   * the room's head moved.
+   */
+  private commit(batch: events.RoomBatch, creating?: { version: string; creator: UserId }): Promise<number | null> {
+    return new Promise((resolve, reject) => {
+      this.commitQueue.push({ batch, creating, resolve, reject });
+      if (!this.committing) void this.runCommits();
+    });
+  }
+
+  private async runCommits(): Promise<void> {
+    this.committing = true;
+    try {
+      while (this.commitQueue.length) {
+        const items = this.commitQueue;
+        this.commitQueue = [];
+        try {
+          const result = await this.appendAll(items);
+          for (const it of items) it.resolve(result.get(it.batch.roomId) ?? null);
+        } catch (e) {
+          if (items.length === 1) {
+            items[0]!.reject(e);
+            continue;
+          }
+          // One batch failed the statement (a duplicate send, say): commit them one by one,
+          // so only that batch sees the error.
+          for (const it of items) {
+            try {
+              it.resolve((await this.appendAll([it])).get(it.batch.roomId) ?? null);
+            } catch (e2) {
+              it.reject(e2);
+            }
+          }
+        }
+      }
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  private async appendAll(items: CommitItem[]): Promise<Map<RoomId, number>> {
+    const started = process.hrtime.bigint();
+    const creates = items.filter((i) => i.creating);
+    // A plain append is one statement, atomic on its own: one round trip. New rooms need their
+    // row first, in the same transaction.
+    const result = creates.length
+      ? await this.db.transaction(async (trx) => {
+        for (const c of creates) await events.insertRoom(trx, c.batch.roomId, c.creating!.version, c.creating!.creator);
+        return events.appendEvents(trx, items.map((i) => i.batch));
+      })
+      : await events.appendEvents(this.db, items.map((i) => i.batch));
+    this.stats.commitSeconds += Number(process.hrtime.bigint() - started) / 1e9;
+    this.stats.commits++;
+    for (const it of items) if (result.has(it.batch.roomId)) this.stats.events += it.batch.rows.length;
+    return result;
   }
 
   private async resolveDuplicates(ids: EventId[]): Promise<Written[]> {

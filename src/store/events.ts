@@ -46,57 +46,84 @@ export async function selectRoom(q: Queryable, roomId: RoomId): Promise<RoomRow 
   return { roomId: r.room_id, roomVersion: r.room_version, creator: r.creator, isPublic: r.is_public, headEventId: r.head_event_id, headDepth: r.head_depth };
 }
 
+export interface RoomBatch {
+  roomId: RoomId;
+  /** The head the batch was built on; the append happens only if it is still the head. */
+  expectedHead: EventId | null;
+  rows: NewEventRow[];
+}
+
 /**
- * Appends a batch of events to a room in one statement: moves the room's head (only if it is
- * still `expectedHead`: optimistic concurrency across processes), takes stream positions,
- * inserts the events, updates current state and records the send transaction IDs.
- * The stream counter is locked last, so the global serialisation point is as short as it
- * can be. Returns the first position, or null if the head moved (the caller reloads and retries).
+ * Appends batches of events to several rooms in one statement: moves each room's head (only
+ * where it is still the batch's `expectedHead`: optimistic concurrency across processes),
+ * takes stream positions, inserts the events, updates current state and records the send
+ * transaction IDs. Rooms whose head moved get nothing written (their positions are left as
+ * gaps, which readers skip). The stream counter row is locked by this statement until commit,
+ * so positions are handed out in commit order (docs/architecture.md).
+ * Returns each appended room's first position; a room missing from the map had a conflict.
  */
-export async function appendEvents(q: Queryable, roomId: RoomId, expectedHead: EventId | null, rows: NewEventRow[]): Promise<number | null> {
-  const last = rows[rows.length - 1]!;
-  // current_state takes one row per (type, state_key): the last of the batch wins.
+export async function appendEvents(q: Queryable, batches: RoomBatch[]): Promise<Map<RoomId, number>> {
+  const rows: (NewEventRow & { roomId: RoomId })[] = [];
+  const firstIndex = new Map<RoomId, number>();
   const stateIdx = new Map<string, number>();
-  rows.forEach((r, i) => { if (r.stateKey !== null) stateIdx.set(`${r.type}\u0000${r.stateKey}`, i); });
+  for (const b of batches) {
+    firstIndex.set(b.roomId, rows.length + 1);
+    for (const r of b.rows) {
+      // current_state takes one row per (room, type, state_key): the last of the batch wins.
+      if (r.stateKey !== null) stateIdx.set(`${b.roomId}\u0000${r.type}\u0000${r.stateKey}`, rows.length);
+      rows.push({ ...r, roomId: b.roomId });
+    }
+  }
   const st = [...stateIdx.values()].sort((a, b) => a - b);
   const txns = rows.map((r, i) => ({ r, i })).filter((x) => x.r.txn);
   const res = await q.raw(
-    `WITH r AS (
-       UPDATE rooms SET head_event_id = ?, head_depth = ? WHERE room_id = ? AND head_event_id IS NOT DISTINCT FROM ? RETURNING 1
+    `WITH v AS (
+       SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[]) AS v(room_id, expected, new_head, new_depth)
+     ), r AS (
+       UPDATE rooms SET head_event_id = v.new_head, head_depth = v.new_depth FROM v
+       WHERE rooms.room_id = v.room_id AND rooms.head_event_id IS NOT DISTINCT FROM v.expected
+       RETURNING rooms.room_id
      ), c AS (
        UPDATE stream_counter SET pos = pos + ? WHERE EXISTS (SELECT 1 FROM r) RETURNING pos - ? AS base
      ), ins AS (
        INSERT INTO events (pos, event_id, room_id, type, state_key, sender, depth, origin_server_ts, membership, json, pdu, txn_device, txn_id)
-       SELECT c.base + e.i, e.event_id, ?, e.type, e.state_key, e.sender, e.depth, e.ts, e.membership, e.json::jsonb, e.pdu::jsonb, e.txn_device, e.txn_id
-       FROM c, unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
-         AS e(i, event_id, type, state_key, sender, depth, ts, membership, json, pdu, txn_device, txn_id)
+       SELECT c.base + e.i, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.depth, e.ts, e.membership, e.json::jsonb, e.pdu::jsonb, e.txn_device, e.txn_id
+       FROM c, unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+         AS e(i, room_id, event_id, type, state_key, sender, depth, ts, membership, json, pdu, txn_device, txn_id)
+       WHERE e.room_id IN (SELECT room_id FROM r)
      ), st AS (
        INSERT INTO current_state (room_id, type, state_key, event_id, pos, membership)
-       SELECT ?, s.type, s.state_key, s.event_id, c.base + s.i, s.membership
-       FROM c, unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[]) AS s(i, type, state_key, event_id, membership)
+       SELECT s.room_id, s.type, s.state_key, s.event_id, c.base + s.i, s.membership
+       FROM c, unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) AS s(i, room_id, type, state_key, event_id, membership)
+       WHERE s.room_id IN (SELECT room_id FROM r)
        ON CONFLICT (room_id, type, state_key) DO UPDATE
          SET event_id = EXCLUDED.event_id, pos = EXCLUDED.pos, membership = EXCLUDED.membership
      ), tx AS (
        INSERT INTO event_txns (user_id, device_id, txn_id, event_id, created_ts)
-       SELECT t.user_id, t.device_id, t.txn_id, t.event_id, ? FROM c, unnest(?::text[], ?::text[], ?::text[], ?::text[]) AS t(user_id, device_id, txn_id, event_id)
+       SELECT t.user_id, t.device_id, t.txn_id, t.event_id, ?
+       FROM c, unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) AS t(room_id, user_id, device_id, txn_id, event_id)
+       WHERE t.room_id IN (SELECT room_id FROM r)
      )
-     SELECT base FROM c`,
+     SELECT (SELECT base FROM c) AS base, ARRAY(SELECT room_id FROM r) AS ok`,
     [
-      last.eventId, last.depth, roomId, expectedHead,
+      batches.map((b) => b.roomId), batches.map((b) => b.expectedHead),
+      batches.map((b) => b.rows[b.rows.length - 1]!.eventId), batches.map((b) => b.rows[b.rows.length - 1]!.depth),
       rows.length, rows.length,
-      roomId,
-      rows.map((_, i) => i + 1), rows.map((r) => r.eventId), rows.map((r) => r.type), rows.map((r) => r.stateKey),
+      rows.map((_, i) => i + 1), rows.map((r) => r.roomId), rows.map((r) => r.eventId), rows.map((r) => r.type), rows.map((r) => r.stateKey),
       rows.map((r) => r.sender), rows.map((r) => r.depth), rows.map((r) => r.ts), rows.map((r) => r.membership),
       rows.map((r) => JSON.stringify(r.json)), rows.map((r) => JSON.stringify(r.pdu)),
       rows.map((r) => r.txn?.deviceId ?? null), rows.map((r) => r.txn?.txnId ?? null),
-      roomId,
-      st.map((i) => i + 1), st.map((i) => rows[i]!.type), st.map((i) => rows[i]!.stateKey), st.map((i) => rows[i]!.eventId), st.map((i) => rows[i]!.membership),
+      st.map((i) => i + 1), st.map((i) => rows[i]!.roomId), st.map((i) => rows[i]!.type), st.map((i) => rows[i]!.stateKey),
+      st.map((i) => rows[i]!.eventId), st.map((i) => rows[i]!.membership),
       Date.now(),
-      txns.map((x) => x.r.txn!.userId), txns.map((x) => x.r.txn!.deviceId), txns.map((x) => x.r.txn!.txnId), txns.map((x) => x.r.eventId),
+      txns.map((x) => x.r.roomId), txns.map((x) => x.r.txn!.userId), txns.map((x) => x.r.txn!.deviceId), txns.map((x) => x.r.txn!.txnId), txns.map((x) => x.r.eventId),
     ] as never,
   );
-  const row = res.rows[0] as { base: number } | undefined;
-  return row ? Number(row.base) + 1 : null;
+  const row = res.rows[0] as { base: number | null; ok: RoomId[] } | undefined;
+  const out = new Map<RoomId, number>();
+  if (!row || row.base === null) return out;
+  for (const roomId of row.ok) out.set(roomId, Number(row.base) + firstIndex.get(roomId)!);
+  return out;
 }
 
 export async function selectTxnEvents(q: Queryable, userId: UserId, deviceId: string, txnIds: string[]): Promise<Map<string, EventId>> {
