@@ -12,6 +12,7 @@ export interface Config {
   media: { store_path: string; max_upload_bytes: number };
   registration: { enabled: boolean; allow_guests: boolean; shared_secret: string | null; password_min_length: number };
   auth: { refresh_tokens: boolean; access_token_lifetime_ms: number };
+  rooms: { default_version: "10" | "11" };
   rate_limiting: { enabled: boolean; login: RateLimit; registration: RateLimit; requests: RateLimit };
   http: { max_body_bytes: number; cors_origins: string[] };
   appservices: { registration_files: string[] };
@@ -69,6 +70,9 @@ export const configSchema = {
     auth: section({
       refresh_tokens: { type: "boolean", default: true },
       access_token_lifetime_ms: { type: "integer", minimum: 60000, default: 3600000 },
+    }),
+    rooms: section({
+      default_version: { enum: ["10", "11"], default: "10" },
     }),
     rate_limiting: section({
       enabled: { type: "boolean", default: true },

@@ -4,7 +4,7 @@ import { MatrixError, forbidden, notFound } from "../http/errors.js";
 import { assertCanonicalizable } from "../matrix/canonical-json.js";
 import type { ClientEvent } from "../matrix/events.js";
 import { makeRoomId, parseRoomAlias, parseUserId, serverNameOf, type EventId, type RoomId, type UserId } from "../matrix/ids.js";
-import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS } from "../matrix/room-versions.js";
+import { SUPPORTED_ROOM_VERSIONS } from "../matrix/room-versions.js";
 import type { Db } from "../store/db.js";
 import * as directory from "../store/directory.js";
 import * as events from "../store/events.js";
@@ -70,7 +70,7 @@ export class RoomService {
 
   /** POST /createRoom */
   async create(creator: UserId, req: CreateRoomRequest): Promise<{ room_id: RoomId; room_alias?: string }> {
-    const version = req.room_version ?? DEFAULT_ROOM_VERSION;
+    const version = req.room_version ?? this.config.rooms.default_version;
     if (!(version in SUPPORTED_ROOM_VERSIONS)) throw new MatrixError(400, "M_UNSUPPORTED_ROOM_VERSION", `Room version ${version} is not supported`);
     const v11 = Number(version) >= 11;
     const roomId = makeRoomId(this.serverName);

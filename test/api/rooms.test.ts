@@ -1,6 +1,6 @@
 // create_room.yaml, room_state.yaml, room_send.yaml, rooms.yaml
 import { expect } from "chai";
-import { useServer } from "../helpers/server.js";
+import { startTestServer, useServer } from "../helpers/server.js";
 import { createRoom, enc, invite, join, send, setState } from "../helpers/rooms.js";
 
 describe("rooms", () => {
@@ -39,6 +39,18 @@ describe("rooms", () => {
       expect((await a.get(`/_matrix/client/v3/rooms/${enc(pub)}/state/m.room.join_rules`)).body.join_rule).to.equal("public");
       const trusted = await createRoom(a, { preset: "trusted_private_chat", invite: [b.userId] });
       expect((await a.get(`/_matrix/client/v3/rooms/${enc(trusted)}/state/m.room.power_levels`)).body.users[b.userId]).to.equal(100);
+    });
+
+    it("the default room version comes from the config", async () => {
+      const s11 = await startTestServer({ rooms: { default_version: "11" } });
+      try {
+        const a = await s11.client().register();
+        const roomId = await createRoom(a);
+        expect((await a.get(`/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.create`)).body.room_version).to.equal("11");
+        expect((await a.get("/_matrix/client/v3/capabilities")).body.capabilities["m.room_versions"].default).to.equal("11");
+      } finally {
+        await s11.hs.close();
+      }
     });
 
     it("room version 11 omits creator; an unknown version is M_UNSUPPORTED_ROOM_VERSION", async () => {

@@ -1,6 +1,6 @@
 // versions.yaml, wellknown.yaml, capabilities.yaml: what a client asks before anything else.
 import { defineRoutes } from "../../http/route.js";
-import { SUPPORTED_ROOM_VERSIONS, DEFAULT_ROOM_VERSION } from "../../matrix/room-versions.js";
+import { SUPPORTED_ROOM_VERSIONS } from "../../matrix/room-versions.js";
 
 /**
  * The spec versions we advertise. A client uses the highest it knows to choose endpoints
@@ -28,10 +28,10 @@ export default defineRoutes({
   /** GET /_matrix/client/v3/capabilities */
   getCapabilities: {
     method: "GET", path: "/_matrix/client/v3/capabilities", auth: "user", guest: true,
-    handler: () => ({
+    handler: (_ctx, { config }) => ({
       capabilities: {
         "m.change_password": { enabled: true },
-        "m.room_versions": { default: DEFAULT_ROOM_VERSION, available: SUPPORTED_ROOM_VERSIONS },
+        "m.room_versions": { default: config.rooms.default_version, available: SUPPORTED_ROOM_VERSIONS },
         "m.set_displayname": { enabled: true },
         "m.set_avatar_url": { enabled: true },
         "m.profile_fields": { enabled: true },
