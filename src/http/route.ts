@@ -166,7 +166,10 @@ export function sendJson(res: Response, body: unknown): void {
 export function renderError(err: unknown, res: Response, log: Logger): number {
   let e: MatrixError;
   if (err instanceof MatrixError) e = err;
-  else {
+  else if (isDatabaseUnavailable(err)) {
+    log.warn({ err: (err as Error).message }, "database unavailable");
+    e = new MatrixError(503, "M_UNKNOWN", "The database is unavailable; try again shortly", {}, { "Retry-After": "5" });
+  } else {
     log.error({ err }, "unhandled error");
     e = new MatrixError(500, "M_UNKNOWN", "Internal server error");
   }
@@ -177,6 +180,15 @@ export function renderError(err: unknown, res: Response, log: Logger): number {
   res.status(e.status).set(e.headers);
   sendJson(res, e.toJSON());
   return e.status;
+}
+
+/** Postgres unreachable, restarting, or the pool exhausted: a transient condition, not a bug. */
+function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; message?: string };
+  if (!e || typeof e !== "object") return false;
+  if (e.name === "KnexTimeoutError") return true;
+  if (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "53300", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08006"].includes(e.code ?? "")) return true;
+  return /Connection terminated|terminating connection|the database system is (starting up|shutting down)|not currently accepting connections/i.test(e.message ?? "");
 }
 
 /** Reads the request body up to `max` bytes; more is 413 M_TOO_LARGE without reading it all. */
