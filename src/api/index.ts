@@ -14,9 +14,10 @@ import sync from "./client/sync.js";
 import accountData from "./client/account-data.js";
 import directory from "./client/directory.js";
 import pushrules from "./client/pushrules.js";
+import receipts from "./client/receipts.js";
 
 // Express tries routes in this order: the hottest (sync, sending) come first.
 export const routeTables: RouteTable[] = [
   sync, roomEvents, versions, registration, login, devices, account, profile, adminRegister,
-  createRoom, membership, accountData, directory, pushrules,
+  createRoom, membership, accountData, directory, pushrules, receipts,
 ];

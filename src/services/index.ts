@@ -19,6 +19,7 @@ import { RoomStateCache } from "./room-state.js";
 import { RoomService } from "./rooms.js";
 import { loadSigningKey } from "./signing.js";
 import { MembershipCache } from "./memberships.js";
+import { ReceiptService } from "./receipts.js";
 import { SyncService } from "./sync.js";
 
 export interface Services {
@@ -40,6 +41,7 @@ export interface Services {
   sync: SyncService;
   accountData: AccountDataService;
   directory: DirectoryService;
+  receipts: ReceiptService;
   /** Aborted on shutdown: long-polls stop waiting and answer. */
   shutdown: AbortController;
 }
@@ -60,6 +62,8 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     if (key !== "displayname" && key !== "avatar_url") return;
     await rooms.propagateProfile(userId, await rooms.joinedRooms(userId));
   });
+  const accountData = new AccountDataService(db, notifier);
+  const receipts = new ReceiptService(db, roomCache, notifier, accountData);
   return {
     config, db, log, tokens,
     accounts: new AccountService(db, config, tokens),
@@ -74,8 +78,9 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     notifier, roomCache, writer, rooms,
     membership: new MembershipService(db, rooms, writer),
     reader: new RoomReadService(db, roomCache, notifier),
-    sync: new SyncService(db, roomCache, notifier, memberships),
-    accountData: new AccountDataService(db, notifier),
+    sync: new SyncService(db, roomCache, notifier, memberships, receipts),
+    accountData,
+    receipts,
     directory: new DirectoryService(db, config.server_name, roomCache),
     shutdown: new AbortController(),
   };

@@ -16,6 +16,7 @@ export class Notifier {
   private readonly userPos = new Map<UserId, number>();
   private readonly roomPos = new Map<RoomId, number>();
   private readonly accountDataPos = new Map<UserId, number>();
+  private readonly receiptPos = new Map<RoomId, number>();
   private readonly waiters = new Map<UserId, Set<Waiter>>();
 
   constructor(startPos: number) {
@@ -48,6 +49,18 @@ export class Notifier {
   accountData(userId: UserId, pos: number): void {
     if ((this.accountDataPos.get(userId) ?? 0) < pos) this.accountDataPos.set(userId, pos);
     this.userChange([userId], pos);
+  }
+
+  /** A receipt in a room, visible to `userIds`. */
+  receipt(roomId: RoomId, userIds: Iterable<UserId>, pos: number): void {
+    if ((this.receiptPos.get(roomId) ?? 0) < pos) this.receiptPos.set(roomId, pos);
+    this.userChange(userIds, pos);
+  }
+
+  /** Did receipts in the room change after `since`? From memory when it can answer. */
+  receiptsChanged(roomId: RoomId, since: number): boolean {
+    if (since < this.startPos) return true;
+    return (this.receiptPos.get(roomId) ?? 0) > since;
   }
 
   /** Did the user's account data change after `since`? From memory when it can answer. */

@@ -16,6 +16,7 @@ import type { RoomState, RoomStateCache } from "./room-state.js";
 import type { Requester } from "./tokens.js";
 import { Visibility } from "./visibility.js";
 import type { MembershipCache } from "./memberships.js";
+import type { ReceiptService } from "./receipts.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
 export const MAX_TIMELINE_LIMIT = 500;
@@ -35,7 +36,7 @@ export interface SyncOptions {
 type Json = Record<string, unknown>;
 
 export class SyncService {
-  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache) {}
+  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService) {}
 
   async sync(who: Requester, o: SyncOptions): Promise<Json> {
     const deadline = Date.now() + o.timeoutMs;
@@ -186,6 +187,16 @@ export class SyncService {
       };
     }
 
+    // Receipts (ephemeral), in rooms the user is joined to.
+    const joinedNow = memberships.filter((m) => m.membership === "join" && allowed(m.roomId)).map((m) => m.roomId);
+    const emptyJoin = (): Json => ({ timeline: { events: [], limited: false, prev_batch: formatToken(upTo) }, state: { events: [] }, ephemeral: { events: [] }, account_data: { events: [] } });
+    if (matchesEventFilter({ type: "m.receipt", sender: userId }, f.room?.ephemeral)) {
+      for (const [roomId, content] of await this.receipts.forSync(userId, joinedNow, initial ? -1 : after, upTo)) {
+        const section = (join[roomId] ??= emptyJoin()) as Json;
+        (section.ephemeral as { events: Json[] }).events.push({ type: "m.receipt", content });
+      }
+    }
+
     // Account data, global and per room.
     const ad = initial || this.notifier.accountDataChanged(userId, after) ? await accountData.selectAccountDataSince(this.db, userId, initial ? -1 : after, upTo) : [];
     const globalAd: Json[] = [];
@@ -199,7 +210,7 @@ export class SyncService {
       const section = join[a.roomId] ?? leave[a.roomId];
       if (section) ((section as Json).account_data as { events: Json[] }).events.push(evt);
       else if (memberships.some((m) => m.roomId === a.roomId && m.membership === "join") && allowed(a.roomId as RoomId)) {
-        join[a.roomId] = { timeline: { events: [], limited: false, prev_batch: formatToken(upTo) }, state: { events: [] }, ephemeral: { events: [] }, account_data: { events: [evt] } };
+        join[a.roomId] = { ...emptyJoin(), account_data: { events: [evt] } };
       }
     }
 

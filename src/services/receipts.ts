@@ -1,0 +1,61 @@
+// Receipts and read markers. https://spec.matrix.org/latest/client-server-api/#receipts
+import { MatrixError, forbidden, notFound } from "../http/errors.js";
+import type { RoomId, UserId } from "../matrix/ids.js";
+import type { Db } from "../store/db.js";
+import * as events from "../store/events.js";
+import * as store from "../store/receipts.js";
+import type { AccountDataService } from "./account-data.js";
+import type { Notifier } from "./notifier.js";
+import type { RoomStateCache } from "./room-state.js";
+
+export const RECEIPT_TYPES = ["m.read", "m.read.private", "m.fully_read"] as const;
+
+export class ReceiptService {
+  constructor(
+    private readonly db: Db,
+    private readonly cache: RoomStateCache,
+    private readonly notifier: Notifier,
+    private readonly accountData: AccountDataService,
+  ) {}
+
+  /** POST /rooms/{roomId}/receipt/{receiptType}/{eventId}. A receipt that would move backwards changes nothing. */
+  async receipt(userId: UserId, roomId: RoomId, type: string, eventId: string, threadId: string | undefined): Promise<void> {
+    if (!(RECEIPT_TYPES as readonly string[]).includes(type)) throw new MatrixError(400, "M_INVALID_PARAM", `Unknown receipt type ${type}`);
+    if (threadId !== undefined) {
+      if (typeof threadId !== "string" || threadId.length === 0) throw new MatrixError(400, "M_INVALID_PARAM", "thread_id field must be a non-empty string");
+      if (type === "m.fully_read") throw new MatrixError(400, "M_INVALID_PARAM", "m.fully_read cannot be threaded");
+      if (threadId !== "main" && !threadId.startsWith("$")) throw new MatrixError(400, "M_INVALID_PARAM", "thread_id must be 'main' or an event ID");
+    }
+    const room = await this.cache.get(roomId);
+    if (!room || room.membership(userId) !== "join") throw forbidden("You are not in this room");
+    const ev = await events.selectEventById(this.db, eventId);
+    if (!ev || ev.event.room_id !== roomId) throw notFound("Event not found");
+    if (type === "m.fully_read") {
+      await this.accountData.set(userId, roomId, "m.fully_read", { event_id: eventId }, true);
+      return;
+    }
+    const pos = await this.db.transaction((trx) => store.upsertReceipt(trx, { roomId, userId, type, threadId: threadId ?? "", eventId, eventPos: ev.pos, ts: Date.now() }));
+    if (pos === null) return;
+    // A private receipt concerns its owner only; a public one everyone in the room.
+    this.notifier.receipt(roomId, type === "m.read.private" ? [userId] : [...room.interested], pos);
+  }
+
+  /**
+   * The m.receipt events for /sync: one per room, private receipts only for their owner.
+   * Reads only rooms whose receipts changed after `after` (the notifier knows).
+   */
+  async forSync(userId: UserId, roomIds: RoomId[], after: number, upTo: number): Promise<Map<RoomId, Record<string, unknown>>> {
+    const out = new Map<RoomId, Record<string, unknown>>();
+    const rooms = after < 0 ? roomIds : roomIds.filter((r) => this.notifier.receiptsChanged(r, after));
+    if (rooms.length === 0) return out;
+    for (const r of await store.selectReceiptsSince(this.db, rooms, after, upTo)) {
+      if (r.type === "m.read.private" && r.userId !== userId) continue;
+      let content = out.get(r.roomId) as Record<string, Record<string, Record<string, unknown>>> | undefined;
+      if (!content) out.set(r.roomId, (content = {}));
+      const byType = (content[r.eventId] ??= {});
+      const byUser = (byType[r.type] ??= {}) as Record<string, unknown>;
+      byUser[r.userId] = { ts: r.ts, ...(r.threadId ? { thread_id: r.threadId } : {}) };
+    }
+    return out;
+  }
+}

@@ -1,0 +1,36 @@
+// receipts table.
+import type { RoomId, UserId } from "../matrix/ids.js";
+import type { Queryable } from "./db.js";
+import { takePositions } from "./events.js";
+
+export interface ReceiptRow {
+  roomId: RoomId; userId: UserId; type: string; threadId: string; eventId: string; ts: number; pos: number;
+}
+
+/**
+ * Records a receipt if it is ahead of the user's current one of that type and thread.
+ * Returns the new stream position, or null when it would move backwards (nothing written).
+ */
+export async function upsertReceipt(q: Queryable, r: { roomId: RoomId; userId: UserId; type: string; threadId: string; eventId: string; eventPos: number; ts: number }): Promise<number | null> {
+  const cur = await q("receipts").where({ room_id: r.roomId, user_id: r.userId, receipt_type: r.type, thread_id: r.threadId }).first("event_pos");
+  if (cur && Number(cur.event_pos) >= r.eventPos) return null;
+  const pos = await takePositions(q, 1);
+  await q.raw(
+    `INSERT INTO receipts (room_id, user_id, receipt_type, thread_id, event_id, event_pos, ts, pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (room_id, user_id, receipt_type, thread_id) DO UPDATE
+       SET event_id = EXCLUDED.event_id, event_pos = EXCLUDED.event_pos, ts = EXCLUDED.ts, pos = EXCLUDED.pos
+       WHERE receipts.event_pos < EXCLUDED.event_pos`,
+    [r.roomId, r.userId, r.type, r.threadId, r.eventId, r.eventPos, r.ts, pos]);
+  return pos;
+}
+
+/** Receipts in the given rooms changed in (after, upTo]; all current ones when after is -1. */
+export async function selectReceiptsSince(q: Queryable, roomIds: RoomId[], after: number, upTo: number): Promise<ReceiptRow[]> {
+  if (roomIds.length === 0) return [];
+  const res = await q.raw(
+    `SELECT room_id, user_id, receipt_type, thread_id, event_id, ts, pos FROM receipts
+     WHERE room_id = ANY(?::text[]) AND pos > ? AND pos <= ?`, [roomIds, after, upTo]);
+  return res.rows.map((r: { room_id: RoomId; user_id: UserId; receipt_type: string; thread_id: string; event_id: string; ts: number; pos: number }) => ({
+    roomId: r.room_id, userId: r.user_id, type: r.receipt_type, threadId: r.thread_id, eventId: r.event_id, ts: Number(r.ts), pos: Number(r.pos),
+  }));
+}
