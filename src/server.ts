@@ -145,6 +145,7 @@ async function shutdown(server: Server, services: Services, embedded: EmbeddedHa
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // Long-polls answer at once (with what they have) instead of holding the shutdown.
   services.shutdown.abort();
+  services.typing.close();
   services.notifier.wakeAll();
   // A keep-alive connection whose request finishes during the drain becomes idle; close those
   // as they appear rather than waiting for their keep-alive timeout.

@@ -20,6 +20,7 @@ import { RoomService } from "./rooms.js";
 import { loadSigningKey } from "./signing.js";
 import { MembershipCache } from "./memberships.js";
 import { ReceiptService } from "./receipts.js";
+import { TypingService } from "./typing.js";
 import { SyncService } from "./sync.js";
 
 export interface Services {
@@ -42,6 +43,7 @@ export interface Services {
   accountData: AccountDataService;
   directory: DirectoryService;
   receipts: ReceiptService;
+  typing: TypingService;
   /** Aborted on shutdown: long-polls stop waiting and answer. */
   shutdown: AbortController;
 }
@@ -64,6 +66,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   });
   const accountData = new AccountDataService(db, notifier);
   const receipts = new ReceiptService(db, roomCache, notifier, accountData);
+  const typing = new TypingService(roomCache, notifier);
   return {
     config, db, log, tokens,
     accounts: new AccountService(db, config, tokens),
@@ -78,9 +81,10 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     notifier, roomCache, writer, rooms,
     membership: new MembershipService(db, rooms, writer),
     reader: new RoomReadService(db, roomCache, notifier),
-    sync: new SyncService(db, roomCache, notifier, memberships, receipts),
+    sync: new SyncService(db, roomCache, notifier, memberships, receipts, typing),
     accountData,
     receipts,
+    typing,
     directory: new DirectoryService(db, config.server_name, roomCache),
     shutdown: new AbortController(),
   };

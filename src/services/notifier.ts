@@ -17,6 +17,8 @@ export class Notifier {
   private readonly roomPos = new Map<RoomId, number>();
   private readonly accountDataPos = new Map<UserId, number>();
   private readonly receiptPos = new Map<RoomId, number>();
+  /** Last typing serial that concerned each user (typing is not on the stream). */
+  private readonly userTyping = new Map<UserId, number>();
   private readonly waiters = new Map<UserId, Set<Waiter>>();
 
   constructor(startPos: number) {
@@ -51,6 +53,20 @@ export class Notifier {
     this.userChange([userId], pos);
   }
 
+  /** Typing changed in a room: wake its members. */
+  typing(userIds: Iterable<UserId>, serial: number): void {
+    for (const u of userIds) {
+      if ((this.userTyping.get(u) ?? 0) < serial) this.userTyping.set(u, serial);
+      const set = this.waiters.get(u);
+      if (set) for (const w of [...set]) w();
+    }
+  }
+
+  /** Did typing change for the user after the token's typing serial? */
+  typingNews(userId: UserId, sinceTyping: number): boolean {
+    return (this.userTyping.get(userId) ?? 0) > sinceTyping;
+  }
+
   /** A receipt in a room, visible to `userIds`. */
   receipt(roomId: RoomId, userIds: Iterable<UserId>, pos: number): void {
     if ((this.receiptPos.get(roomId) ?? 0) < pos) this.receiptPos.set(roomId, pos);
@@ -81,8 +97,8 @@ export class Notifier {
   }
 
   /** Resolves when something concerning the user happens, or after `ms`, or when `signal` aborts. */
-  wait(userId: UserId, since: number, ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.hasNews(userId, since) === true || ms <= 0) return Promise.resolve();
+  wait(userId: UserId, since: number, ms: number, signal?: AbortSignal, sinceTyping = Number.MAX_SAFE_INTEGER): Promise<void> {
+    if (this.hasNews(userId, since) === true || this.typingNews(userId, sinceTyping) || ms <= 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       let set = this.waiters.get(userId);
       if (!set) this.waiters.set(userId, (set = new Set()));

@@ -17,6 +17,8 @@ import type { Requester } from "./tokens.js";
 import { Visibility } from "./visibility.js";
 import type { MembershipCache } from "./memberships.js";
 import type { ReceiptService } from "./receipts.js";
+import type { TypingService } from "./typing.js";
+import { parseToken } from "../matrix/tokens.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
 export const MAX_TIMELINE_LIMIT = 500;
@@ -24,6 +26,8 @@ const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.
 
 export interface SyncOptions {
   since: number | null;
+  /** The typing serial of the `since` token (0 if it had none). */
+  sinceTyping?: number;
   timeoutMs: number;
   fullState: boolean;
   filter: Filter;
@@ -36,29 +40,33 @@ export interface SyncOptions {
 type Json = Record<string, unknown>;
 
 export class SyncService {
-  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService) {}
+  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService) {}
 
   async sync(who: Requester, o: SyncOptions): Promise<Json> {
     const deadline = Date.now() + o.timeoutMs;
     let since = o.since;
+    let sinceTyping = o.sinceTyping ?? 0;
     if (since !== null && since > this.notifier.currentPos) since = this.notifier.currentPos;
     for (;;) {
       const cancelled = () => o.signal?.aborted === true || o.shutdown?.aborted === true;
-      if (since !== null && !o.fullState && this.notifier.hasNews(who.userId, since) === false) {
+      if (since !== null && !o.fullState && this.notifier.hasNews(who.userId, since) === false && !this.notifier.typingNews(who.userId, sinceTyping)) {
         const left = deadline - Date.now();
-        if (left > 0 && !cancelled()) await this.notifier.wait(who.userId, since, left, o.signal);
+        if (left > 0 && !cancelled()) await this.notifier.wait(who.userId, since, left, o.signal, sinceTyping);
       }
-      const res = await this.compute(who, since, o);
+      const res = await this.compute(who, since, sinceTyping, o);
       // Return when there is something, or when the time is up; a wake-up for something the
       // filter hides goes back to waiting. next_batch never moves back.
       if (since === null || o.fullState || !isEmpty(res) || Date.now() >= deadline || cancelled()) return res;
-      since = Math.max(since, parseInt(String(res.next_batch).slice(1), 10));
+      const next = parseToken(String(res.next_batch));
+      since = Math.max(since, next.pos);
+      sinceTyping = Math.max(sinceTyping, next.ephemeral[0] ?? 0);
     }
   }
 
-  private async compute(who: Requester, since: number | null, o: SyncOptions): Promise<Json> {
+  private async compute(who: Requester, since: number | null, sinceTyping: number, o: SyncOptions): Promise<Json> {
     const userId = who.userId;
     let upTo = this.notifier.currentPos;
+    const typingSerial = this.typing.serial;
     const f = o.filter;
     const tlFilter = f.room?.timeline;
     const limit = Math.min(Math.max(tlFilter?.limit ?? DEFAULT_TIMELINE_LIMIT, 0), MAX_TIMELINE_LIMIT);
@@ -190,6 +198,12 @@ export class SyncService {
     // Receipts (ephemeral), in rooms the user is joined to.
     const joinedNow = memberships.filter((m) => m.membership === "join" && allowed(m.roomId)).map((m) => m.roomId);
     const emptyJoin = (): Json => ({ timeline: { events: [], limited: false, prev_batch: formatToken(upTo) }, state: { events: [] }, ephemeral: { events: [] }, account_data: { events: [] } });
+    if (matchesEventFilter({ type: "m.typing", sender: userId }, f.room?.ephemeral)) {
+      for (const [roomId, users] of this.typing.forSync(joinedNow, initial ? null : sinceTyping)) {
+        const section = (join[roomId] ??= emptyJoin()) as Json;
+        (section.ephemeral as { events: Json[] }).events.push({ type: "m.typing", content: { user_ids: users } });
+      }
+    }
     if (matchesEventFilter({ type: "m.receipt", sender: userId }, f.room?.ephemeral)) {
       for (const [roomId, content] of await this.receipts.forSync(userId, joinedNow, initial ? -1 : after, upTo)) {
         const section = (join[roomId] ??= emptyJoin()) as Json;
@@ -215,7 +229,7 @@ export class SyncService {
     }
 
     return {
-      next_batch: formatToken(upTo),
+      next_batch: formatToken(upTo, [typingSerial]),
       rooms: { join, invite, leave, knock: {} },
       account_data: { events: globalAd },
       presence: { events: [] },

@@ -1,9 +1,22 @@
-// receipts.yaml and read_markers.yaml
+// receipts.yaml, read_markers.yaml and typing.yaml
 import { defineRoutes } from "../../http/route.js";
-import { obj, str } from "../../http/validate.js";
-import { parseEventId, parseRoomId } from "../../matrix/ids.js";
+import { forbidden } from "../../http/errors.js";
+import { bool, int, obj, str } from "../../http/validate.js";
+import { parseEventId, parseRoomId, parseUserId } from "../../matrix/ids.js";
 
 export default defineRoutes({
+  /** PUT /_matrix/client/v3/rooms/{roomId}/typing/{userId} */
+  setTyping: {
+    method: "PUT", path: "/_matrix/client/v3/rooms/:roomId/typing/:userId", auth: "user", guest: true,
+    body: obj({ typing: bool, timeout: int(0) }, ["typing"]),
+    async handler({ user, params, body }, s) {
+      if (parseUserId(params.userId!) !== user.userId) throw forbidden("You can only set your own typing state");
+      const b = body as { typing: boolean; timeout?: number };
+      await s.typing.set(user.userId, parseRoomId(params.roomId!), b.typing, b.timeout);
+      return {};
+    },
+  },
+
   /** POST /_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId} */
   postReceipt: {
     method: "POST", path: "/_matrix/client/v3/rooms/:roomId/receipt/:receiptType/:eventId", auth: "user", guest: true,

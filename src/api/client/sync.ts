@@ -39,8 +39,10 @@ export default defineRoutes({
       // connection that goes away before the answer cancels the wait.
       const closed = new AbortController();
       res.once("close", () => { if (!res.writableFinished) closed.abort(); });
+      const since = query.since !== undefined ? parseToken(query.since, "since") : null;
       return s.sync.sync(user, {
-        since: query.since !== undefined ? parseToken(query.since, "since").pos : null,
+        since: since?.pos ?? null,
+        sinceTyping: since?.ephemeral[0] ?? 0,
         timeoutMs,
         fullState: query.full_state === "true",
         filter,

@@ -1,0 +1,80 @@
+// Typing notifications. https://spec.matrix.org/latest/client-server-api/#typing-notifications
+// In memory only (never Postgres): who types where, until when. Each change takes a serial
+// that sync tokens carry after the stream position ("s<pos>_<typing>"). The serial starts from
+// the clock, so it only moves forward across restarts and old tokens stay comparable.
+import { forbidden } from "../http/errors.js";
+import type { RoomId, UserId } from "../matrix/ids.js";
+import type { Notifier } from "./notifier.js";
+import type { RoomStateCache } from "./room-state.js";
+
+/** Longest a typing notification lasts without being renewed. */
+export const MAX_TYPING_MS = 120_000;
+const DEFAULT_TYPING_MS = 30_000;
+
+interface RoomTyping { users: Map<UserId, NodeJS.Timeout>; serial: number }
+
+export class TypingService {
+  private readonly rooms = new Map<RoomId, RoomTyping>();
+  private serialNow = Date.now();
+
+  constructor(private readonly cache: RoomStateCache, private readonly notifier: Notifier) {}
+
+  get serial(): number {
+    return this.serialNow;
+  }
+
+  /** PUT /rooms/{roomId}/typing/{userId} */
+  async set(userId: UserId, roomId: RoomId, typing: boolean, timeoutMs?: number): Promise<void> {
+    const room = await this.cache.get(roomId);
+    if (!room || room.membership(userId) !== "join") throw forbidden("You are not in this room");
+    let rt = this.rooms.get(roomId);
+    if (!rt) this.rooms.set(roomId, (rt = { users: new Map(), serial: 0 }));
+    const existing = rt.users.get(userId);
+    if (existing) clearTimeout(existing);
+    if (typing) {
+      const ms = Math.min(Math.max(timeoutMs ?? DEFAULT_TYPING_MS, 0), MAX_TYPING_MS);
+      // The server ends typing itself, so a client that vanishes leaves no stuck indicator.
+      const timer = setTimeout(() => this.stop(roomId, userId), ms);
+      timer.unref();
+      rt.users.set(userId, timer);
+      if (existing) return; // still typing: nothing changed for anyone
+    } else {
+      if (!existing) return;
+      rt.users.delete(userId);
+    }
+    this.changed(roomId, rt);
+  }
+
+  private stop(roomId: RoomId, userId: UserId): void {
+    const rt = this.rooms.get(roomId);
+    if (!rt || !rt.users.delete(userId)) return;
+    this.changed(roomId, rt);
+  }
+
+  private changed(roomId: RoomId, rt: RoomTyping): void {
+    rt.serial = ++this.serialNow;
+    const room = this.cache.peek(roomId);
+    this.notifier.typing(room ? [...room.interested] : [], rt.serial);
+    if (rt.users.size === 0) {
+      // Keep the empty entry a while so syncs learn the typing stopped; then forget the room.
+      setTimeout(() => { if (this.rooms.get(roomId) === rt && rt.users.size === 0) this.rooms.delete(roomId); }, MAX_TYPING_MS).unref();
+    }
+  }
+
+  /** m.typing for each of `roomIds` whose typing changed after `since` (all non-empty ones when since is null). */
+  forSync(roomIds: RoomId[], since: number | null): Map<RoomId, UserId[]> {
+    const out = new Map<RoomId, UserId[]>();
+    for (const roomId of roomIds) {
+      const rt = this.rooms.get(roomId);
+      if (!rt) continue;
+      if (since === null ? rt.users.size > 0 : rt.serial > since) out.set(roomId, [...rt.users.keys()]);
+    }
+    return out;
+  }
+
+  /** Stops every timer (shutdown). */
+  close(): void {
+    for (const rt of this.rooms.values()) for (const t of rt.users.values()) clearTimeout(t);
+    this.rooms.clear();
+  }
+}
