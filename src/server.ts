@@ -83,6 +83,9 @@ function buildApp(config: Config, services: Services, metrics: Metrics, log: Log
   app.disable("x-powered-by");
   app.disable("etag");
   app.set("query parser", "simple");
+  // Behind a reverse proxy, the client address (rate limits, device last-seen) comes from
+  // X-Forwarded-For, but only from the proxies named here; never from anyone by default.
+  app.set("trust proxy", config.http.trust_proxy);
 
   // Request id and per-request logger; the access log line has the path only (no query string,
   // which may carry an access token).

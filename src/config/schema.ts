@@ -14,7 +14,7 @@ export interface Config {
   auth: { refresh_tokens: boolean; access_token_lifetime_ms: number };
   rooms: { default_version: "10" | "11" };
   rate_limiting: { enabled: boolean; login: RateLimit; registration: RateLimit; requests: RateLimit };
-  http: { max_body_bytes: number; cors_origins: string[] };
+  http: { max_body_bytes: number; cors_origins: string[]; trust_proxy: boolean | string[] };
   appservices: { registration_files: string[] };
   metrics: { enabled: boolean };
   logging: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
@@ -83,6 +83,7 @@ export const configSchema = {
     http: section({
       max_body_bytes: { type: "integer", minimum: 65536, default: 1048576 },
       cors_origins: { type: "array", items: { type: "string" }, default: ["*"] },
+      trust_proxy: { anyOf: [{ type: "boolean" }, { type: "array", items: { type: "string" } }], default: false },
     }),
     appservices: section({
       registration_files: { type: "array", items: { type: "string" }, default: [] },

@@ -222,3 +222,25 @@ describe("registration settings", () => {
     expect(r.body.errcode).to.equal("M_WEAK_PASSWORD");
   });
 });
+
+describe("client addresses behind a proxy", () => {
+  it("X-Forwarded-For is ignored unless trust_proxy names the proxy", async () => {
+    const limited = { rate_limiting: { enabled: true, registration: { per_second: 0.01, burst: 1 } } };
+    const plain = await startTestServer(limited);
+    const proxied = await startTestServer({ ...limited, http: { trust_proxy: ["127.0.0.1"] } });
+    try {
+      const check = (s: TestServer, ip: string, name: string) =>
+        s.client().get(`/_matrix/client/v3/register/available?username=${name}`, { headers: { "X-Forwarded-For": ip } });
+      // Without trust, two "different clients" are one address: the second is limited.
+      expect((await check(plain, "203.0.113.1", "p1")).status).to.equal(200);
+      expect((await check(plain, "203.0.113.2", "p2")).status).to.equal(429);
+      // With the proxy trusted, each forwarded address has its own budget.
+      expect((await check(proxied, "203.0.113.1", "q1")).status).to.equal(200);
+      expect((await check(proxied, "203.0.113.2", "q2")).status).to.equal(200);
+      expect((await check(proxied, "203.0.113.1", "q3")).status).to.equal(429);
+    } finally {
+      await plain.hs.close();
+      await proxied.hs.close();
+    }
+  });
+});
