@@ -1,16 +1,13 @@
 // receipts.yaml, read_markers.yaml: receipts in /sync, private receipts, forward only, threads.
 import { expect } from "chai";
 import { useServer } from "../helpers/server.js";
-import { createRoom, enc, join, send } from "../helpers/rooms.js";
+import { enc, send, twoInRoom } from "../helpers/rooms.js";
 
 describe("receipts and read markers", () => {
   const t = useServer();
 
   async function setup() {
-    const a = await t.s.client().register();
-    const b = await t.s.client().register();
-    const roomId = await createRoom(a, { preset: "public_chat" });
-    await join(b, roomId);
+    const { a, b, roomId } = await twoInRoom(t.s.client());
     const e1 = await send(a, roomId, "one");
     const e2 = await send(a, roomId, "two");
     return { a, b, roomId, e1, e2 };

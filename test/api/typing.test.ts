@@ -1,18 +1,12 @@
 // typing.yaml: typing notifications in /sync, expiry by the server, permissions.
 import { expect } from "chai";
 import { useServer } from "../helpers/server.js";
-import { createRoom, enc, join } from "../helpers/rooms.js";
+import { enc, twoInRoom } from "../helpers/rooms.js";
 
 describe("typing", () => {
   const t = useServer();
 
-  async function setup() {
-    const a = await t.s.client().register();
-    const b = await t.s.client().register();
-    const roomId = await createRoom(a, { preset: "public_chat" });
-    await join(b, roomId);
-    return { a, b, roomId };
-  }
+  const setup = () => twoInRoom(t.s.client());
   const typingIn = (sync: any, roomId: string) =>
     (sync.body.rooms.join[roomId]?.ephemeral.events ?? []).filter((e: any) => e.type === "m.typing").map((e: any) => e.content.user_ids);
 

@@ -47,3 +47,12 @@ export async function allMessages(c: UserClient | Client, roomId: string, pageSi
 }
 
 export { enc };
+
+/** Two users, `a` owning a public room that `b` has joined. */
+export async function twoInRoom(anon: Client): Promise<{ a: UserClient; b: UserClient; roomId: string }> {
+  const a = await anon.register();
+  const b = await anon.register();
+  const roomId = await createRoom(a, { preset: "public_chat" });
+  await join(b, roomId);
+  return { a, b, roomId };
+}
