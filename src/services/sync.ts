@@ -12,7 +12,7 @@ import * as directory from "../store/directory.js";
 import * as events from "../store/events.js";
 import type { Notifier } from "./notifier.js";
 import { serialize } from "./room-read.js";
-import type { RoomState, RoomStateCache } from "./room-state.js";
+import type { RoomStateCache } from "./room-state.js";
 import type { Requester } from "./tokens.js";
 import { Visibility } from "./visibility.js";
 import type { MembershipCache } from "./memberships.js";
@@ -109,21 +109,24 @@ export class SyncService {
 
     // Full views: state before the timeline, and the timeline.
     if (fullRooms.length) {
-      const recent = await events.selectRecentEventsMany(this.db, fullRooms, -1, upTo, limit + 1);
-      const stateMap = await events.selectCurrentStateMany(this.db, fullRooms);
+      const [recent, stateMap, visMap] = await Promise.all([
+        events.selectRecentEventsMany(this.db, fullRooms, -1, upTo, limit + 1),
+        events.selectCurrentStateMany(this.db, fullRooms),
+        Visibility.loadMany(this.db, fullRooms, userId),
+      ]);
       for (const roomId of fullRooms) {
         const rows = recent.get(roomId) ?? [];
-        const vis = await Visibility.load(this.db, roomId, userId);
+        const vis = visMap.get(roomId)!;
         const tl = await this.timeline(rows, limit, vis, tlFilter, -1);
         const start = tl.events.length ? tl.firstPos : upTo + 1;
-        const state = await this.stateBefore(roomId, stateMap.get(roomId) ?? [], start, tl.events.map((r) => r.event));
-        const room = await this.cache.get(roomId);
+        const current = stateMap.get(roomId) ?? [];
+        const state = await this.stateBefore(roomId, current, start, tl.events.map((r) => r.event));
         join[roomId] = {
           timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken(start - 1) },
           state: { events: this.lazyFilter(state, tl.events, userId, lazy, f).map(ser) },
           ephemeral: { events: [] },
           account_data: { events: [] },
-          ...(room ? { summary: summary(room, userId) } : {}),
+          summary: summary(current.filter((r) => r.event.type === "m.room.member").map((r) => r.event), userId),
         };
       }
     }
@@ -156,7 +159,7 @@ export class SyncService {
           state: { events: this.lazyFilter(state, tl.events, userId, lazy && !o.fullState, f).map(ser) },
           ephemeral: { events: [] },
           account_data: { events: [] },
-          ...(room ? { summary: summary(room, userId) } : {}),
+          ...(room ? { summary: summary([...room.interested].map((u) => room.get("m.room.member", u)!), userId) } : {}),
         };
       }
     }
@@ -276,16 +279,17 @@ export class SyncService {
   }
 }
 
-/** Room summary (spec: m.heroes, counts) for clients that name rooms from their members. */
-function summary(room: RoomState, userId: UserId): Json {
+/** Room summary (spec: m.heroes, counts) from the room's membership events. */
+function summary(members: ClientEvent[], userId: UserId): Json {
   let joined = 0;
   let invited = 0;
   const heroes: string[] = [];
-  for (const u of [...room.interested].sort()) {
-    const m = room.membership(u);
+  for (const ev of [...members].sort((a, b) => (a.state_key! < b.state_key! ? -1 : 1))) {
+    const m = ev.content.membership;
     if (m === "join") joined++;
     else if (m === "invite") invited++;
-    if (u !== userId && heroes.length < 5) heroes.push(u);
+    else continue;
+    if (ev.state_key !== userId && heroes.length < 5) heroes.push(ev.state_key!);
   }
   return { "m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited };
 }

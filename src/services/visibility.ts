@@ -37,6 +37,18 @@ export class Visibility {
     );
   }
 
+  /** Visibility for several rooms at once (initial sync): one query, not two per room. */
+  static async loadMany(db: Db, roomIds: RoomId[], userId: UserId): Promise<Map<RoomId, Visibility>> {
+    const rows = await events.selectVisibilityHistories(db, roomIds, userId);
+    const byRoom = new Map<RoomId, { m: Change[]; v: Change[] }>(roomIds.map((r) => [r, { m: [], v: [] }]));
+    for (const r of rows) {
+      const e = byRoom.get(r.roomId)!;
+      if (r.type === "m.room.member") e.m.push({ pos: r.pos, value: String(r.content.membership ?? "leave") });
+      else e.v.push({ pos: r.pos, value: typeof r.content.history_visibility === "string" ? r.content.history_visibility : "shared" });
+    }
+    return new Map([...byRoom].map(([roomId, e]) => [roomId, new Visibility(userId, e.m, e.v)]));
+  }
+
   private lastJoinPos(): number {
     let p = -1;
     for (const c of this.memberships) if (c.value === "join") p = c.pos;

@@ -283,3 +283,14 @@ export async function selectRoomMaxPos(q: Queryable, roomId: RoomId): Promise<nu
   const res = await q.raw(`SELECT coalesce(max(pos), 0) AS m FROM events WHERE room_id = ?`, [roomId]);
   return Number(res.rows[0].m);
 }
+
+/** One user's membership history and the visibility history of several rooms, in one query. */
+export async function selectVisibilityHistories(q: Queryable, roomIds: RoomId[], userId: UserId): Promise<{ roomId: RoomId; type: string; pos: number; content: Record<string, unknown> }[]> {
+  if (roomIds.length === 0) return [];
+  const res = await q.raw(
+    `SELECT room_id, type, pos, json->'content' AS content FROM events
+     WHERE room_id = ANY(?::text[]) AND (
+       (type = 'm.room.member' AND state_key = ?) OR (type = 'm.room.history_visibility' AND state_key = ''))
+     ORDER BY pos`, [roomIds, userId]);
+  return res.rows.map((r: { room_id: RoomId; type: string; pos: number; content: Record<string, unknown> }) => ({ roomId: r.room_id, type: r.type, pos: Number(r.pos), content: r.content }));
+}

@@ -230,3 +230,31 @@ describe("sync", () => {
     expect(room.state.events.find((e: any) => e.type === "m.room.name").content.name).to.equal("Changed in the gap");
   });
 });
+
+describe("sync: initial sync over many rooms", () => {
+  const t = useServer();
+
+  it("serves every room with correct summaries and per-room history visibility", async function () {
+    this.timeout(60_000);
+    const a = await t.s.client().register();
+    const b = await t.s.client().register();
+    const rooms: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const vis = i % 2 === 0 ? "joined" : "shared";
+      const r = await createRoom(a, { preset: "public_chat", initial_state: [{ type: "m.room.history_visibility", content: { history_visibility: vis } }] });
+      await send(a, r, `before b ${i}`);
+      await join(b, r);
+      await send(a, r, `after b ${i}`);
+      rooms.push(r);
+    }
+    const s = await b.get("/_matrix/client/v3/sync");
+    for (let i = 0; i < rooms.length; i++) {
+      const room = s.body.rooms.join[rooms[i]!];
+      expect(room.summary).to.deep.equal({ "m.heroes": [a.userId], "m.joined_member_count": 2, "m.invited_member_count": 0 });
+      const bodies = room.timeline.events.map((e: any) => e.content.body).filter(Boolean);
+      expect(bodies).to.include(`after b ${i}`);
+      if (i % 2 === 0) expect(bodies).to.not.include(`before b ${i}`);
+      else expect(bodies).to.include(`before b ${i}`);
+    }
+  });
+});
