@@ -149,6 +149,7 @@ async function shutdown(server: Server, services: Services, embedded: EmbeddedHa
   // Long-polls answer at once (with what they have) instead of holding the shutdown.
   services.shutdown.abort();
   services.typing.close();
+  services.presence.close();
   services.notifier.wakeAll();
   // A keep-alive connection whose request finishes during the drain becomes idle; close those
   // as they appear rather than waiting for their keep-alive timeout.

@@ -15,9 +15,10 @@ import accountData from "./client/account-data.js";
 import directory from "./client/directory.js";
 import pushrules from "./client/pushrules.js";
 import receipts from "./client/receipts.js";
+import presence from "./client/presence.js";
 
 // Express tries routes in this order: the hottest (sync, sending) come first.
 export const routeTables: RouteTable[] = [
   sync, roomEvents, versions, registration, login, devices, account, profile, adminRegister,
-  createRoom, membership, accountData, directory, pushrules, receipts,
+  createRoom, membership, accountData, directory, pushrules, receipts, presence,
 ];

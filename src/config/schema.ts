@@ -13,6 +13,7 @@ export interface Config {
   registration: { enabled: boolean; allow_guests: boolean; shared_secret: string | null; password_min_length: number };
   auth: { refresh_tokens: boolean; access_token_lifetime_ms: number };
   rooms: { default_version: "10" | "11" };
+  presence: { enabled: boolean; offline_after_ms: number };
   rate_limiting: { enabled: boolean; login: RateLimit; registration: RateLimit; requests: RateLimit };
   http: { max_body_bytes: number; cors_origins: string[]; trust_proxy: boolean | string[] };
   appservices: { registration_files: string[] };
@@ -73,6 +74,10 @@ export const configSchema = {
     }),
     rooms: section({
       default_version: { enum: ["10", "11"], default: "10" },
+    }),
+    presence: section({
+      enabled: { type: "boolean", default: true },
+      offline_after_ms: { type: "integer", minimum: 100, default: 300000 },
     }),
     rate_limiting: section({
       enabled: { type: "boolean", default: true },

@@ -21,6 +21,7 @@ import { loadSigningKey } from "./signing.js";
 import { MembershipCache } from "./memberships.js";
 import { ReceiptService } from "./receipts.js";
 import { TypingService } from "./typing.js";
+import { PresenceService } from "./presence.js";
 import { SyncService } from "./sync.js";
 
 export interface Services {
@@ -44,6 +45,7 @@ export interface Services {
   directory: DirectoryService;
   receipts: ReceiptService;
   typing: TypingService;
+  presence: PresenceService;
   /** Aborted on shutdown: long-polls stop waiting and answer. */
   shutdown: AbortController;
 }
@@ -67,9 +69,11 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const accountData = new AccountDataService(db, notifier);
   const receipts = new ReceiptService(db, roomCache, notifier, accountData);
   const typing = new TypingService(roomCache, notifier);
+  const accounts = new AccountService(db, config, tokens);
+  const presence = new PresenceService(config, notifier, memberships, roomCache, (u) => accounts.userExists(u));
   return {
     config, db, log, tokens,
-    accounts: new AccountService(db, config, tokens),
+    accounts,
     devices: new DeviceService(db, tokens),
     profiles,
     uia: new UiaService(db, config.server_name),
@@ -81,10 +85,11 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     notifier, roomCache, writer, rooms,
     membership: new MembershipService(db, rooms, writer),
     reader: new RoomReadService(db, roomCache, notifier),
-    sync: new SyncService(db, roomCache, notifier, memberships, receipts, typing),
+    sync: new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence),
     accountData,
     receipts,
     typing,
+    presence,
     directory: new DirectoryService(db, config.server_name, roomCache),
     shutdown: new AbortController(),
   };

@@ -19,6 +19,7 @@ export class Notifier {
   private readonly receiptPos = new Map<RoomId, number>();
   /** Last typing serial that concerned each user (typing is not on the stream). */
   private readonly userTyping = new Map<UserId, number>();
+  private readonly userPresence = new Map<UserId, number>();
   private readonly waiters = new Map<UserId, Set<Waiter>>();
 
   constructor(startPos: number) {
@@ -62,6 +63,19 @@ export class Notifier {
     }
   }
 
+  /** Presence changed for users that `userIds` can see: wake them. */
+  presence(userIds: Iterable<UserId>, serial: number): void {
+    for (const u of userIds) {
+      if ((this.userPresence.get(u) ?? 0) < serial) this.userPresence.set(u, serial);
+      const set = this.waiters.get(u);
+      if (set) for (const w of [...set]) w();
+    }
+  }
+
+  presenceNews(userId: UserId, sincePresence: number): boolean {
+    return (this.userPresence.get(userId) ?? 0) > sincePresence;
+  }
+
   /** Did typing change for the user after the token's typing serial? */
   typingNews(userId: UserId, sinceTyping: number): boolean {
     return (this.userTyping.get(userId) ?? 0) > sinceTyping;
@@ -97,8 +111,8 @@ export class Notifier {
   }
 
   /** Resolves when something concerning the user happens, or after `ms`, or when `signal` aborts. */
-  wait(userId: UserId, since: number, ms: number, signal?: AbortSignal, sinceTyping = Number.MAX_SAFE_INTEGER): Promise<void> {
-    if (this.hasNews(userId, since) === true || this.typingNews(userId, sinceTyping) || ms <= 0) return Promise.resolve();
+  wait(userId: UserId, since: number, ms: number, signal?: AbortSignal, sinceTyping = Number.MAX_SAFE_INTEGER, sincePresence = Number.MAX_SAFE_INTEGER): Promise<void> {
+    if (this.hasNews(userId, since) === true || this.typingNews(userId, sinceTyping) || this.presenceNews(userId, sincePresence) || ms <= 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       let set = this.waiters.get(userId);
       if (!set) this.waiters.set(userId, (set = new Set()));

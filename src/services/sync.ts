@@ -18,6 +18,7 @@ import { Visibility } from "./visibility.js";
 import type { MembershipCache } from "./memberships.js";
 import type { ReceiptService } from "./receipts.js";
 import type { TypingService } from "./typing.js";
+import type { PresenceService, PresenceValue } from "./presence.js";
 import { parseToken } from "../matrix/tokens.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
@@ -26,8 +27,11 @@ const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.
 
 export interface SyncOptions {
   since: number | null;
-  /** The typing serial of the `since` token (0 if it had none). */
+  /** The typing and presence serials of the `since` token (0 if it had none). */
   sinceTyping?: number;
+  sincePresence?: number;
+  /** set_presence: how this sync marks the user (default online; offline leaves it as it is). */
+  setPresence?: PresenceValue;
   timeoutMs: number;
   fullState: boolean;
   filter: Filter;
@@ -40,33 +44,38 @@ export interface SyncOptions {
 type Json = Record<string, unknown>;
 
 export class SyncService {
-  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService) {}
+  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService, private readonly presence: PresenceService) {}
 
   async sync(who: Requester, o: SyncOptions): Promise<Json> {
     const deadline = Date.now() + o.timeoutMs;
     let since = o.since;
     let sinceTyping = o.sinceTyping ?? 0;
+    let sincePresence = o.sincePresence ?? 0;
     if (since !== null && since > this.notifier.currentPos) since = this.notifier.currentPos;
+    if (o.setPresence !== "offline") await this.presence.set(who.userId, o.setPresence ?? "online");
     for (;;) {
       const cancelled = () => o.signal?.aborted === true || o.shutdown?.aborted === true;
-      if (since !== null && !o.fullState && this.notifier.hasNews(who.userId, since) === false && !this.notifier.typingNews(who.userId, sinceTyping)) {
+      if (since !== null && !o.fullState && this.notifier.hasNews(who.userId, since) === false
+        && !this.notifier.typingNews(who.userId, sinceTyping) && !this.notifier.presenceNews(who.userId, sincePresence)) {
         const left = deadline - Date.now();
-        if (left > 0 && !cancelled()) await this.notifier.wait(who.userId, since, left, o.signal, sinceTyping);
+        if (left > 0 && !cancelled()) await this.notifier.wait(who.userId, since, left, o.signal, sinceTyping, sincePresence);
       }
-      const res = await this.compute(who, since, sinceTyping, o);
+      const res = await this.compute(who, since, sinceTyping, sincePresence, o);
       // Return when there is something, or when the time is up; a wake-up for something the
       // filter hides goes back to waiting. next_batch never moves back.
       if (since === null || o.fullState || !isEmpty(res) || Date.now() >= deadline || cancelled()) return res;
       const next = parseToken(String(res.next_batch));
       since = Math.max(since, next.pos);
       sinceTyping = Math.max(sinceTyping, next.ephemeral[0] ?? 0);
+      sincePresence = Math.max(sincePresence, next.ephemeral[1] ?? 0);
     }
   }
 
-  private async compute(who: Requester, since: number | null, sinceTyping: number, o: SyncOptions): Promise<Json> {
+  private async compute(who: Requester, since: number | null, sinceTyping: number, sincePresence: number, o: SyncOptions): Promise<Json> {
     const userId = who.userId;
     let upTo = this.notifier.currentPos;
     const typingSerial = this.typing.serial;
+    const presenceSerial = this.presence.serial;
     const f = o.filter;
     const tlFilter = f.room?.timeline;
     const limit = Math.min(Math.max(tlFilter?.limit ?? DEFAULT_TIMELINE_LIMIT, 0), MAX_TIMELINE_LIMIT);
@@ -231,11 +240,13 @@ export class SyncService {
       }
     }
 
+    const presenceEvents = (await this.presence.forSync(userId, initial ? null : sincePresence))
+      .filter((e) => matchesEventFilter({ type: "m.presence", sender: String(e.sender) }, f.presence));
     return {
-      next_batch: formatToken(upTo, [typingSerial]),
+      next_batch: formatToken(upTo, [typingSerial, presenceSerial]),
       rooms: { join, invite, leave, knock: {} },
       account_data: { events: globalAd },
-      presence: { events: [] },
+      presence: { events: presenceEvents },
       to_device: { events: [] },
       device_lists: { changed: [], left: [] },
       device_one_time_keys_count: {},
@@ -297,5 +308,6 @@ function summary(members: ClientEvent[], userId: UserId): Json {
 function isEmpty(res: Json): boolean {
   const rooms = res.rooms as Record<string, Json>;
   return Object.keys(rooms.join!).length === 0 && Object.keys(rooms.invite!).length === 0 && Object.keys(rooms.leave!).length === 0
-    && ((res.account_data as { events: unknown[] }).events.length === 0);
+    && ((res.account_data as { events: unknown[] }).events.length === 0)
+    && ((res.presence as { events: unknown[] }).events.length === 0);
 }

@@ -43,6 +43,8 @@ export default defineRoutes({
       return s.sync.sync(user, {
         since: since?.pos ?? null,
         sinceTyping: since?.ephemeral[0] ?? 0,
+        sincePresence: since?.ephemeral[1] ?? 0,
+        setPresence: query.set_presence as "online" | "offline" | "unavailable" | undefined,
         timeoutMs,
         fullState: query.full_state === "true",
         filter,
