@@ -16,6 +16,8 @@ interface State { presence: PresenceValue; statusMsg: string | null; lastActive:
 
 export class PresenceService {
   private readonly users = new Map<UserId, State>();
+  /** Changes in serial order, so a sync looks only at what changed after its token. */
+  private changes: { serial: number; userId: UserId }[] = [];
   private serialNow = Date.now();
   private readonly sweeper: NodeJS.Timeout | null = null;
 
@@ -46,7 +48,7 @@ export class PresenceService {
       prev.lastActive = now; // coalesced: nobody is told
       return;
     }
-    const state: State = { presence, statusMsg: msg, lastActive: now, serial: ++this.serialNow };
+    const state: State = { presence, statusMsg: msg, lastActive: now, serial: this.nextSerial(userId) };
     this.users.set(userId, state);
     await this.announce(userId, state.serial);
   }
@@ -63,11 +65,16 @@ export class PresenceService {
   /** m.presence events for /sync: room-mates (and the user) whose presence changed after `since`. */
   async forSync(userId: UserId, since: number | null): Promise<Record<string, unknown>[]> {
     if (!this.enabled) return [];
-    const changed = [...this.users].filter(([, s]) => (since === null ? s.presence !== "offline" : s.serial > since));
-    if (changed.length === 0) return [];
+    const changed = new Set<UserId>();
+    if (since === null) {
+      for (const [u, s] of this.users) if (s.presence !== "offline") changed.add(u);
+    } else {
+      for (let i = this.changes.length - 1; i >= 0 && this.changes[i]!.serial > since; i--) changed.add(this.changes[i]!.userId);
+    }
+    if (changed.size === 0) return [];
     const mates = await this.roomMates(userId);
     mates.add(userId);
-    return changed.filter(([u]) => mates.has(u)).map(([u]) => ({ type: "m.presence", sender: u, content: this.content(u) }));
+    return [...changed].filter((u) => mates.has(u)).map((u) => ({ type: "m.presence", sender: u, content: this.content(u) }));
   }
 
   close(): void {
@@ -103,12 +110,21 @@ export class PresenceService {
     this.notifier.presence(mates, serial);
   }
 
+  private nextSerial(userId: UserId): number {
+    const serial = ++this.serialNow;
+    this.changes.push({ serial, userId });
+    // Bounded: a token older than the log's start sees the users changed within it only, and
+    // an initial sync (no token) sees everyone.
+    if (this.changes.length > 100_000) this.changes = this.changes.slice(-50_000);
+    return serial;
+  }
+
   private async sweep(): Promise<void> {
     const limit = Date.now() - this.config.presence.offline_after_ms;
     for (const [u, s] of this.users) {
       if (s.presence !== "offline" && s.lastActive < limit) {
         s.presence = "offline";
-        s.serial = ++this.serialNow;
+        s.serial = this.nextSerial(u);
         await this.announce(u, s.serial).catch(() => undefined);
       }
     }
