@@ -4,32 +4,29 @@ import { createHash, sign as edSign, type KeyObject } from "node:crypto";
 import { canonicalJson } from "./canonical-json.js";
 import type { EventId, RoomId, UserId } from "./ids.js";
 
-/** The full event as a server keeps it (federation-ready), without `unsigned`. */
-export interface Pdu {
+/** What every event has, in either form. */
+interface EventCore {
   room_id: RoomId;
   sender: UserId;
   type: string;
   state_key?: string;
   content: Record<string, unknown>;
   origin_server_ts: number;
+  redacts?: EventId;
+}
+
+/** The full event as a server keeps it (federation-ready), without `unsigned`. */
+export interface Pdu extends EventCore {
   depth: number;
   prev_events: EventId[];
   auth_events: EventId[];
   hashes: { sha256: string };
   signatures: Record<string, Record<string, string>>;
-  redacts?: EventId;
 }
 
 /** An event as clients see it. */
-export interface ClientEvent {
+export interface ClientEvent extends EventCore {
   event_id: EventId;
-  room_id: RoomId;
-  sender: UserId;
-  type: string;
-  state_key?: string;
-  content: Record<string, unknown>;
-  origin_server_ts: number;
-  redacts?: EventId;
   unsigned?: Record<string, unknown>;
 }
 
@@ -45,32 +42,22 @@ export function contentHash(pdu: Omit<Pdu, "hashes" | "signatures">): string {
   return unpaddedB64(createHash("sha256").update(canonicalJson(rest), "utf8").digest());
 }
 
+/** The bytes both the signature and the event ID cover: the redacted event without signatures and unsigned. */
+function redactedBytes(pdu: Pdu, roomVersion: string): Buffer {
+  const redacted = redactPdu(pdu, roomVersion) as unknown as Record<string, unknown>;
+  delete redacted.signatures;
+  delete redacted.unsigned;
+  return Buffer.from(canonicalJson(redacted), "utf8");
+}
+
 /** Event ID (room versions 4+): "$" + URL-safe unpadded base64 of the reference hash. */
 export function eventIdOf(pdu: Pdu, roomVersion: string): EventId {
-  const redacted = redactPdu(pdu, roomVersion) as unknown as Record<string, unknown>;
-  delete redacted.signatures;
-  delete redacted.unsigned;
-  return `$${urlsafeB64(createHash("sha256").update(canonicalJson(redacted), "utf8").digest())}` as EventId;
+  return `$${urlsafeB64(createHash("sha256").update(redactedBytes(pdu, roomVersion)).digest())}` as EventId;
 }
 
-/** Signs the redacted event with the server's ed25519 key (as federation requires). */
-export function signPdu(pdu: Pdu, roomVersion: string, serverName: string, keyId: string, key: KeyObject): void {
-  const redacted = redactPdu(pdu, roomVersion) as unknown as Record<string, unknown>;
-  delete redacted.signatures;
-  delete redacted.unsigned;
-  const sig = edSign(null, Buffer.from(canonicalJson(redacted), "utf8"), key);
-  pdu.signatures = { [serverName]: { [keyId]: unpaddedB64(sig) } };
-}
-
-/**
- * Signs the event and returns its ID. Both are over the same bytes (the redacted event without
- * signatures and unsigned), so it is made canonical once.
- */
+/** Signs the event with the server's ed25519 key (as federation requires) and returns its ID. */
 export function signAndIdentify(pdu: Pdu, roomVersion: string, serverName: string, keyId: string, key: KeyObject): EventId {
-  const redacted = redactPdu(pdu, roomVersion) as unknown as Record<string, unknown>;
-  delete redacted.signatures;
-  delete redacted.unsigned;
-  const bytes = Buffer.from(canonicalJson(redacted), "utf8");
+  const bytes = redactedBytes(pdu, roomVersion);
   pdu.signatures = { [serverName]: { [keyId]: unpaddedB64(edSign(null, bytes, key)) } };
   return `$${urlsafeB64(createHash("sha256").update(bytes).digest())}` as EventId;
 }

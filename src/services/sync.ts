@@ -126,10 +126,10 @@ export class SyncService {
       for (const roomId of fullRooms) {
         const rows = recent.get(roomId) ?? [];
         const vis = visMap.get(roomId)!;
-        const tl = await this.timeline(rows, limit, vis, tlFilter, -1);
+        const tl = this.timeline(rows, limit, vis, tlFilter);
         const start = tl.events.length ? tl.firstPos : upTo + 1;
         const current = stateMap.get(roomId) ?? [];
-        const state = await this.stateBefore(roomId, current, start, tl.events.map((r) => r.event));
+        const state = await this.stateBefore(roomId, current, start);
         join[roomId] = {
           timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken(start - 1) },
           state: { events: this.lazyFilter(state, tl.events, userId, lazy, f).map(ser) },
@@ -155,7 +155,7 @@ export class SyncService {
         const rows = recent.get(roomId);
         if (!rows?.length) continue;
         const vis = changed.has(roomId) ? await Visibility.load(this.db, roomId, userId) : null;
-        const tl = await this.timeline(rows, limit, vis, tlFilter, after);
+        const tl = this.timeline(rows, limit, vis, tlFilter);
         let state: events.EventRow[] = [];
         if (tl.limited && tl.events.length) {
           const tlIds = new Set(tl.events.map((r) => r.event.event_id));
@@ -197,7 +197,7 @@ export class SyncService {
       const rows = await events.selectRoomEvents(this.db, m.roomId, initial ? -1 : after, m.pos, "b", limit + 1);
       rows.reverse();
       const vis = await Visibility.load(this.db, m.roomId, userId);
-      const tl = await this.timeline(rows, limit, vis, tlFilter, initial ? -1 : after);
+      const tl = this.timeline(rows, limit, vis, tlFilter);
       const start = tl.events.length ? tl.firstPos : m.pos;
       const stateRows = await events.selectStateAt(this.db, m.roomId, start);
       leave[m.roomId] = {
@@ -255,12 +255,11 @@ export class SyncService {
   }
 
   /** Keeps the last `limit` visible, matching events; `limited` when older ones were cut. */
-  private async timeline(rows: events.EventRow[], limit: number, vis: Visibility | null, f: RoomEventFilter | undefined, after: number) {
+  private timeline(rows: events.EventRow[], limit: number, vis: Visibility | null, f: RoomEventFilter | undefined) {
     let visible = vis ? rows.filter((r) => vis.canSee(r.event, r.pos)) : rows;
     visible = visible.filter((r) => matchesEventFilter(r.event, f));
     const limited = rows.length > limit && limit >= 0;
     const kept = visible.slice(Math.max(0, visible.length - limit));
-    void after;
     return { events: kept, limited, firstPos: kept.length ? kept[0]!.pos : 0 };
   }
 
@@ -268,14 +267,13 @@ export class SyncService {
    * The state just before the timeline starts, from the current state: keys changed at or
    * after `start` are looked up as they were before it.
    */
-  private async stateBefore(roomId: RoomId, current: events.EventRow[], start: number, timeline: ClientEvent[]): Promise<events.EventRow[]> {
+  private async stateBefore(roomId: RoomId, current: events.EventRow[], start: number): Promise<events.EventRow[]> {
     const keep = current.filter((r) => r.pos < start);
     const later = current.filter((r) => r.pos >= start);
     if (later.length) {
       const before = await events.selectStateBeforeKeys(this.db, roomId, later.map((r) => ({ type: r.event.type, stateKey: r.event.state_key! })), start);
       keep.push(...before);
     }
-    void timeline;
     return keep;
   }
 
