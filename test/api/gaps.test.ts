@@ -43,3 +43,18 @@ describe("push rules, passwordless re-auth, remote invites", () => {
     expect(r.body.errcode).to.equal("M_FORBIDDEN");
   });
 });
+
+describe("size limits on account data and filters", () => {
+  const t = useServer();
+
+  it("account data and filters over 64 KiB are 413 M_TOO_LARGE", async () => {
+    const u = await t.s.client().register();
+    const big = "x".repeat(70_000);
+    const ad = await u.put(`/_matrix/client/v3/user/${enc(u.userId)}/account_data/org.example.big`, { big });
+    expect(ad.status).to.equal(413);
+    expect(ad.body.errcode).to.equal("M_TOO_LARGE");
+    const f = await u.post(`/_matrix/client/v3/user/${enc(u.userId)}/filter`, { room: { rooms: Array.from({ length: 5000 }, (_, i) => `!room${i}:localhost`) } });
+    expect(f.status).to.equal(413);
+    expect(f.body.errcode).to.equal("M_TOO_LARGE");
+  });
+});
