@@ -148,6 +148,7 @@ async function shutdown(server: Server, services: Services, embedded: EmbeddedHa
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // Long-polls answer at once (with what they have) instead of holding the shutdown.
   services.shutdown.abort();
+  services.replicator?.close();
   services.typing.close();
   services.presence.close();
   services.notifier.wakeAll();
@@ -162,6 +163,7 @@ async function shutdown(server: Server, services: Services, embedded: EmbeddedHa
   await closed;
   clearInterval(sweeper);
   clearTimeout(timer);
+  await services.bus.close();
   await db.destroy();
   if (embedded) await embedded.stop();
   log.info("shut down");

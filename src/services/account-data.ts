@@ -17,6 +17,7 @@ export class AccountDataService {
     }
     const pos = await this.db.transaction((trx) => store.upsertAccountData(trx, userId, roomId, type, content));
     this.notifier.accountData(userId, pos);
+    await this.notifier.reach(pos);
   }
 
   async get(userId: UserId, roomId: RoomId | "", type: string): Promise<Record<string, unknown>> {

@@ -212,9 +212,12 @@ export class EventWriter {
         try { l(room, written); } catch (e) { this.log.error({ err: e }, "commit listener failed"); }
       }
     }
+    // With several processes, answer once this process serves the new position, so that a
+    // client reading right after its send (here) sees what it sent.
+    const served = written.length ? this.notifier.reach(written[written.length - 1]!.pos) : Promise.resolve();
     for (const { p, from, to, dup } of plan) {
       if (dup) p.resolve(await this.resolveDuplicates(dup));
-      else p.resolve(written.slice(from, to));
+      else void served.then(() => p.resolve(written.slice(from, to)));
     }
     return true;
   }

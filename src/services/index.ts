@@ -23,6 +23,8 @@ import { ReceiptService } from "./receipts.js";
 import { TypingService } from "./typing.js";
 import { PresenceService } from "./presence.js";
 import { SyncService } from "./sync.js";
+import { LocalBus, RedisBus, type Bus } from "./bus.js";
+import { Replicator } from "./replicator.js";
 
 export interface Services {
   config: Config;
@@ -46,20 +48,31 @@ export interface Services {
   receipts: ReceiptService;
   typing: TypingService;
   presence: PresenceService;
+  /** Other processes (Redis), or nobody. */
+  bus: Bus;
+  /** Follows the other processes' writes (only with Redis). */
+  replicator: Replicator | null;
   /** Aborted on shutdown: long-polls stop waiting and answer. */
   shutdown: AbortController;
 }
 
 export async function createServices(config: Config, db: Db, log: Logger): Promise<Services> {
-  const tokens = new TokenService(db, config);
+  let bus: Bus = new LocalBus();
+  if (config.redis.url) {
+    const rb = new RedisBus(config.redis.url, config.server_name, log.child({ module: "bus" }));
+    await rb.start();
+    bus = rb;
+  }
+  const tokens = new TokenService(db, config, bus);
   const rl = config.rate_limiting;
   const signing = await loadSigningKey(db);
   const notifier = new Notifier(await events.selectCurrentPosition(db));
   const roomCache = new RoomStateCache(db);
+  const memberships = new MembershipCache(db);
+  const replicator = bus.clustered ? new Replicator(db, bus, notifier, roomCache, memberships, log.child({ module: "replicator" })) : null;
   const profiles = new ProfileService(db);
   const writer = new EventWriter(db, roomCache, config.server_name, signing, notifier, log.child({ module: "writer" }));
   const rooms = new RoomService(db, config, roomCache, writer, profiles);
-  const memberships = new MembershipCache(db);
   writer.onCommit((room, written) => memberships.onCommit(room, written));
   // A new display name or avatar is carried into every room the user is joined to (spec: profiles).
   profiles.onChange(async (userId, key) => {
@@ -68,9 +81,11 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   });
   const accountData = new AccountDataService(db, notifier);
   const receipts = new ReceiptService(db, roomCache, notifier, accountData);
-  const typing = new TypingService(roomCache, notifier);
+  const typing = new TypingService(roomCache, notifier, bus);
   const accounts = new AccountService(db, config, tokens);
-  const presence = new PresenceService(config, notifier, memberships, roomCache, (u) => accounts.userExists(u));
+  const presence = new PresenceService(config, notifier, memberships, roomCache, (u) => accounts.userExists(u), bus);
+  await typing.load();
+  await presence.load();
   return {
     config, db, log, tokens,
     accounts,
@@ -90,6 +105,8 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     receipts,
     typing,
     presence,
+    bus,
+    replicator,
     directory: new DirectoryService(db, config.server_name, roomCache),
     shutdown: new AbortController(),
   };

@@ -32,6 +32,11 @@ export class MembershipCache {
     }
   }
 
+  clear(): void {
+    this.users.clear();
+    for (const l of this.loading.values()) l.stale = true;
+  }
+
   onCommit(room: RoomState, written: Written[]): void {
     for (const w of written) {
       if (w.event.type !== "m.room.member" || w.event.state_key === undefined) continue;
@@ -39,7 +44,8 @@ export class MembershipCache {
       const l = this.loading.get(u);
       if (l) l.stale = true;
       const m = this.users.get(u);
-      if (m) m.set(room.roomId, { roomId: room.roomId, membership: String(w.event.content.membership), pos: w.pos });
+      // Changes may arrive twice and out of order (a local commit, then the stream replay).
+      if (m && (m.get(room.roomId)?.pos ?? 0) < w.pos) m.set(room.roomId, { roomId: room.roomId, membership: String(w.event.content.membership), pos: w.pos });
     }
   }
 }

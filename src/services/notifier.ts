@@ -11,8 +11,14 @@ type Waiter = () => void;
 export class Notifier {
   /** Highest position known committed (everything at or below it is committed). */
   private pos: number;
-  /** Position at process start: changes after it are all seen here. */
-  readonly startPos: number;
+  /** Position from which every change is known here (process start, or a reset after a long outage). */
+  startPos: number;
+  /**
+   * Set when several processes write (Redis configured): the position then moves only when the
+   * replicator has read every change up to it, whoever made it. A local commit reports its
+   * position here instead (so the replicator reads up to it) — see replicator.ts.
+   */
+  follower: { localCommit(pos: number): void; reach(pos: number): Promise<void> } | null = null;
   private readonly userPos = new Map<UserId, number>();
   private readonly roomPos = new Map<RoomId, number>();
   private readonly accountDataPos = new Map<UserId, number>();
@@ -99,10 +105,35 @@ export class Notifier {
     return (this.accountDataPos.get(userId) ?? 0) > since;
   }
 
-  /** Has anything concerning `userId` happened after `since`? Answers from memory when it can. */
+  /**
+   * Has anything concerning `userId` happened after `since`? Answers from memory when it can.
+   * Only changes at or below the current position count: a local commit that the replicator
+   * has not yet confirmed waits for it (no busy loop on an invisible change).
+   */
   hasNews(userId: UserId, since: number): boolean | "unknown" {
     if (since < this.startPos) return "unknown";
-    return (this.userPos.get(userId) ?? 0) > since;
+    return Math.min(this.userPos.get(userId) ?? 0, this.pos) > since;
+  }
+
+  /** A token from another process may be ahead of this one: catch up to it first. */
+  async reach(pos: number): Promise<void> {
+    if (pos > this.pos && this.follower) await this.follower.reach(pos);
+  }
+
+  /** The replicator read every change up to `pos`. */
+  setPosition(pos: number): void {
+    if (pos > this.pos) this.pos = pos;
+  }
+
+  /** After an outage too long to replay: forget the per-user marks, answer from the database. */
+  reset(pos: number): void {
+    this.userPos.clear();
+    this.roomPos.clear();
+    this.accountDataPos.clear();
+    this.receiptPos.clear();
+    this.pos = Math.max(this.pos, pos);
+    this.startPos = this.pos;
+    this.wakeAll();
   }
 
   /** The last position of an event in the room, if one happened since start (else null: look it up). */
@@ -144,7 +175,9 @@ export class Notifier {
   }
 
   private advance(pos: number): void {
-    if (pos > this.pos) this.pos = pos;
+    if (pos <= this.pos) return;
+    if (this.follower) this.follower.localCommit(pos);
+    else this.pos = pos;
   }
 
   private touch(userId: UserId, pos: number): void {

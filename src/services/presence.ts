@@ -3,16 +3,20 @@
 // per user is one small record. A sync refreshes last-active without telling anyone; only a
 // real change (online ↔ unavailable ↔ offline, a new status message) wakes room-mates, and a
 // sweep turns users who stopped syncing offline. It can be switched off (presence.enabled).
+// With Redis, changes go to the other processes on the bus, and a user's last activity is
+// shared at most every few seconds (not per sync) so no process sweeps away a user who syncs
+// elsewhere; each state is also kept in a key with a TTL for processes that start later.
 import type { Config } from "../config/schema.js";
 import { forbidden, notFound } from "../http/errors.js";
 import type { RoomId, UserId } from "../matrix/ids.js";
+import type { Bus } from "./bus.js";
 import type { MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomStateCache } from "./room-state.js";
 
 export type PresenceValue = "online" | "unavailable" | "offline";
 
-interface State { presence: PresenceValue; statusMsg: string | null; lastActive: number; serial: number }
+interface State { presence: PresenceValue; statusMsg: string | null; lastActive: number; serial: number; shared: number }
 
 export class PresenceService {
   private readonly users = new Map<UserId, State>();
@@ -27,7 +31,11 @@ export class PresenceService {
     private readonly members: MembershipCache,
     private readonly cache: RoomStateCache,
     private readonly userExists: (u: UserId) => Promise<boolean>,
+    private readonly bus: Bus,
   ) {
+    bus.onMessage((m) => {
+      if (m.k === "presence") void this.apply(m.user, m.presence, m.msg, m.lastActive, false).catch(() => undefined);
+    });
     if (config.presence.enabled) {
       const every = Math.max(50, Math.min(10_000, config.presence.offline_after_ms / 2));
       this.sweeper = setInterval(() => void this.sweep(), every);
@@ -41,16 +49,53 @@ export class PresenceService {
   /** PUT /presence/{userId}/status, and set_presence on /sync (fromSync: only refreshes when unchanged). */
   async set(userId: UserId, presence: PresenceValue, statusMsg?: string | null): Promise<void> {
     if (!this.enabled) return;
-    const now = Date.now();
+    const msg = statusMsg === undefined ? this.users.get(userId)?.statusMsg ?? null : statusMsg;
+    await this.apply(userId, presence, msg, Date.now(), true);
+  }
+
+  /** Loads presence from Redis (a process that starts while others run). */
+  async load(): Promise<void> {
+    if (!this.enabled) return;
+    for (const { key, value } of await this.bus.scanEphemeral("presence:")) {
+      try {
+        const v = JSON.parse(value) as { presence: PresenceValue; msg: string | null; lastActive: number };
+        const userId = key.slice("presence:".length) as UserId;
+        if (!this.users.has(userId)) this.users.set(userId, { presence: v.presence, statusMsg: v.msg, lastActive: v.lastActive, serial: this.nextSerial(userId), shared: v.lastActive });
+      } catch { /* a malformed key is skipped */ }
+    }
+  }
+
+  /** A token from another process: changes from now on must sort after it. */
+  observe(serial: number): void {
+    if (serial > this.serialNow && serial < Date.now() + 86_400_000) this.serialNow = serial;
+  }
+
+  /** A presence change or refresh, made here (local) or on another process. */
+  private async apply(userId: UserId, presence: PresenceValue, msg: string | null, lastActive: number, local: boolean): Promise<void> {
     const prev = this.users.get(userId);
-    const msg = statusMsg === undefined ? prev?.statusMsg ?? null : statusMsg;
+    // News from elsewhere older than what this process saw (a sweep there while the user
+    // syncs here) changes nothing.
+    if (!local && prev && lastActive < prev.lastActive) return;
     if (prev && prev.presence === presence && prev.statusMsg === msg) {
-      prev.lastActive = now; // coalesced: nobody is told
+      // Coalesced: nobody is told. The other processes hear of the activity now and then.
+      prev.lastActive = Math.max(prev.lastActive, lastActive);
+      if (local && this.bus.clustered && lastActive - prev.shared >= this.shareEvery) this.share(userId, prev);
       return;
     }
-    const state: State = { presence, statusMsg: msg, lastActive: now, serial: this.nextSerial(userId) };
+    const state: State = { presence, statusMsg: msg, lastActive, serial: this.nextSerial(userId), shared: lastActive };
     this.users.set(userId, state);
+    if (local) this.share(userId, state);
     await this.announce(userId, state.serial);
+  }
+
+  private get shareEvery(): number {
+    return Math.max(25, Math.floor(this.config.presence.offline_after_ms / 4));
+  }
+
+  private share(userId: UserId, s: State): void {
+    s.shared = s.lastActive;
+    this.bus.publish({ k: "presence", user: userId, presence: s.presence, msg: s.statusMsg, lastActive: s.lastActive });
+    this.bus.setEphemeral(`presence:${userId}`, JSON.stringify({ presence: s.presence, msg: s.statusMsg, lastActive: s.lastActive }), this.config.presence.offline_after_ms * 2);
   }
 
   /** GET /presence/{userId}/status: the user, or someone sharing a room with them. */
@@ -125,6 +170,7 @@ export class PresenceService {
       if (s.presence !== "offline" && s.lastActive < limit) {
         s.presence = "offline";
         s.serial = this.nextSerial(u);
+        this.share(u, s);
         await this.announce(u, s.serial).catch(() => undefined);
       }
     }

@@ -38,6 +38,7 @@ export class ReceiptService {
     if (pos === null) return;
     // A private receipt concerns its owner only; a public one everyone in the room.
     this.notifier.receipt(roomId, type === "m.read.private" ? [userId] : [...room.interested], pos);
+    await this.notifier.reach(pos);
   }
 
   /**

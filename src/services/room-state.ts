@@ -124,6 +124,15 @@ export class RoomStateCache {
     this.rooms.delete(roomId);
   }
 
+  clear(): void {
+    this.rooms.clear();
+  }
+
+  /** Another process committed to the room: a load in flight may predate it, so it is redone. */
+  changedElsewhere(roomId: RoomId): void {
+    if (this.loading.has(roomId)) this.commits.set(roomId, (this.commits.get(roomId) ?? 0) + 1);
+  }
+
   /**
    * The writer committed to a room whose state object was `room`. If the cache now holds
    * another object for it (evicted and reloaded meanwhile), drop that one: it may predate the

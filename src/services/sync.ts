@@ -51,7 +51,12 @@ export class SyncService {
     let since = o.since;
     let sinceTyping = o.sinceTyping ?? 0;
     let sincePresence = o.sincePresence ?? 0;
-    if (since !== null && since > this.notifier.currentPos) since = this.notifier.currentPos;
+    this.typing.observe(sinceTyping);
+    this.presence.observe(sincePresence);
+    if (since !== null && since > this.notifier.currentPos) {
+      await this.notifier.reach(since); // a token from another process that is ahead of this one
+      if (since > this.notifier.currentPos) since = this.notifier.currentPos;
+    }
     if (o.setPresence !== "offline") await this.presence.set(who.userId, o.setPresence ?? "online");
     for (;;) {
       const cancelled = () => o.signal?.aborted === true || o.shutdown?.aborted === true;

@@ -7,6 +7,7 @@ import type { DeviceId, UserId } from "../matrix/ids.js";
 import type { Db, Queryable } from "../store/db.js";
 import * as devices from "../store/devices.js";
 import * as users from "../store/users.js";
+import { LocalBus, type Bus } from "./bus.js";
 
 /** Who is making a request. */
 export interface Requester {
@@ -31,8 +32,8 @@ export const hashToken = (t: string): Buffer => createHash("sha256").update(t, "
 // Devices' last-seen time is written at most this often per token: not a write per request.
 const LAST_SEEN_INTERVAL_MS = 5 * 60 * 1000;
 // Resolved tokens are kept this long, so a request costs no query to authenticate. Every
-// revocation in this process drops the user's entries at once; the TTL bounds how long
-// another process may still accept a token revoked elsewhere.
+// revocation drops the user's entries at once, in every process (on the Redis bus); the TTL
+// bounds how long another process may still accept a revoked token while Redis is away.
 const CACHE_TTL_MS = 60_000;
 const CACHE_MAX = 100_000;
 
@@ -43,7 +44,9 @@ export class TokenService {
   private readonly cache = new Map<string, Cached>();
   private readonly byUser = new Map<string, Set<string>>();
 
-  constructor(private readonly db: Db, private readonly config: Config) {}
+  constructor(private readonly db: Db, private readonly config: Config, private readonly bus: Bus = new LocalBus()) {
+    bus.onMessage((m) => { if (m.k === "tokens") this.forgetLocally(m.user); });
+  }
 
   /** Issues a token pair for a device (created if new). With a refresh token, the access token expires. */
   async issue(q: Queryable, userId: UserId, deviceId: DeviceId, withRefresh: boolean, refreshedFrom: number | null = null): Promise<IssuedTokens> {
@@ -91,6 +94,11 @@ export class TokenService {
 
   /** Drops every cached token of the user: call after any revocation has committed. */
   forgetUser(userId: UserId): void {
+    this.bus.publish({ k: "tokens", user: userId });
+    this.forgetLocally(userId);
+  }
+
+  private forgetLocally(userId: UserId): void {
     const keys = this.byUser.get(userId);
     if (!keys) return;
     for (const k of keys) this.cache.delete(k);

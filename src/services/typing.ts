@@ -1,9 +1,12 @@
 // Typing notifications. https://spec.matrix.org/latest/client-server-api/#typing-notifications
-// In memory only (never Postgres): who types where, until when. Each change takes a serial
+// In memory only (never Postgres): who types where, until when. With Redis, each change goes
+// to the other processes on the bus and into a key with a TTL (for processes that start later);
+// every process expires typing itself. Each change takes a serial
 // that sync tokens carry after the stream position ("s<pos>_<typing>"). The serial starts from
 // the clock, so it only moves forward across restarts and old tokens stay comparable.
 import { forbidden } from "../http/errors.js";
 import type { RoomId, UserId } from "../matrix/ids.js";
+import type { Bus } from "./bus.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomStateCache } from "./room-state.js";
 
@@ -17,7 +20,22 @@ export class TypingService {
   private readonly rooms = new Map<RoomId, RoomTyping>();
   private serialNow = Date.now();
 
-  constructor(private readonly cache: RoomStateCache, private readonly notifier: Notifier) {}
+  constructor(private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly bus: Bus) {
+    bus.onMessage((m) => { if (m.k === "typing") void this.apply(m.room, m.user, m.typing, m.ms); });
+  }
+
+  /** Loads who is typing from Redis (a process that starts while others run). */
+  async load(): Promise<void> {
+    for (const { key, ttlMs } of await this.bus.scanEphemeral("typing:")) {
+      const [, roomId, userId] = key.split("\u0000") as [string, RoomId, UserId];
+      if (roomId && userId) await this.apply(roomId, userId, true, ttlMs);
+    }
+  }
+
+  /** A token from another process: changes from now on must sort after it. */
+  observe(serial: number): void {
+    if (serial > this.serialNow && serial < Date.now() + 86_400_000) this.serialNow = serial;
+  }
 
   get serial(): number {
     return this.serialNow;
@@ -27,33 +45,42 @@ export class TypingService {
   async set(userId: UserId, roomId: RoomId, typing: boolean, timeoutMs?: number): Promise<void> {
     const room = await this.cache.get(roomId);
     if (!room || room.membership(userId) !== "join") throw forbidden("You are not in this room");
+    const ms = Math.min(Math.max(timeoutMs ?? DEFAULT_TYPING_MS, 0), MAX_TYPING_MS);
+    if (await this.apply(roomId, userId, typing, ms)) {
+      this.bus.publish({ k: "typing", room: roomId, user: userId, typing, ms });
+      this.bus.setEphemeral(`typing:\u0000${roomId}\u0000${userId}`, typing ? "1" : null, ms);
+    }
+  }
+
+  /** Applies a typing change made here or on another process; true if it changed anything. */
+  private async apply(roomId: RoomId, userId: UserId, typing: boolean, ms: number): Promise<boolean> {
     let rt = this.rooms.get(roomId);
     if (!rt) this.rooms.set(roomId, (rt = { users: new Map(), serial: 0 }));
     const existing = rt.users.get(userId);
     if (existing) clearTimeout(existing);
     if (typing) {
-      const ms = Math.min(Math.max(timeoutMs ?? DEFAULT_TYPING_MS, 0), MAX_TYPING_MS);
       // The server ends typing itself, so a client that vanishes leaves no stuck indicator.
       const timer = setTimeout(() => this.stop(roomId, userId), ms);
       timer.unref();
       rt.users.set(userId, timer);
-      if (existing) return; // still typing: nothing changed for anyone
+      if (existing) return true; // still typing: nobody here needs waking, but the others renew their timers
     } else {
-      if (!existing) return;
+      if (!existing) return false;
       rt.users.delete(userId);
     }
-    this.changed(roomId, rt);
+    await this.changed(roomId, rt);
+    return true;
   }
 
   private stop(roomId: RoomId, userId: UserId): void {
     const rt = this.rooms.get(roomId);
     if (!rt || !rt.users.delete(userId)) return;
-    this.changed(roomId, rt);
+    void this.changed(roomId, rt);
   }
 
-  private changed(roomId: RoomId, rt: RoomTyping): void {
+  private async changed(roomId: RoomId, rt: RoomTyping): Promise<void> {
     rt.serial = ++this.serialNow;
-    const room = this.cache.peek(roomId);
+    const room = this.cache.peek(roomId) ?? (await this.cache.get(roomId).catch(() => null));
     this.notifier.typing(room ? [...room.interested] : [], rt.serial);
     if (rt.users.size === 0) {
       // Keep the empty entry a while so syncs learn the typing stopped; then forget the room.

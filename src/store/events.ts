@@ -294,3 +294,12 @@ export async function selectVisibilityHistories(q: Queryable, roomIds: RoomId[],
      ORDER BY pos`, [roomIds, userId]);
   return res.rows.map((r: { room_id: RoomId; type: string; pos: number; content: Record<string, unknown> }) => ({ roomId: r.room_id, type: r.type, pos: Number(r.pos), content: r.content }));
 }
+
+export interface StreamEventRow extends EventRow { roomId: RoomId; depth: number }
+
+/** Every room's events in (after, upTo], oldest first, at most `limit`: how a process follows writes of the others. */
+export async function selectStreamEvents(q: Queryable, after: number, upTo: number, limit: number): Promise<StreamEventRow[]> {
+  const res = await q.raw(
+    `SELECT ${COLS}, room_id, depth FROM events WHERE pos > ? AND pos <= ? ORDER BY pos LIMIT ?`, [after, upTo, limit]);
+  return res.rows.map((r: RawRow & { depth: string | number }) => ({ ...fromRaw(r), roomId: r.room_id!, depth: Number(r.depth) }));
+}

@@ -34,3 +34,9 @@ export async function selectReceiptsSince(q: Queryable, roomIds: RoomId[], after
     roomId: r.room_id, userId: r.user_id, type: r.receipt_type, threadId: r.thread_id, eventId: r.event_id, ts: Number(r.ts), pos: Number(r.pos),
   }));
 }
+
+/** Every receipt that changed in (after, upTo], in position order (to follow other processes' writes). */
+export async function selectStreamReceipts(q: Queryable, after: number, upTo: number): Promise<{ roomId: RoomId; userId: UserId; type: string; pos: number }[]> {
+  const res = await q.raw(`SELECT room_id, user_id, receipt_type, pos FROM receipts WHERE pos > ? AND pos <= ? ORDER BY pos`, [after, upTo]);
+  return res.rows.map((r: { room_id: RoomId; user_id: UserId; receipt_type: string; pos: string }) => ({ roomId: r.room_id, userId: r.user_id, type: r.receipt_type, pos: Number(r.pos) }));
+}
