@@ -6,7 +6,7 @@ import type { Config } from "./config/schema.js";
 export function createLogger(config: Pick<Config, "logging">): Logger {
   return pino({
     level: config.logging.level,
-    base: { service: "ganglion" },
+    base: { service: "ganglion", pid: process.pid },
     redact: {
       paths: ["req.headers.authorization", "*.password", "*.access_token", "*.refresh_token", "*.new_password", "*.as_token", "*.hs_token"],
       censor: "[redacted]",

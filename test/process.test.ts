@@ -12,6 +12,8 @@ import { startHomeserver } from "../src/server.js";
 import { Client } from "./helpers/client.js";
 import { createTestDatabase } from "./helpers/postgres.js";
 import { startTestServer } from "./helpers/server.js";
+import { startTestRedis } from "./helpers/redis.js";
+import { createRoom, join, send } from "./helpers/rooms.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 
@@ -85,6 +87,58 @@ describe("the server process", () => {
     const after = await fetch(`${url}/_matrix/client/versions`).then(() => "answered", () => "refused");
     expect(after).to.equal("refused");
     expect(lines.some((l) => l.includes("\"shut down\""))).to.equal(true);
+  });
+});
+
+describe("workers: several server processes on one port (node cluster, Redis)", () => {
+  it("runs N workers that serve one conversation together, and stops them all on SIGTERM", async function () {
+    this.timeout(90_000);
+    const redis = await startTestRedis();
+    const dir = mkdtempSync(path.join(tmpdir(), "ganglion-cluster-"));
+    const file = path.join(dir, "c.yaml");
+    writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nworkers: 2\nredis: { url: "${redis.url}" }\ndatabase: { url: "${await createTestDatabase()}" }\nrate_limiting: { enabled: false }\n`);
+    const { child, url, lines } = await startMain(file);
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    try {
+      await waitFor(() => lines.filter((l) => l.includes("homeserver listening")).length === 2, 30_000);
+      const pids = new Set(lines.filter((l) => l.includes("homeserver listening")).map((l) => JSON.parse(l).pid));
+      expect(pids.size).to.equal(2);
+      const a = await new Client(url).register();
+      const b = await new Client(url).register();
+      const roomId = await createRoom(a, { preset: "public_chat" });
+      await join(b, roomId);
+      let since = (await b.get("/_matrix/client/v3/sync")).body.next_batch;
+      const sent: string[] = [];
+      for (let i = 0; i < 10; i++) sent.push(await send(a, roomId, `m${i}`));
+      const got: string[] = [];
+      for (let i = 0; i < 20 && got.length < sent.length; i++) {
+        const r = await b.get(`/_matrix/client/v3/sync?since=${encodeURIComponent(since)}&timeout=2000`);
+        expect(r.status).to.equal(200);
+        got.push(...(r.body.rooms?.join?.[roomId]?.timeline?.events ?? []).filter((e: any) => e.type === "m.room.message").map((e: any) => e.event_id));
+        since = r.body.next_batch;
+      }
+      expect(got).to.deep.equal(sent);
+      child.kill("SIGTERM");
+      expect(await exited).to.equal(0);
+      expect(lines.filter((l) => l.includes("\"shut down\"")).length).to.equal(2);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await redis.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses workers > 1 without Redis, naming the problem", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "ganglion-cluster-"));
+    const file = path.join(dir, "c.yaml");
+    writeFileSync(file, "workers: 3\n");
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "src/main.ts"), "--config", file], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    child.stderr!.on("data", (d) => (err += d));
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    rmSync(dir, { recursive: true, force: true });
+    expect(code).to.equal(2);
+    expect(err).to.contain("workers").and.to.contain("redis.url");
   });
 });
 

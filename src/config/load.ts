@@ -1,5 +1,6 @@
 // loadConfig(): YAML → ajv-validated, defaulted, frozen Config. The only module that reads
-// process.env (the config file path may come from GANGLION_CONFIG).
+// process.env (the config file path may come from GANGLION_CONFIG; worker processes get the
+// database URL of the embedded Postgres their primary started in GANGLION_DATABASE_URL).
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
@@ -7,6 +8,7 @@ import { isValidServerName } from "../matrix/ids.js";
 import { configSchema, type Config } from "./schema.js";
 
 export const CONFIG_ENV = "GANGLION_CONFIG";
+export const DATABASE_URL_ENV = "GANGLION_DATABASE_URL";
 
 /** A config that cannot be used. `problems` lists every one found, not just the first. */
 export class ConfigError extends Error {
@@ -35,6 +37,9 @@ export function buildConfig(raw: unknown, source = "config"): Config {
   if (typeof cfg.server_name === "string" && !isValidServerName(cfg.server_name)) {
     problems.push(`server_name: "${cfg.server_name}" is not a valid server name (host or host:port)`);
   }
+  if (typeof cfg.workers === "number" && cfg.workers > 1 && !cfg.redis?.url) {
+    problems.push("workers: more than one worker process needs redis.url (they share live updates through Redis)");
+  }
   if (problems.length) throw new ConfigError(problems, source);
   if (cfg.public_baseurl === null) {
     const host = cfg.listen.host === "0.0.0.0" || cfg.listen.host === "::" ? "localhost" : cfg.listen.host;
@@ -48,7 +53,14 @@ export function buildConfig(raw: unknown, source = "config"): Config {
 /** Reads the config from `path`, else from $GANGLION_CONFIG, else uses the defaults. */
 export function loadConfig(path?: string | null): Config {
   const file = path ?? process.env[CONFIG_ENV] ?? null;
-  if (!file) return buildConfig({}, "defaults");
+  const dbUrl = process.env[DATABASE_URL_ENV];
+  const withEnv = (raw: unknown): unknown => {
+    if (!dbUrl) return raw;
+    const doc = (raw && typeof raw === "object" ? { ...(raw as Record<string, unknown>) } : {}) as Record<string, unknown>;
+    doc.database = { ...((doc.database as object | undefined) ?? {}), url: dbUrl };
+    return doc;
+  };
+  if (!file) return buildConfig(withEnv({}), "defaults");
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -61,7 +73,7 @@ export function loadConfig(path?: string | null): Config {
   } catch (e) {
     throw new ConfigError([`not valid YAML: ${(e as Error).message}`], file);
   }
-  return buildConfig(raw, file);
+  return buildConfig(withEnv(raw), file);
 }
 
 /** Parses `--config FILE` / `--config=FILE` / `-c FILE` from argv. */

@@ -7,6 +7,7 @@ export interface Config {
   server_name: string;
   public_baseurl: string | null;
   listen: { host: string; port: number };
+  workers: number;
   database: { data_dir: string; url: string | null; pool_size: number; port: number | null; statement_timeout_ms: number };
   redis: { url: string | null };
   media: { store_path: string; max_upload_bytes: number };
@@ -48,6 +49,7 @@ export const configSchema = {
       host: { type: "string", minLength: 1, default: "127.0.0.1" },
       port: { type: "integer", minimum: 0, maximum: 65535, default: 8008 },
     }),
+    workers: { type: "integer", minimum: 1, maximum: 256, default: 1 },
     database: section({
       data_dir: { type: "string", minLength: 1, default: "./data/postgres" },
       url: { type: ["string", "null"], pattern: "^postgres(ql)?://", default: null },
