@@ -15,6 +15,7 @@ import { createServices, type Services } from "./services/index.js";
 import { createDb, type Db } from "./store/db.js";
 import { startEmbeddedPostgres, type EmbeddedHandle } from "./store/embedded.js";
 import { migrate } from "./store/migrate.js";
+import { attachWebSocket, type WsHandle } from "./ws/server.js";
 
 export interface Homeserver {
   /** Base URL the server listens on, e.g. http://127.0.0.1:8008 */
@@ -22,6 +23,7 @@ export interface Homeserver {
   port: number;
   services: Services;
   log: Logger;
+  ws: WsHandle;
   /** Graceful stop: no new connections, in-flight requests finish, then the pool and Postgres close. */
   close(): Promise<void>;
 }
@@ -58,6 +60,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
   // Long-polls stay open for up to the client's timeout; idle keep-alive sockets are cheap.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  const ws = attachWebSocket(server, services, log);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -73,8 +76,8 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
 
   let closing: Promise<void> | null = null;
   return {
-    url, port, services, log,
-    close: () => (closing ??= shutdown(server, services, embedded, log, opts.shutdownGraceMs ?? 10_000)),
+    url, port, services, log, ws,
+    close: () => (closing ??= shutdown(server, services, ws, embedded, log, opts.shutdownGraceMs ?? 10_000)),
   };
 }
 
@@ -142,12 +145,13 @@ function buildApp(config: Config, services: Services, metrics: Metrics, log: Log
   return app;
 }
 
-async function shutdown(server: Server, services: Services, embedded: EmbeddedHandle | null, log: Logger, graceMs: number): Promise<void> {
+async function shutdown(server: Server, services: Services, ws: WsHandle, embedded: EmbeddedHandle | null, log: Logger, graceMs: number): Promise<void> {
   log.info("shutting down: no new connections, finishing requests");
   const db = services.db;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // Long-polls answer at once (with what they have) instead of holding the shutdown.
   services.shutdown.abort();
+  ws.close();
   services.replicator?.close();
   services.typing.close();
   services.presence.close();

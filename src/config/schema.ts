@@ -19,6 +19,7 @@ export interface Config {
   http: { max_body_bytes: number; cors_origins: string[]; trust_proxy: boolean | string[] };
   appservices: { registration_files: string[] };
   metrics: { enabled: boolean };
+  websocket: { enabled: boolean; auth_timeout_ms: number; ping_interval_ms: number; max_buffered_bytes: number; slow_timeout_ms: number };
   logging: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
 }
 
@@ -94,6 +95,13 @@ export const configSchema = {
     }),
     appservices: section({
       registration_files: { type: "array", items: { type: "string" }, default: [] },
+    }),
+    websocket: section({
+      enabled: { type: "boolean", default: true },
+      auth_timeout_ms: { type: "integer", minimum: 100, maximum: 600000, default: 10000 },
+      ping_interval_ms: { type: "integer", minimum: 100, maximum: 600000, default: 30000 },
+      max_buffered_bytes: { type: "integer", minimum: 65536, default: 8388608 },
+      slow_timeout_ms: { type: "integer", minimum: 100, maximum: 600000, default: 30000 },
     }),
     metrics: section({
       enabled: { type: "boolean", default: true },

@@ -66,7 +66,7 @@ export class Router {
 
   mount(table: RouteTable): void {
     for (const [name, def] of Object.entries(table)) {
-      const validator = def.body ? compile<unknown>(def.body) : null;
+      const validator = validatorFor(def);
       for (const path of expandPaths(def.path)) {
         this.known.push({ method: def.method, regex: pathRegex(path) });
         const handler = this.wrap(name, def, validator);
@@ -96,26 +96,15 @@ export class Router {
           const token = extractAccessToken(req);
           if (token) user = await services.tokens.authenticate(token, ip);
           else if (def.auth === "user") throw missingToken();
-          if (user?.isGuest && !def.guest) {
-            throw new MatrixError(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is not allowed on this endpoint");
-          }
-          if (user) services.limits.requests.take(`user:${user.userId}`);
         }
         let body: unknown = undefined;
         if (def.method !== "GET") {
           body = parseJsonBody(await readBody(req, maxBody));
           if (body === undefined) body = {}; // an empty body is an empty object (spec: logout)
-          if (hasNul(body)) throw new MatrixError(400, "M_BAD_JSON", "Strings may not contain NUL (U+0000)");
-          if (validator && !validator(body)) throw schemaError(validator.errors);
         }
-        const params: Record<string, string> = {};
-        for (const [k, v] of Object.entries(req.params as Record<string, string>)) params[k] = checkParam(k, v);
         const query: Record<string, string | undefined> = {};
-        for (const [k, v] of Object.entries(req.query)) {
-          const q = Array.isArray(v) ? String(v[0]) : typeof v === "string" ? v : undefined;
-          query[k] = q === undefined ? undefined : checkParam(k, q);
-        }
-        const out = await def.handler({ req, res, user: user as Requester, params, query, body, ip, log }, services);
+        for (const [k, v] of Object.entries(req.query)) query[k] = Array.isArray(v) ? String(v[0]) : typeof v === "string" ? v : undefined;
+        const out = await invoke(def, validator, services, { req, res, user, params: req.params as Record<string, string>, query, body, ip, log });
         if (res.headersSent) {
           status = res.statusCode;
           return;
@@ -136,6 +125,50 @@ export class Router {
       }
     };
   }
+}
+
+/** What a route is called with, from HTTP or from the WebSocket. */
+export interface Invocation {
+  req: Request;
+  res: Response;
+  user: Requester | null;
+  params: Record<string, string>;
+  query: Record<string, string | undefined>;
+  /** Parsed JSON (undefined for GET). */
+  body: unknown;
+  ip: string;
+  log: Logger;
+}
+
+/**
+ * Runs a route's checks and handler for an authenticated (or anonymous) caller: guest access,
+ * the per-user rate limit, NUL and schema checks on the body, parameter limits. The HTTP
+ * wrapper and the WebSocket commands both come through here, so a command gets exactly the
+ * validation, auth rules and errcodes of its HTTP endpoint.
+ */
+export async function invoke(def: RouteDef, validator: ValidateFunction<unknown> | null, services: Services, inv: Invocation): Promise<unknown> {
+  const user = inv.user;
+  if (user?.isGuest && !def.guest) {
+    throw new MatrixError(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is not allowed on this endpoint");
+  }
+  if (user) services.limits.requests.take(`user:${user.userId}`);
+  if (def.method !== "GET") {
+    if (hasNul(inv.body)) throw new MatrixError(400, "M_BAD_JSON", "Strings may not contain NUL (U+0000)");
+    if (validator && !validator(inv.body)) throw schemaError(validator.errors);
+  }
+  const params: Record<string, string> = {};
+  for (const [k, v] of Object.entries(inv.params)) params[k] = checkParam(k, v);
+  const query: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(inv.query)) query[k] = v === undefined ? undefined : checkParam(k, v);
+  return def.handler({ req: inv.req, res: inv.res, user: user as Requester, params, query, body: inv.body, ip: inv.ip, log: inv.log }, services);
+}
+
+/** The body validator of each route, compiled once and shared by HTTP and the WebSocket. */
+const validators = new WeakMap<RouteDef, ValidateFunction<unknown> | null>();
+export function validatorFor(def: RouteDef): ValidateFunction<unknown> | null {
+  let v = validators.get(def);
+  if (v === undefined) validators.set(def, (v = def.body ? compile<unknown>(def.body) : null));
+  return v;
 }
 
 // Path segments hold IDs, types, keys and transaction IDs: none is legitimately this long, and

@@ -308,7 +308,7 @@ function summary(members: ClientEvent[], userId: UserId): Json {
   return { "m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited };
 }
 
-function isEmpty(res: Json): boolean {
+export function isEmpty(res: Json): boolean {
   const rooms = res.rooms as Record<string, Json>;
   return Object.keys(rooms.join!).length === 0 && Object.keys(rooms.invite!).length === 0 && Object.keys(rooms.leave!).length === 0
     && ((res.account_data as { events: unknown[] }).events.length === 0)

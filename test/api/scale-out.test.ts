@@ -8,6 +8,7 @@ import { createTestDatabase } from "../helpers/postgres.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 import { createRoom, enc, join, send } from "../helpers/rooms.js";
 import { testConfig } from "../helpers/server.js";
+import { WsClient } from "../helpers/ws.js";
 
 /** The same user's session, talking to another process. */
 const via = (c: UserClient, hs: Homeserver): UserClient => Object.assign(new UserClient(hs.url, c.token), { userId: c.userId, deviceId: c.deviceId, password: c.password });
@@ -68,6 +69,24 @@ describe("scale-out: two processes, one Postgres, one Redis", function () {
     const eventId = await send(a, roomId, "hello from A");
     const r = await poll;
     expect(timelineOf(r.body, roomId).map((e) => e.event_id)).to.include(eventId);
+  });
+
+  it("a WebSocket client of one process gets what is sent on the other", async () => {
+    const { a, b, roomId } = await pair();
+    const ws = await WsClient.connect(B.url, b.token);
+    try {
+      await ws.call("sync", {});
+      const eventId = await send(a, roomId, "to the socket on B");
+      const frame = await ws.waitFor((f) => f.method === "sync" && timelineOf(f.params, roomId).some((e) => e.event_id === eventId));
+      expect(frame.params.next_batch).to.be.a("string");
+      // And a send over B's socket reaches a long-poll on A.
+      const s0 = await a.get("/_matrix/client/v3/sync");
+      const sent = await ws.call("send", { room_id: roomId, type: "m.room.message", content: { msgtype: "m.text", body: "from B's socket" }, txn_id: "ws-1" });
+      const got = await syncUntil(a, s0.body.next_batch, (body) => timelineOf(body, roomId).find((e) => e.event_id === sent.result.event_id));
+      expect(got.found.content.body).to.equal("from B's socket");
+    } finally {
+      ws.close();
+    }
   });
 
   it("typing and receipts made on one process reach a client of the other", async () => {

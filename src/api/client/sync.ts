@@ -3,54 +3,71 @@ import { MatrixError, forbidden, invalidParam, notFound } from "../../http/error
 import { defineRoutes } from "../../http/route.js";
 import { check, compile } from "../../http/validate.js";
 import { filterSchema, type Filter } from "../../matrix/filter.js";
-import { parseUserId } from "../../matrix/ids.js";
+import { parseUserId, type UserId } from "../../matrix/ids.js";
+import type { Services } from "../../services/index.js";
+import type { SyncOptions } from "../../services/sync.js";
 import { parseToken } from "../../matrix/tokens.js";
 
 const validateFilter = compile<Filter>(filterSchema);
 // Clients hold a long-poll open for up to this long; longer timeouts are cut to it.
 const MAX_TIMEOUT_MS = 5 * 60 * 1000;
 
+/** The sync parameters shared by GET /sync and the WebSocket's `sync` command. */
+export interface SyncParams {
+  /** A filter ID, or a filter as JSON text or as an object. */
+  filter?: string | Record<string, unknown>;
+  since?: string;
+  set_presence?: string;
+  full_state?: boolean;
+}
+
+export async function syncOptions(userId: UserId, p: SyncParams, s: Services): Promise<Omit<SyncOptions, "timeoutMs">> {
+  let filter: Filter = {};
+  if (typeof p.filter === "object" && p.filter !== null) {
+    filter = check(validateFilter, p.filter);
+  } else if (p.filter !== undefined) {
+    if (p.filter.trim().startsWith("{")) {
+      let parsed: unknown;
+      try { parsed = JSON.parse(p.filter); } catch { throw new MatrixError(400, "M_NOT_JSON", "filter is not JSON"); }
+      filter = check(validateFilter, parsed);
+    } else {
+      const f = await s.accountData.getFilter(userId, p.filter);
+      if (!f) throw invalidParam("No such filter");
+      filter = f as Filter;
+    }
+  }
+  if (p.set_presence !== undefined && !["online", "offline", "unavailable"].includes(p.set_presence)) {
+    throw invalidParam("set_presence must be online, offline or unavailable");
+  }
+  const since = p.since !== undefined ? parseToken(p.since, "since") : null;
+  return {
+    since: since?.pos ?? null,
+    sinceTyping: since?.ephemeral[0] ?? 0,
+    sincePresence: since?.ephemeral[1] ?? 0,
+    setPresence: p.set_presence as "online" | "offline" | "unavailable" | undefined,
+    fullState: p.full_state === true,
+    filter,
+  };
+}
+
 export default defineRoutes({
   /** GET /_matrix/client/v3/sync */
   sync: {
     method: "GET", path: "/_matrix/client/v3/sync", auth: "user", guest: true,
     async handler({ user, query, res }, s) {
-      let filter: Filter = {};
-      if (query.filter !== undefined) {
-        if (query.filter.trim().startsWith("{")) {
-          let parsed: unknown;
-          try { parsed = JSON.parse(query.filter); } catch { throw new MatrixError(400, "M_NOT_JSON", "filter is not JSON"); }
-          filter = check(validateFilter, parsed);
-        } else {
-          const f = await s.accountData.getFilter(user.userId, query.filter);
-          if (!f) throw invalidParam("No such filter");
-          filter = f as Filter;
-        }
-      }
       let timeoutMs = 0;
       if (query.timeout !== undefined) {
         if (!/^\d{1,12}$/.test(query.timeout)) throw invalidParam("timeout must be a whole number of milliseconds");
         timeoutMs = Math.min(Number(query.timeout), MAX_TIMEOUT_MS);
       }
-      if (query.set_presence !== undefined && !["online", "offline", "unavailable"].includes(query.set_presence)) {
-        throw invalidParam("set_presence must be online, offline or unavailable");
-      }
       // Per response, not per socket: a keep-alive socket carries many long-polls. Only a
       // connection that goes away before the answer cancels the wait.
       const closed = new AbortController();
       res.once("close", () => { if (!res.writableFinished) closed.abort(); });
-      const since = query.since !== undefined ? parseToken(query.since, "since") : null;
-      return s.sync.sync(user, {
-        since: since?.pos ?? null,
-        sinceTyping: since?.ephemeral[0] ?? 0,
-        sincePresence: since?.ephemeral[1] ?? 0,
-        setPresence: query.set_presence as "online" | "offline" | "unavailable" | undefined,
-        timeoutMs,
-        fullState: query.full_state === "true",
-        filter,
-        signal: closed.signal,
-        shutdown: s.shutdown.signal,
-      });
+      const opts = await syncOptions(user.userId, {
+        filter: query.filter, since: query.since, set_presence: query.set_presence, full_state: query.full_state === "true",
+      }, s);
+      return s.sync.sync(user, { ...opts, timeoutMs, signal: closed.signal, shutdown: s.shutdown.signal });
     },
   },
 

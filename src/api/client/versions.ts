@@ -11,12 +11,14 @@ export const SPEC_VERSIONS = ["r0.0.1", "r0.1.0", "r0.2.0", "r0.3.0", "r0.4.0", 
 
 /** Our extensions and the MSCs we implement, flagged as the spec asks (`unstable_features`). */
 export const UNSTABLE_FEATURES: Record<string, boolean> = {};
+/** Our WebSocket extension (docs/websocket.md); on unless switched off in the config. */
+export const WS_FEATURE = "org.ganglion.ws";
 
 export default defineRoutes({
   /** GET /_matrix/client/versions */
   getVersions: {
     method: "GET", path: "/_matrix/client/versions", auth: "none",
-    handler: () => ({ versions: SPEC_VERSIONS, unstable_features: UNSTABLE_FEATURES }),
+    handler: (_ctx, { config }) => ({ versions: SPEC_VERSIONS, unstable_features: { ...UNSTABLE_FEATURES, [WS_FEATURE]: config.websocket.enabled } }),
   },
 
   /** GET /.well-known/matrix/client */

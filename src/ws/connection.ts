@@ -1,0 +1,242 @@
+// One WebSocket connection of the extension (docs/websocket.md): authentication, commands,
+// and the sync subscription that pushes each change as a /sync-shaped frame.
+//
+// Backpressure: at most one sync frame is in flight. The next one is computed only when the
+// previous one has been handed to the socket, so changes that happen meanwhile are coalesced
+// into one catch-up frame (it is computed from the last token, like a /sync). A peer that takes
+// no frame for `slow_timeout_ms`, or lets unsent data pass `max_buffered_bytes`, is closed with
+// 4008 and resumes with `since`: the server never buffers without bound.
+import type { Logger } from "pino";
+import type { WebSocket } from "ws";
+import { syncOptions, type SyncParams } from "../api/client/sync.js";
+import { MatrixError } from "../http/errors.js";
+import { hasNul, invoke, validatorFor } from "../http/route.js";
+import { compile, schemaError, type Schema } from "../http/validate.js";
+import { parseToken } from "../matrix/tokens.js";
+import type { Services } from "../services/index.js";
+import { isEmpty } from "../services/sync.js";
+import type { Requester } from "../services/tokens.js";
+import { COMMANDS } from "./commands.js";
+
+/** Close codes (docs/websocket.md). */
+export const CLOSE = {
+  /** No valid authentication in time, or the token was revoked. */
+  UNAUTHENTICATED: 4001,
+  /** The peer did not take its frames fast enough: reconnect and resume with `since`. */
+  TOO_SLOW: 4008,
+  /** The server is stopping. */
+  GOING_AWAY: 1001,
+} as const;
+
+/** Commands running at once on one connection; more get M_LIMIT_EXCEEDED. */
+const MAX_IN_FLIGHT = 32;
+
+type FrameId = string | number | null;
+
+const paramSchemas = new Map<string, ReturnType<typeof compile>>();
+function validatorOf(method: string, schema: Schema) {
+  let v = paramSchemas.get(method);
+  if (!v) paramSchemas.set(method, (v = compile(schema)));
+  return v;
+}
+
+const authParams: Schema = { type: "object", required: ["access_token"], properties: { access_token: { type: "string", minLength: 1, maxLength: 1024 } } };
+const syncParams: Schema = {
+  type: "object",
+  properties: {
+    filter: { type: ["string", "object"], maxLength: 65536 },
+    since: { type: "string", maxLength: 255 },
+    set_presence: { type: "string" },
+    full_state: { type: "boolean" },
+  },
+};
+
+export class WsConnection {
+  /** Answered the last heartbeat ping. */
+  alive = true;
+  private user: Requester | null = null;
+  private token: string | null = null;
+  private inFlight = 0;
+  private sub: AbortController | null = null;
+  private authTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly s: Services,
+    private readonly ip: string,
+    private readonly log: Logger,
+    auth: { user: Requester; token: string } | null,
+  ) {
+    if (auth) {
+      this.user = auth.user;
+      this.token = auth.token;
+    } else {
+      this.authTimer = setTimeout(() => this.close(CLOSE.UNAUTHENTICATED, "no authentication received in time"), s.config.websocket.auth_timeout_ms);
+      this.authTimer.unref();
+    }
+    ws.on("message", (data, isBinary) => void this.onFrame(isBinary ? null : data.toString()));
+    ws.on("pong", () => { this.alive = true; });
+    ws.on("close", () => this.cleanup());
+    ws.on("error", () => this.cleanup());
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.cleanup();
+    this.ws.close(code, reason);
+    // A peer that does not read cannot receive the close frame either: cut it after a moment.
+    setTimeout(() => this.ws.terminate(), 1000).unref();
+  }
+
+  private cleanup(): void {
+    this.closed = true;
+    this.sub?.abort();
+    this.sub = null;
+    if (this.authTimer) clearTimeout(this.authTimer);
+  }
+
+  private async onFrame(text: string | null): Promise<void> {
+    let id: FrameId = null;
+    try {
+      if (text === null) throw new MatrixError(400, "M_NOT_JSON", "Frames must be JSON text");
+      let frame: unknown;
+      try { frame = JSON.parse(text); } catch { throw new MatrixError(400, "M_NOT_JSON", "Frame is not JSON"); }
+      if (!frame || typeof frame !== "object" || Array.isArray(frame)) throw new MatrixError(400, "M_BAD_JSON", "A frame is an object {id, method, params}");
+      const f = frame as { id?: unknown; method?: unknown; params?: unknown };
+      if (typeof f.id === "string" || (typeof f.id === "number" && Number.isFinite(f.id))) id = f.id;
+      if (id === null || (typeof id === "string" && id.length > 255)) throw new MatrixError(400, "M_BAD_JSON", "A frame needs an id (a string of at most 255 characters, or a number)");
+      if (typeof f.method !== "string") throw new MatrixError(400, "M_MISSING_PARAM", "A frame needs a method");
+      const params = f.params ?? {};
+      if (!params || typeof params !== "object" || Array.isArray(params)) throw new MatrixError(400, "M_BAD_JSON", "params must be an object");
+      if (hasNul(params)) throw new MatrixError(400, "M_BAD_JSON", "Strings may not contain NUL (U+0000)");
+      if (this.inFlight >= MAX_IN_FLIGHT) throw new MatrixError(429, "M_LIMIT_EXCEEDED", "Too many commands in flight on this connection", { retry_after_ms: 100 });
+      this.inFlight++;
+      try {
+        await this.dispatch(id, f.method, params as Record<string, unknown>);
+      } finally {
+        this.inFlight--;
+      }
+    } catch (e) {
+      this.replyError(id, e);
+    }
+  }
+
+  private async dispatch(id: FrameId, method: string, params: Record<string, unknown>): Promise<void> {
+    if (method === "ping") return this.reply(id, {});
+    if (method === "auth") return this.reply(id, await this.auth(params));
+    if (method !== "sync" && !(method in COMMANDS)) throw new MatrixError(400, "M_UNRECOGNIZED", `Unknown method ${method}`);
+    const user = await this.requester();
+    if (method === "sync") return this.subscribe(id, user, params);
+    const cmd = COMMANDS[method]!;
+    const v = validatorOf(method, cmd.params);
+    if (!v(params)) throw schemaError(v.errors);
+    const { params: routeParams, body } = cmd.map(params, user.userId);
+    const out = await invoke(cmd.route, validatorFor(cmd.route), this.s, {
+      req: null as never, res: null as never, user, params: routeParams, query: {}, body, ip: this.ip, log: this.log,
+    });
+    this.reply(id, out ?? {});
+  }
+
+  private async auth(params: Record<string, unknown>): Promise<unknown> {
+    if (this.user) throw new MatrixError(400, "M_BAD_STATE", "This connection is already authenticated");
+    const v = validatorOf("auth", authParams);
+    if (!v(params)) throw schemaError(v.errors);
+    const token = params.access_token as string;
+    try {
+      this.user = await this.s.tokens.authenticate(token, this.ip);
+    } catch (e) {
+      // Refused: the error frame goes out first, then the close.
+      setImmediate(() => this.close(CLOSE.UNAUTHENTICATED, "authentication failed"));
+      throw e;
+    }
+    this.token = token;
+    if (this.authTimer) clearTimeout(this.authTimer);
+    return { user_id: this.user.userId, device_id: this.user.deviceId };
+  }
+
+  /** The connection's user, re-checked (from the token cache) so a revoked token stops working. */
+  private async requester(): Promise<Requester> {
+    if (!this.user || !this.token) throw new MatrixError(401, "M_MISSING_TOKEN", "Authenticate first (method auth)");
+    try {
+      this.user = await this.s.tokens.authenticate(this.token, this.ip);
+      return this.user;
+    } catch (e) {
+      if (e instanceof MatrixError && e.status === 401) setImmediate(() => this.close(CLOSE.UNAUTHENTICATED, "token no longer valid"));
+      throw e;
+    }
+  }
+
+  /** `sync`: (re)subscribes; the answer is the first sync response, then changes are pushed. */
+  private async subscribe(id: FrameId, user: Requester, params: Record<string, unknown>): Promise<void> {
+    const v = validatorOf("sync", syncParams);
+    if (!v(params)) throw schemaError(v.errors);
+    const opts = await syncOptions(user.userId, params as SyncParams, this.s);
+    this.sub?.abort();
+    const sub = new AbortController();
+    this.sub = sub;
+    const first = await this.s.sync.sync(user, { ...opts, timeoutMs: 0, signal: sub.signal, shutdown: this.s.shutdown.signal });
+    if (sub.signal.aborted) throw new MatrixError(400, "M_UNKNOWN", "Replaced by a later sync command");
+    await this.send({ id, result: first });
+    void this.follow(sub, { ...opts, fullState: false }, String(first.next_batch));
+  }
+
+  private async follow(sub: AbortController, opts: Awaited<ReturnType<typeof syncOptions>>, token: string): Promise<void> {
+    // Each wait is bounded so presence stays fresh and a revoked token is noticed.
+    const waitMs = Math.max(1000, Math.min(30_000, Math.floor(this.s.config.presence.offline_after_ms / 2)));
+    while (!sub.signal.aborted && !this.closed) {
+      try {
+        const user = await this.requester();
+        const t = parseToken(token);
+        const res = await this.s.sync.sync(user, {
+          ...opts, since: t.pos, sinceTyping: t.ephemeral[0] ?? 0, sincePresence: t.ephemeral[1] ?? 0,
+          timeoutMs: waitMs, signal: sub.signal, shutdown: this.s.shutdown.signal,
+        });
+        if (sub.signal.aborted || this.closed) return;
+        if (!isEmpty(res)) await this.send({ method: "sync", params: res });
+        token = String(res.next_batch);
+      } catch (e) {
+        if (sub.signal.aborted || this.closed) return;
+        if (e instanceof MatrixError && e.status === 401) return; // closing
+        this.log.warn({ err: (e as Error).message }, "websocket sync failed; retrying");
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private reply(id: FrameId, result: unknown): void {
+    void this.send({ id, result });
+  }
+
+  private replyError(id: FrameId, e: unknown): void {
+    let err: MatrixError;
+    if (e instanceof MatrixError) err = e;
+    else {
+      this.log.error({ err: e }, "websocket command failed");
+      err = new MatrixError(500, "M_UNKNOWN", "Internal server error");
+    }
+    void this.send({ id, error: err.toJSON() });
+  }
+
+  /** Sends a frame; resolves when the socket has taken it. Closes a connection that is too slow. */
+  private send(frame: unknown): Promise<void> {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return Promise.resolve();
+    const { max_buffered_bytes: maxBuffered, slow_timeout_ms: slowMs } = this.s.config.websocket;
+    // Unsent data already past the limit (one large frame alone is fine: an initial sync).
+    if (this.ws.bufferedAmount > maxBuffered) {
+      this.close(CLOSE.TOO_SLOW, "too slow: reconnect and resume with since");
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.close(CLOSE.TOO_SLOW, "too slow: reconnect and resume with since");
+        resolve();
+      }, slowMs);
+      timer.unref();
+      this.ws.send(JSON.stringify(frame), () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,83 @@
+// The WebSocket extension's endpoint: GET /_matrix/client/unstable/org.ganglion.ws/v1/stream
+// upgraded to a WebSocket (docs/websocket.md). Authentication comes from the Authorization
+// header of the upgrade request (a bad token is refused with the HTTP 401 of the API), or,
+// for browsers that cannot set headers, from a first `auth` frame.
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Logger } from "pino";
+import { WebSocketServer } from "ws";
+import { MatrixError, unrecognized } from "../http/errors.js";
+import type { Services } from "../services/index.js";
+import type { Requester } from "../services/tokens.js";
+import { CLOSE, WsConnection } from "./connection.js";
+
+export const WS_PATH = "/_matrix/client/unstable/org.ganglion.ws/v1/stream";
+
+export interface WsHandle {
+  readonly connections: number;
+  close(): void;
+}
+
+/** Answers an upgrade request with a plain HTTP error (the Matrix error body). */
+function refuse(socket: Duplex, err: MatrixError): void {
+  const body = JSON.stringify(err.toJSON());
+  const reason = { 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable" }[err.status] ?? "Error";
+  socket.end(`HTTP/1.1 ${err.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+export function attachWebSocket(server: Server, s: Services, log: Logger): WsHandle {
+  const cfg = s.config.websocket;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: s.config.http.max_body_bytes });
+  const conns = new Map<import("ws").WebSocket, WsConnection>();
+  const wlog = log.child({ module: "ws" });
+
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => undefined);
+    void (async () => {
+      const path = (req.url ?? "").split("?")[0];
+      if (!cfg.enabled || path !== WS_PATH || req.method !== "GET") return refuse(socket, unrecognized(404));
+      const ip = req.socket.remoteAddress ?? "unknown";
+      let auth: { user: Requester; token: string } | null = null;
+      const header = req.headers.authorization;
+      if (header !== undefined) {
+        const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+        if (!m) return refuse(socket, new MatrixError(401, "M_MISSING_TOKEN", "Invalid Authorization header"));
+        try {
+          auth = { user: await s.tokens.authenticate(m[1]!, ip), token: m[1]! };
+        } catch (e) {
+          if (e instanceof MatrixError) return refuse(socket, e);
+          wlog.warn({ err: (e as Error).message }, "websocket authentication failed");
+          return refuse(socket, new MatrixError(503, "M_UNKNOWN", "Try again shortly"));
+        }
+      }
+      if (s.shutdown.signal.aborted) return refuse(socket, new MatrixError(503, "M_UNKNOWN", "The server is stopping"));
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const conn = new WsConnection(ws, s, ip, wlog, auth);
+        conns.set(ws, conn);
+        ws.on("close", () => conns.delete(ws));
+      });
+    })();
+  });
+
+  // One timer for every connection: a peer that did not answer the last ping is dropped.
+  const heartbeat = setInterval(() => {
+    for (const [ws, conn] of conns) {
+      if (!conn.alive) {
+        ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      ws.ping();
+    }
+  }, cfg.ping_interval_ms);
+  heartbeat.unref();
+
+  return {
+    get connections() { return conns.size; },
+    close() {
+      clearInterval(heartbeat);
+      for (const conn of conns.values()) conn.close(CLOSE.GOING_AWAY, "server shutting down");
+      wss.close();
+    },
+  };
+}
