@@ -25,6 +25,7 @@ import { PresenceService } from "./presence.js";
 import { SyncService } from "./sync.js";
 import { LocalBus, RedisBus, type Bus } from "./bus.js";
 import { Replicator } from "./replicator.js";
+import { UnreadService } from "./unread.js";
 
 export interface Services {
   config: Config;
@@ -69,7 +70,8 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const notifier = new Notifier(await events.selectCurrentPosition(db));
   const roomCache = new RoomStateCache(db);
   const memberships = new MembershipCache(db);
-  const replicator = bus.clustered ? new Replicator(db, bus, notifier, roomCache, memberships, log.child({ module: "replicator" })) : null;
+  const unread = new UnreadService(db, roomCache);
+  const replicator = bus.clustered ? new Replicator(db, bus, notifier, roomCache, memberships, unread, log.child({ module: "replicator" })) : null;
   const profiles = new ProfileService(db);
   const writer = new EventWriter(db, roomCache, config.server_name, signing, notifier, log.child({ module: "writer" }));
   const rooms = new RoomService(db, config, roomCache, writer, profiles);
@@ -80,7 +82,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     await rooms.propagateProfile(userId, await rooms.joinedRooms(userId));
   });
   const accountData = new AccountDataService(db, notifier);
-  const receipts = new ReceiptService(db, roomCache, notifier, accountData);
+  const receipts = new ReceiptService(db, roomCache, notifier, accountData, unread);
   const typing = new TypingService(roomCache, notifier, bus);
   const accounts = new AccountService(db, config, tokens);
   const presence = new PresenceService(config, notifier, memberships, roomCache, (u) => accounts.userExists(u), bus);
@@ -100,7 +102,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     notifier, roomCache, writer, rooms,
     membership: new MembershipService(db, rooms, writer),
     reader: new RoomReadService(db, roomCache, notifier),
-    sync: new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence),
+    sync: new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread),
     accountData,
     receipts,
     typing,

@@ -7,6 +7,7 @@ import * as store from "../store/receipts.js";
 import type { AccountDataService } from "./account-data.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomStateCache } from "./room-state.js";
+import type { UnreadService } from "./unread.js";
 
 export const RECEIPT_TYPES = ["m.read", "m.read.private", "m.fully_read"] as const;
 
@@ -16,6 +17,7 @@ export class ReceiptService {
     private readonly cache: RoomStateCache,
     private readonly notifier: Notifier,
     private readonly accountData: AccountDataService,
+    private readonly unread: UnreadService,
   ) {}
 
   /** POST /rooms/{roomId}/receipt/{receiptType}/{eventId}. A receipt that would move backwards changes nothing. */
@@ -36,6 +38,7 @@ export class ReceiptService {
     }
     const pos = await this.db.transaction((trx) => store.upsertReceipt(trx, { roomId, userId, type, threadId: threadId ?? "", eventId, eventPos: ev.pos, ts: Date.now() }));
     if (pos === null) return;
+    this.unread.forget(userId, roomId);
     // A private receipt concerns its owner only; a public one everyone in the room.
     this.notifier.receipt(roomId, type === "m.read.private" ? [userId] : [...room.interested], pos);
     await this.notifier.reach(pos);

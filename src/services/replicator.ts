@@ -24,6 +24,7 @@ import type { Written } from "./event-writer.js";
 import type { MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomState, RoomStateCache } from "./room-state.js";
+import type { UnreadService } from "./unread.js";
 
 /** Rows read per round; a longer gap takes several rounds. */
 const BATCH = 2000;
@@ -49,6 +50,7 @@ export class Replicator {
     private readonly notifier: Notifier,
     private readonly cache: RoomStateCache,
     private readonly members: MembershipCache,
+    private readonly unread: UnreadService,
     private readonly log: Logger,
   ) {
     this.floor = notifier.currentPos;
@@ -185,6 +187,7 @@ export class Replicator {
       this.notifier.roomEvents(room, written);
     }
     for (const r of rcpts) {
+      this.unread.forget(r.userId, r.roomId);
       const room = await this.cache.get(r.roomId);
       this.notifier.receipt(r.roomId, r.type === "m.read.private" || !room ? [r.userId] : [...room.interested], r.pos);
     }

@@ -19,6 +19,7 @@ import type { MembershipCache } from "./memberships.js";
 import type { ReceiptService } from "./receipts.js";
 import type { TypingService } from "./typing.js";
 import type { PresenceService, PresenceValue } from "./presence.js";
+import type { UnreadService } from "./unread.js";
 import { parseToken } from "../matrix/tokens.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
@@ -44,7 +45,7 @@ export interface SyncOptions {
 type Json = Record<string, unknown>;
 
 export class SyncService {
-  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService, private readonly presence: PresenceService) {}
+  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService, private readonly presence: PresenceService, private readonly unread: UnreadService) {}
 
   async sync(who: Requester, o: SyncOptions): Promise<Json> {
     const deadline = Date.now() + o.timeoutMs;
@@ -243,6 +244,12 @@ export class SyncService {
       else if (memberships.some((m) => m.roomId === a.roomId && m.membership === "join") && allowed(a.roomId as RoomId)) {
         join[a.roomId] = { ...emptyJoin(), account_data: { events: [evt] } };
       }
+    }
+
+    // Unread counts for every joined room in the response.
+    const joinIds = Object.keys(join) as RoomId[];
+    if (joinIds.length) {
+      for (const [roomId, counts] of await this.unread.counts(userId, joinIds, upTo)) (join[roomId] as Json).unread_notifications = counts;
     }
 
     const presenceEvents = (await this.presence.forSync(userId, initial ? null : sincePresence))

@@ -303,3 +303,21 @@ export async function selectStreamEvents(q: Queryable, after: number, upTo: numb
     `SELECT ${COLS}, room_id, depth FROM events WHERE pos > ? AND pos <= ? ORDER BY pos LIMIT ?`, [after, upTo, limit]);
   return res.rows.map((r: RawRow & { depth: string | number }) => ({ ...fromRaw(r), roomId: r.room_id!, depth: Number(r.depth) }));
 }
+
+/** For each room, its newest events (at most `limit`) after the room's own position, up to `upTo`; newest first. */
+export async function selectEventsAfterEach(q: Queryable, rooms: { roomId: RoomId; after: number }[], upTo: number, limit: number): Promise<Map<RoomId, EventRow[]>> {
+  const out = new Map<RoomId, EventRow[]>();
+  if (rooms.length === 0) return out;
+  const res = await q.raw(
+    `SELECT r.room_id, e.pos, e.json, e.txn_device, e.txn_id FROM unnest(?::text[], ?::bigint[]) AS r(room_id, after)
+     CROSS JOIN LATERAL (
+       SELECT pos, json, txn_device, txn_id FROM events WHERE room_id = r.room_id AND pos > r.after AND pos <= ? ORDER BY pos DESC LIMIT ?
+     ) e ORDER BY e.pos DESC`,
+    [rooms.map((r) => r.roomId), rooms.map((r) => r.after), upTo, limit]);
+  for (const r of res.rows as RawRow[]) {
+    let list = out.get(r.room_id!);
+    if (!list) out.set(r.room_id!, (list = []));
+    list.push(fromRaw(r));
+  }
+  return out;
+}

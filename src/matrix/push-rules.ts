@@ -1,0 +1,164 @@
+// Push rule evaluation. https://spec.matrix.org/latest/client-server-api/#push-rules
+// Pure: given a user's rule set, an event and the room facts the conditions need, what should
+// happen (notify? highlight?). Used for unread counts now, and pushers later.
+
+export interface PushRule {
+  rule_id: string;
+  enabled?: boolean;
+  default?: boolean;
+  conditions?: Record<string, unknown>[];
+  pattern?: string;
+  actions: unknown[];
+}
+
+export type RuleSet = Partial<Record<"override" | "content" | "room" | "sender" | "underride", PushRule[]>>;
+
+export interface PushContext {
+  userId: string;
+  /** The user's display name in the room (contains_display_name). */
+  displayName: string | null;
+  /** Joined members (room_member_count). */
+  memberCount: number;
+  /** Power level of the sender, and the room's `notifications` levels. */
+  senderPower: number;
+  notificationLevels: Record<string, unknown>;
+}
+
+export interface PushOutcome {
+  notify: boolean;
+  highlight: boolean;
+  /** The matched rule's actions with tweaks (for pushers), historical actions stripped. */
+  actions: unknown[];
+}
+
+const NOTHING: PushOutcome = { notify: false, highlight: false, actions: [] };
+const KINDS = ["override", "content", "room", "sender", "underride"] as const;
+
+export function evaluatePushRules(rules: RuleSet, event: Record<string, unknown>, ctx: PushContext): PushOutcome {
+  for (const kind of KINDS) {
+    for (const rule of rules[kind] ?? []) {
+      if (rule.enabled === false) continue;
+      if (!ruleMatches(kind, rule, event, ctx)) continue;
+      const actions = (rule.actions ?? []).filter((a) => a !== "dont_notify" && a !== "coalesce");
+      const notify = actions.includes("notify");
+      const hl = actions.find((a): a is { set_tweak: string; value?: unknown } => typeof a === "object" && a !== null && (a as { set_tweak?: unknown }).set_tweak === "highlight");
+      return { notify, highlight: notify && hl !== undefined && hl.value !== false, actions };
+    }
+  }
+  return NOTHING;
+}
+
+function ruleMatches(kind: (typeof KINDS)[number], rule: PushRule, event: Record<string, unknown>, ctx: PushContext): boolean {
+  switch (kind) {
+    case "room": return event.room_id === rule.rule_id;
+    case "sender": return event.sender === rule.rule_id;
+    case "content": {
+      const body = lookup(event, ["content", "body"]);
+      return typeof body === "string" && typeof rule.pattern === "string" && globMatch(rule.pattern, body, true);
+    }
+    default:
+      return (rule.conditions ?? []).every((c) => conditionMatches(c, event, ctx));
+  }
+}
+
+function conditionMatches(c: Record<string, unknown>, event: Record<string, unknown>, ctx: PushContext): boolean {
+  switch (c.kind) {
+    case "event_match": {
+      if (typeof c.key !== "string" || typeof c.pattern !== "string") return false;
+      const v = lookup(event, splitPath(c.key));
+      return typeof v === "string" && globMatch(c.pattern, v, c.key === "content.body");
+    }
+    case "event_property_is": {
+      if (typeof c.key !== "string") return false;
+      const v = lookup(event, splitPath(c.key));
+      return isScalar(v) && v === c.value;
+    }
+    case "event_property_contains": {
+      if (typeof c.key !== "string") return false;
+      const v = lookup(event, splitPath(c.key));
+      return Array.isArray(v) && v.some((x) => isScalar(x) && x === c.value);
+    }
+    case "contains_display_name": {
+      const body = lookup(event, ["content", "body"]);
+      if (typeof body !== "string" || !ctx.displayName) return false;
+      return globMatch(escapeGlob(ctx.displayName), body, true);
+    }
+    case "room_member_count": {
+      const m = typeof c.is === "string" ? /^(==|<=|>=|<|>)?([0-9]+)$/.exec(c.is) : null;
+      if (!m) return false;
+      const n = Number(m[2]);
+      const count = ctx.memberCount;
+      switch (m[1] ?? "==") {
+        case "==": return count === n;
+        case "<": return count < n;
+        case ">": return count > n;
+        case "<=": return count <= n;
+        default: return count >= n;
+      }
+    }
+    case "sender_notification_permission": {
+      if (typeof c.key !== "string") return false;
+      const needed = ctx.notificationLevels[c.key];
+      const level = typeof needed === "number" ? needed : 50; // the spec's default for notifications.room
+      return ctx.senderPower >= level;
+    }
+    default:
+      return false; // unrecognised conditions never match (spec)
+  }
+}
+
+const isScalar = (v: unknown) => v === null || typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isInteger(v));
+
+/** Dot-separated property path; `\.` is a literal dot and `\\` a backslash (appendices). */
+export function splitPath(key: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  for (let i = 0; i < key.length; i++) {
+    const ch = key[i]!;
+    if (ch === "\\" && (key[i + 1] === "." || key[i + 1] === "\\")) {
+      cur += key[++i];
+    } else if (ch === ".") {
+      out.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
+function lookup(event: Record<string, unknown>, path: string[]): unknown {
+  let v: unknown = event;
+  for (const p of path) {
+    if (!v || typeof v !== "object" || Array.isArray(v) || !Object.prototype.hasOwnProperty.call(v, p)) return undefined;
+    v = (v as Record<string, unknown>)[p];
+  }
+  return v;
+}
+
+const escapeGlob = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+
+const globCache = new Map<string, RegExp>();
+/**
+ * Glob (`*`, `?`) matched case-insensitively against the whole value or, for `content.body`,
+ * any substring that starts and ends at a word boundary (non-[A-Za-z0-9_] or the ends).
+ */
+export function globMatch(pattern: string, value: string, words: boolean): boolean {
+  const key = `${words ? "w" : "f"}${pattern}`;
+  let re = globCache.get(key);
+  if (!re) {
+    let src = "";
+    for (let i = 0; i < pattern.length; i++) {
+      const ch = pattern[i]!;
+      if (ch === "\\" && i + 1 < pattern.length) src += escapeRe(pattern[++i]!);
+      else if (ch === "*") src += "[\\s\\S]*";
+      else if (ch === "?") src += "[\\s\\S]";
+      else src += escapeRe(ch);
+    }
+    re = words ? new RegExp(`(?:^|(?<=[^A-Za-z0-9_]))${src}(?=[^A-Za-z0-9_]|$)`, "iu") : new RegExp(`^${src}$`, "iu");
+    if (globCache.size > 10_000) globCache.clear();
+    globCache.set(key, re);
+  }
+  return re.test(value);
+}
+
+const escapeRe = (c: string) => c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
