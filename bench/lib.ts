@@ -22,7 +22,7 @@ const root = path.resolve(import.meta.dirname, "..");
 export interface ServerProc { url: string; child: ChildProcess; dbUrl: string; stop(): Promise<void> }
 
 /** Starts the built server with the given database URL; resolves when it answers /health. */
-export async function startServerProcess(dbUrl: string): Promise<ServerProc> {
+export async function startServerProcess(dbUrl: string, extraConfig: string[] = []): Promise<ServerProc> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), "ganglion-bench-"));
   chmodSync(dir, 0o755);
@@ -32,6 +32,7 @@ export async function startServerProcess(dbUrl: string): Promise<ServerProc> {
     `database: { url: "${dbUrl}", pool_size: 20 }`,
     "rate_limiting: { enabled: false }",
     "logging: { level: warn }",
+    ...extraConfig,
   ].join("\n"));
   // The production build (npm run bench builds it first), as `npm start` runs it.
   const child = spawn(process.execPath, [path.join(root, "dist/src/main.js"), "--config", cfg], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
@@ -107,3 +108,9 @@ export async function register(base: string, name: string): Promise<{ userId: st
 }
 
 export const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
+
+/** Resident memory of a process in bytes, from /proc. */
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) * 1024 : NaN;
+}

@@ -8,12 +8,19 @@ import pg from "pg";
 import { pino } from "pino";
 import { startEmbeddedPostgres } from "../src/store/embedded.js";
 import { api, cpuMs, fmt, register, request, startServerProcess, stats } from "./lib.js";
+import { deliveryLatency, memoryPerConnection, startRedis, twoProcesses, usersInRoom, wsEchoBaseline } from "./live.js";
+import { createServer } from "node:net";
 
 const SEQ_SENDS = Number(process.env.BENCH_SEQ ?? 1000);
 const CONC_SENDERS = 100;
 const CONC_PER_SENDER = Number(process.env.BENCH_CONC_EACH ?? 20);
 const POLLERS = 100;
 const DELIVERY_MESSAGES = Number(process.env.BENCH_DELIVERIES ?? 60);
+const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE ?? 2000);
+
+const freePort = (): Promise<number> => new Promise((resolve) => {
+  const s = createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+});
 
 async function rawInsertRate(url: string, conns: number, total: number): Promise<number> {
   const setup = new pg.Client({ connectionString: url });
@@ -147,8 +154,51 @@ async function main(): Promise<void> {
     say(`deliveries: ${d.n} of ${DELIVERY_MESSAGES * POLLERS}`);
     say(`latency: p50 ${fmt(d.p50, 1)} ms, p95 ${fmt(d.p95, 1)} ms, p99 ${fmt(d.p99, 1)} ms  (HTTP round-trip p50 ${fmt(rtt.lat.p50, 2)} ms → p50 is ${fmt(d.p50 / rtt.lat.p50, 1)}× a trivial request)`);
     say(`server CPU per delivery: ${fmt(deliveryCpu, 3)} ms`);
-  } finally {
+    say("");
+
+    // The same room and clients over the WebSocket extension, beside a raw ws echo.
+    const echo = await wsEchoBaseline(2000);
+    const tokens = pollers.map((p) => p.token);
+    const wsLat = await deliveryLatency("ws", server.url, server.url, lroom, owner.token, tokens, "w", DELIVERY_MESSAGES);
+    say(`## Send → WebSocket delivery, ${POLLERS} connected clients in one room`);
+    say(`raw ws echo round trip (baseline): p50 ${fmt(echo.p50, 2)} ms, p95 ${fmt(echo.p95, 2)} ms, p99 ${fmt(echo.p99, 2)} ms`);
+    say(`deliveries: ${wsLat.n} of ${DELIVERY_MESSAGES * POLLERS}`);
+    say(`latency: p50 ${fmt(wsLat.p50, 1)} ms, p95 ${fmt(wsLat.p95, 1)} ms, p99 ${fmt(wsLat.p99, 1)} ms  (long-poll: p50 ${fmt(d.p50, 1)}, p95 ${fmt(d.p95, 1)}, p99 ${fmt(d.p99, 1)})`);
+    say("");
+
+    // Memory and the two-process figures use fresh server processes.
     await server.stop();
+    const memPoll = await memoryPerConnection(pgHandle.url, "poll", tokens, IDLE_CONNECTIONS);
+    const memWs = await memoryPerConnection(pgHandle.url, "ws", tokens, IDLE_CONNECTIONS);
+    say(`## Memory per idle connection (RSS growth of a fresh server over ${IDLE_CONNECTIONS} connections)`);
+    say(`long-poll /sync, waiting: ${fmt(memPoll / 1024, 1)} KiB each`);
+    say(`WebSocket, subscribed:    ${fmt(memWs / 1024, 1)} KiB each  (${fmt(memWs / memPoll, 1)}× a long-poll)`);
+    say("");
+
+    // Two processes on the same Postgres sharing one Redis: sender on A, clients on B.
+    const redis = await startRedis(await freePort());
+    if (!redis) {
+      say("## Across two processes (Redis): skipped, redis-server is not installed");
+    } else {
+      const [A, B] = await twoProcesses(pgHandle.url, redis.url);
+      try {
+        const xOwner = await register(A.url, "bench_x_owner");
+        const x = await usersInRoom(A.url, "bench_x", POLLERS, xOwner.token);
+        const same = await deliveryLatency("poll", A.url, A.url, x.roomId, xOwner.token, x.tokens, "xs", DELIVERY_MESSAGES);
+        const cross = await deliveryLatency("poll", A.url, B.url, x.roomId, xOwner.token, x.tokens, "xc", DELIVERY_MESSAGES);
+        const crossWs = await deliveryLatency("ws", A.url, B.url, x.roomId, xOwner.token, x.tokens, "xw", DELIVERY_MESSAGES);
+        say(`## Across two processes (Redis), ${POLLERS} clients, sender on process A`);
+        say(`long-poll on A (same process, baseline): p50 ${fmt(same.p50, 1)} ms, p95 ${fmt(same.p95, 1)} ms, p99 ${fmt(same.p99, 1)} ms  (${same.n} deliveries)`);
+        say(`long-poll on B (through Redis):          p50 ${fmt(cross.p50, 1)} ms, p95 ${fmt(cross.p95, 1)} ms, p99 ${fmt(cross.p99, 1)} ms  (${cross.n} deliveries; p50 ${fmt(cross.p50 / same.p50, 2)}× same-process)`);
+        say(`WebSocket on B (through Redis):          p50 ${fmt(crossWs.p50, 1)} ms, p95 ${fmt(crossWs.p95, 1)} ms, p99 ${fmt(crossWs.p99, 1)} ms  (${crossWs.n} deliveries)`);
+      } finally {
+        await A.stop();
+        await B.stop();
+        redis.stop();
+      }
+    }
+  } finally {
+    if (server.child.exitCode === null) await server.stop();
     await pgHandle.stop();
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(`${dataDir}.password`, { force: true });
