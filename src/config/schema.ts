@@ -19,9 +19,15 @@ export interface Config {
   http: { max_body_bytes: number; cors_origins: string[]; trust_proxy: boolean | string[] };
   appservices: { registration_files: string[] };
   metrics: { enabled: boolean };
+  search: { enabled: boolean; language: string; statement_timeout_ms: number; max_terms: number };
   websocket: { enabled: boolean; auth_timeout_ms: number; ping_interval_ms: number; max_buffered_bytes: number; slow_timeout_ms: number };
   logging: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
 }
+
+/** Postgres's built-in text search configurations ("simple": no stemming). */
+export const SEARCH_LANGUAGES = ["simple", "arabic", "armenian", "basque", "catalan", "danish", "dutch", "english", "finnish", "french", "german",
+  "greek", "hindi", "hungarian", "indonesian", "irish", "italian", "lithuanian", "nepali", "norwegian", "portuguese", "romanian", "russian",
+  "serbian", "spanish", "swedish", "tamil", "turkish", "yiddish"];
 
 const rateLimit = (perSecond: number, burst: number) => ({
   type: "object",
@@ -95,6 +101,12 @@ export const configSchema = {
     }),
     appservices: section({
       registration_files: { type: "array", items: { type: "string" }, default: [] },
+    }),
+    search: section({
+      enabled: { type: "boolean", default: true },
+      language: { enum: SEARCH_LANGUAGES, default: "english" },
+      statement_timeout_ms: { type: "integer", minimum: 100, maximum: 600000, default: 10000 },
+      max_terms: { type: "integer", minimum: 1, maximum: 256, default: 32 },
     }),
     websocket: section({
       enabled: { type: "boolean", default: true },

@@ -41,3 +41,10 @@ export const int = (minimum?: number, maximum?: number): Schema => ({
   type: "integer", ...(minimum !== undefined ? { minimum } : {}), ...(maximum !== undefined ? { maximum } : {}),
 });
 export const anyObject: Schema = { type: "object" };
+
+/** A `limit` query parameter: a non-negative integer, cut to `max`. */
+export function parseLimit(v: string | undefined, dflt: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d{1,9}$/.test(v)) throw new MatrixError(400, "M_INVALID_PARAM", "limit must be a non-negative integer");
+  return Math.min(Number(v), max);
+}

@@ -111,3 +111,9 @@ export function redactClientEvent(ev: ClientEvent, roomVersion: string): ClientE
   if (ev.state_key !== undefined) r.state_key = ev.state_key;
   return r;
 }
+
+/** An event as served once redacted: the room version's algorithm, and what redacted it. */
+export function redactedForm(ev: ClientEvent, version: string, redaction: ClientEvent): ClientEvent {
+  const { unsigned: _u, ...because } = redaction;
+  return { ...redactClientEvent(ev, version), unsigned: { redacted_because: because } };
+}

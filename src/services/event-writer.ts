@@ -5,7 +5,9 @@ import type { Logger } from "pino";
 import { MatrixError, tooLarge } from "../http/errors.js";
 import { checkEventAuth, type StateLookup } from "../matrix/auth-rules.js";
 import { canonicalJson } from "../matrix/canonical-json.js";
-import { contentHash, signAndIdentify, type ClientEvent, type Pdu } from "../matrix/events.js";
+import { contentHash, redactedForm, signAndIdentify, type ClientEvent, type Pdu } from "../matrix/events.js";
+import { relationOf } from "../matrix/relations.js";
+import { searchDoc } from "../matrix/search-text.js";
 import type { EventId, RoomId, UserId } from "../matrix/ids.js";
 import type { Db } from "../store/db.js";
 import * as events from "../store/events.js";
@@ -27,6 +29,10 @@ export interface EventDraft {
   /** origin_server_ts override (application services' `ts`). */
   ts?: number;
   redacts?: EventId;
+  /** A redaction: the event it redacts (checked by the caller), redacted in the same write. */
+  redactTarget?: ClientEvent;
+  /** An m.replace the caller has checked (same sender, room, type): search follows the new text. */
+  validatedEdit?: boolean;
 }
 
 export interface Written { eventId: EventId; pos: number; event: ClientEvent }
@@ -68,6 +74,7 @@ export class EventWriter {
     private readonly signing: SigningKey,
     private readonly notifier: Notifier,
     private readonly log: Logger,
+    private readonly search: { enabled: boolean; language: string } = { enabled: true, language: "english" },
   ) {}
 
   onCommit(l: CommitListener): void {
@@ -274,9 +281,9 @@ export class EventWriter {
     const result = creates.length
       ? await this.db.transaction(async (trx) => {
         for (const c of creates) await events.insertRoom(trx, c.batch.roomId, c.creating!.version, c.creating!.creator);
-        return events.appendEvents(trx, items.map((i) => i.batch));
+        return events.appendEvents(trx, items.map((i) => i.batch), this.search.language);
       })
-      : await events.appendEvents(this.db, items.map((i) => i.batch));
+      : await events.appendEvents(this.db, items.map((i) => i.batch), this.search.language);
     this.stats.commitSeconds += Number(process.hrtime.bigint() - started) / 1e9;
     this.stats.commits++;
     for (const it of items) if (result.has(it.batch.roomId)) this.stats.events += it.batch.rows.length;
@@ -348,10 +355,22 @@ export class EventWriter {
       const prev = state.get(d.type, d.stateKey) as ClientEvent | undefined;
       if (prev) json.unsigned = { prev_content: prev.content, prev_sender: prev.sender, replaces_state: prev.event_id };
     }
+    const relation = relationOf(content);
+    const isEdit = relation?.relType === "m.replace";
+    let edit: events.NewEventRow["edit"] = null;
+    if (isEdit && d.validatedEdit && this.search.enabled) {
+      const nc = content["m.new_content"];
+      edit = { target: relation.relatesTo as EventId, search: nc && typeof nc === "object" ? searchDoc(d.type, nc as Record<string, unknown>) : null };
+    }
     return {
       eventId, type: d.type, stateKey: d.stateKey ?? null, sender: d.sender, depth: pdu.depth, ts: pdu.origin_server_ts,
       membership: d.type === "m.room.member" && typeof content.membership === "string" ? content.membership : null,
       json, pdu, txn: d.txn ? { userId: d.sender, deviceId: d.txn.deviceId, txnId: d.txn.txnId } : null,
+      // An edit's own text is not indexed: search finds the original, with its latest text.
+      search: this.search.enabled && !isEdit ? searchDoc(d.type, content) : null,
+      relation,
+      redaction: d.redactTarget ? { target: d.redactTarget.event_id, json: redactedForm(d.redactTarget, room.version, json) } : null,
+      edit,
     };
   }
 }

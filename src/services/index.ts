@@ -26,6 +26,7 @@ import { SyncService } from "./sync.js";
 import { LocalBus, RedisBus, type Bus } from "./bus.js";
 import { Replicator } from "./replicator.js";
 import { UnreadService } from "./unread.js";
+import { RelationService } from "./relations.js";
 
 export interface Services {
   config: Config;
@@ -49,6 +50,7 @@ export interface Services {
   receipts: ReceiptService;
   typing: TypingService;
   presence: PresenceService;
+  relations: RelationService;
   /** Other processes (Redis), or nobody. */
   bus: Bus;
   /** Follows the other processes' writes (only with Redis). */
@@ -73,7 +75,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const unread = new UnreadService(db, roomCache);
   const replicator = bus.clustered ? new Replicator(db, bus, notifier, roomCache, memberships, unread, log.child({ module: "replicator" })) : null;
   const profiles = new ProfileService(db);
-  const writer = new EventWriter(db, roomCache, config.server_name, signing, notifier, log.child({ module: "writer" }));
+  const writer = new EventWriter(db, roomCache, config.server_name, signing, notifier, log.child({ module: "writer" }), config.search);
   const rooms = new RoomService(db, config, roomCache, writer, profiles);
   writer.onCommit((room, written) => memberships.onCommit(room, written));
   // A new display name or avatar is carried into every room the user is joined to (spec: profiles).
@@ -88,6 +90,9 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const presence = new PresenceService(config, notifier, memberships, roomCache, (u) => accounts.userExists(u), bus);
   await typing.load();
   await presence.load();
+  const reader = new RoomReadService(db, roomCache, notifier);
+  const relations = new RelationService(db, notifier, reader);
+  reader.bundle = (rows, userId) => relations.bundle(rows, userId);
   return {
     config, db, log, tokens,
     accounts,
@@ -101,8 +106,9 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     },
     notifier, roomCache, writer, rooms,
     membership: new MembershipService(db, rooms, writer),
-    reader: new RoomReadService(db, roomCache, notifier),
-    sync: new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread),
+    reader,
+    relations,
+    sync: new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread, relations),
     accountData,
     receipts,
     typing,

@@ -32,7 +32,12 @@ export interface Access {
   worldReadable: boolean;
 }
 
+/** Adds bundled aggregations to rows (services/relations.ts); set once the services are built. */
+export type Bundler = (rows: events.EventRow[], userId: UserId) => Promise<events.EventRow[]>;
+
 export class RoomReadService {
+  bundle: Bundler = async (rows) => rows;
+
   constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier) {}
 
   /** Who may read this room, and how far. Non-members of rooms that are not world-readable get 403. */
@@ -55,7 +60,17 @@ export class RoomReadService {
     if (!row || row.event.room_id !== roomId) throw notFound("Event not found");
     const vis = await Visibility.load(this.db, roomId, who.userId);
     if (!vis.canSee(row.event, row.pos)) throw notFound("Event not found");
-    return serialize(row, who);
+    return serialize((await this.bundle([row], who.userId))[0]!, who);
+  }
+
+  /** The event without bundles, for callers that only check it is visible. */
+  async visibleEvent(who: Requester, roomId: RoomId, eventId: string): Promise<events.EventRow> {
+    await this.access(who.userId, roomId).catch(() => { throw notFound("Event not found"); });
+    const row = await events.selectEventById(this.db, eventId);
+    if (!row || row.event.room_id !== roomId) throw notFound("Event not found");
+    const vis = await Visibility.load(this.db, roomId, who.userId);
+    if (!vis.canSee(row.event, row.pos)) throw notFound("Event not found");
+    return row;
   }
 
   /** The current state, or the state when the user left. */
@@ -148,7 +163,7 @@ export class RoomReadService {
     }
     const now = Date.now();
     const out: Record<string, unknown> = {
-      chunk: chunk.map((r) => serialize(r, who, now)),
+      chunk: (await this.bundle(chunk, who.userId)).map((r) => serialize(r, who, now)),
       start: formatToken(from),
     };
     if (!exhausted) out.end = formatToken(cursor);
@@ -195,10 +210,11 @@ export class RoomReadService {
       const senders = new Set([row.event.sender, ...b.out.map((r) => r.event.sender), ...f.out.map((r) => r.event.sender)]);
       state = state.filter((e) => e.type === "m.room.member" && senders.has(e.state_key as UserId));
     }
+    const bundled = await this.bundle([row, ...b.out, ...f.out], who.userId);
     return {
-      event: serialize(row, who, now),
-      events_before: b.out.map((r) => serialize(r, who, now)),
-      events_after: f.out.map((r) => serialize(r, who, now)),
+      event: serialize(bundled[0]!, who, now),
+      events_before: bundled.slice(1, 1 + b.out.length).map((r) => serialize(r, who, now)),
+      events_after: bundled.slice(1 + b.out.length).map((r) => serialize(r, who, now)),
       start: formatToken(b.cursor),
       end: formatToken(f.cursor),
       state,

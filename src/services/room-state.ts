@@ -1,7 +1,7 @@
 // In-memory current state of rooms: what auth checks, membership lists and the notifier read on
 // every send, kept up to date after each commit and reloaded on a miss (DESIGN §5).
 import type { StateLookup } from "../matrix/auth-rules.js";
-import type { ClientEvent } from "../matrix/events.js";
+import { redactedForm, type ClientEvent } from "../matrix/events.js";
 import type { EventId, RoomId, UserId } from "../matrix/ids.js";
 import type { Db } from "../store/db.js";
 import * as events from "../store/events.js";
@@ -53,9 +53,23 @@ export class RoomState implements StateLookup {
 
   apply(ev: ClientEvent, pos: number): void {
     if (pos > this.lastPos) this.lastPos = pos;
+    if (ev.type === "m.room.redaction") this.redact(ev);
     if (ev.state_key === undefined) return;
     this.state.set(key(ev.type, ev.state_key), { event: ev, pos });
     this.trackMember(ev);
+  }
+
+  /** A redaction: the copies of its target held here take the redacted form (as the database did). */
+  private redact(redaction: ClientEvent): void {
+    const target = typeof redaction.redacts === "string" ? redaction.redacts : redaction.content.redacts;
+    if (typeof target !== "string") return;
+    for (let i = 0; i < this.recent.length; i++) {
+      const r = this.recent[i]!;
+      if (r.event.event_id === target && !r.event.unsigned?.redacted_because) this.recent[i] = { ...r, event: redactedForm(r.event, this.version, redaction) };
+    }
+    for (const [k, e] of this.state) {
+      if (e.event.event_id === target && !e.event.unsigned?.redacted_because) this.state.set(k, { ...e, event: redactedForm(e.event, this.version, redaction) });
+    }
   }
 
   private trackMember(ev: ClientEvent): void {

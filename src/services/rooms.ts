@@ -9,6 +9,9 @@ import type { Db } from "../store/db.js";
 import * as directory from "../store/directory.js";
 import * as events from "../store/events.js";
 import * as users from "../store/users.js";
+import * as relations from "../store/relations.js";
+import { relationOf, type Relation } from "../matrix/relations.js";
+import { powerLevelsFrom, userLevel } from "../matrix/power-levels.js";
 import type { EventDraft, EventWriter, Written } from "./event-writer.js";
 import type { ProfileService } from "./profiles.js";
 import type { RoomState, RoomStateCache } from "./room-state.js";
@@ -148,8 +151,73 @@ export class RoomService {
 
   /** PUT /rooms/{roomId}/send/{eventType}/{txnId} */
   async sendMessage(sender: UserId, deviceId: string | null, roomId: RoomId, type: string, content: Record<string, unknown>, txnId: string, ts?: number): Promise<Written> {
+    if (type === "m.room.redaction" && typeof content.redacts === "string") {
+      return this.redact(sender, deviceId, roomId, content.redacts, txnId, content, ts);
+    }
     await this.room(roomId);
-    return this.writer.send(roomId, { type, content, sender, txn: deviceId ? { deviceId, txnId } : undefined, ts });
+    const txn = deviceId ? { deviceId, txnId } : undefined;
+    const draft: EventDraft = { type, content, sender, txn, ts };
+    const rel = relationOf(content);
+    // A retried send is answered with its first event by the writer: it is not checked again
+    // (its own first copy would make it a "duplicate").
+    if (rel && !(txn && (await events.selectTxnEvents(this.db, sender, txn.deviceId, [txnId])).size > 0)) {
+      await this.checkRelation(sender, roomId, type, content, rel);
+      if (rel.relType === "m.replace") draft.validatedEdit = true;
+    }
+    return this.writer.send(roomId, draft);
+  }
+
+  /**
+   * Relations the spec constrains: one identical reaction per user (M_DUPLICATE_ANNOTATION, as
+   * Synapse), edits only of one's own event of the same type in the same room and never of an
+   * edit, threads only from an event that relates to nothing.
+   */
+  private async checkRelation(sender: UserId, roomId: RoomId, type: string, content: Record<string, unknown>, rel: Relation): Promise<void> {
+    if (rel.relType === "m.annotation") {
+      if (rel.key === null) throw new MatrixError(400, "M_INVALID_PARAM", "An annotation needs a key");
+      if (await relations.hasAnnotation(this.db, rel.relatesTo, sender, type, rel.key)) {
+        throw new MatrixError(400, "M_DUPLICATE_ANNOTATION", "You already sent this reaction");
+      }
+      return;
+    }
+    if (rel.relType !== "m.replace" && rel.relType !== "m.thread") return;
+    const target = await events.selectEventById(this.db, rel.relatesTo);
+    if (!target || target.event.room_id !== roomId) throw new MatrixError(400, "M_INVALID_PARAM", "The related event is not in this room");
+    const targetRel = relationOf(target.event.content);
+    if (rel.relType === "m.replace") {
+      if (target.event.sender !== sender) throw forbidden("You can only edit your own events");
+      if (target.event.type !== type) throw new MatrixError(400, "M_INVALID_PARAM", "An edit must have the type of the event it replaces");
+      if (target.event.state_key !== undefined) throw new MatrixError(400, "M_INVALID_PARAM", "State events cannot be edited");
+      if (targetRel?.relType === "m.replace") throw new MatrixError(400, "M_INVALID_PARAM", "An edit cannot be edited");
+      const nc = content["m.new_content"];
+      if (!nc || typeof nc !== "object" || Array.isArray(nc)) throw new MatrixError(400, "M_BAD_JSON", "An edit needs m.new_content");
+    } else if (targetRel) {
+      throw new MatrixError(400, "M_INVALID_PARAM", "A thread cannot start from an event that relates to another");
+    }
+  }
+
+  /**
+   * PUT /rooms/{roomId}/redact/{eventId}/{txnId}: one's own events with the power to send a
+   * redaction, anyone's with the `redact` level. The redacted event and its aggregations change
+   * in the same write as the redaction.
+   */
+  async redact(sender: UserId, deviceId: string | null, roomId: RoomId, eventId: string, txnId: string, content: Record<string, unknown>, ts?: number): Promise<Written> {
+    const room = await this.room(roomId);
+    const txn = deviceId ? { deviceId, txnId } : undefined;
+    const { redacts: _r, ...rest } = content;
+    const draft: EventDraft = { type: "m.room.redaction", content: rest, sender, txn, ts, redacts: eventId as EventId };
+    const retried = txn && (await events.selectTxnEvents(this.db, sender, txn.deviceId, [txnId])).size > 0;
+    if (!retried) {
+      const target = await events.selectEventById(this.db, eventId);
+      if (!target || target.event.room_id !== roomId) throw notFound("Event not found");
+      if (target.event.sender !== sender) {
+        const create = room.get("m.room.create", "");
+        const pl = powerLevelsFrom(room.get("m.room.power_levels", "")?.content, create ? [create.sender] : []);
+        if (userLevel(pl, sender) < pl.redact) throw forbidden("You may not redact other users' events in this room");
+      }
+      if (!target.event.unsigned?.redacted_because && target.event.type !== "m.room.create") draft.redactTarget = target.event;
+    }
+    return this.writer.send(roomId, draft);
   }
 
   private async checkCanonicalAlias(roomId: RoomId, content: Record<string, unknown>): Promise<void> {

@@ -20,6 +20,7 @@ import type { ReceiptService } from "./receipts.js";
 import type { TypingService } from "./typing.js";
 import type { PresenceService, PresenceValue } from "./presence.js";
 import type { UnreadService } from "./unread.js";
+import type { RelationService } from "./relations.js";
 import { parseToken } from "../matrix/tokens.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
@@ -45,7 +46,7 @@ export interface SyncOptions {
 type Json = Record<string, unknown>;
 
 export class SyncService {
-  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService, private readonly presence: PresenceService, private readonly unread: UnreadService) {}
+  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService, private readonly presence: PresenceService, private readonly unread: UnreadService, private readonly relations: RelationService) {}
 
   async sync(who: Requester, o: SyncOptions): Promise<Json> {
     const deadline = Date.now() + o.timeoutMs;
@@ -120,7 +121,10 @@ export class SyncService {
     }
 
     const now = Date.now();
-    const ser = (r: events.EventRow) => pickFields(serialize(r, who, now) as unknown as Json, f.event_fields) as unknown as ClientEvent;
+    // Timeline events carry their bundled aggregations (relations.ts).
+    const bundled = new Map<string, events.EventRow>();
+    const addBundles = (rows: events.EventRow[]) => { for (const r of rows) bundled.set(r.event.event_id, r); };
+    const ser = (r: events.EventRow) => pickFields(serialize(bundled.get(r.event.event_id) ?? r, who, now) as unknown as Json, f.event_fields) as unknown as ClientEvent;
 
     // Full views: state before the timeline, and the timeline.
     if (fullRooms.length) {
@@ -129,6 +133,7 @@ export class SyncService {
         events.selectCurrentStateMany(this.db, fullRooms),
         Visibility.loadMany(this.db, fullRooms, userId),
       ]);
+      addBundles(await this.relations.bundle([...recent.values()].flat(), userId, upTo));
       for (const roomId of fullRooms) {
         const rows = recent.get(roomId) ?? [];
         const vis = visMap.get(roomId)!;
@@ -156,7 +161,12 @@ export class SyncService {
         if (mem) recent.set(roomId, mem.slice(-(limit + 1)));
         else missing.push(roomId);
       }
-      if (missing.length) for (const [k, v] of await events.selectRecentEventsMany(this.db, missing, after, upTo, limit + 1)) recent.set(k, v);
+      for (const [roomId, rows] of recent) addBundles(await this.relations.bundle(rows, userId, upTo, this.cache.peek(roomId)));
+      if (missing.length) {
+        const fromDb = await events.selectRecentEventsMany(this.db, missing, after, upTo, limit + 1);
+        for (const [k, v] of fromDb) recent.set(k, v);
+        addBundles(await this.relations.bundle([...fromDb.values()].flat(), userId, upTo));
+      }
       for (const roomId of deltaRooms) {
         const rows = recent.get(roomId);
         if (!rows?.length) continue;

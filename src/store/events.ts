@@ -2,6 +2,8 @@
 import type { ClientEvent, Pdu } from "../matrix/events.js";
 import type { EventId, RoomId, UserId } from "../matrix/ids.js";
 import type { Queryable } from "./db.js";
+import type { Relation } from "../matrix/relations.js";
+import type { SearchDoc } from "../matrix/search-text.js";
 
 export interface EventRow {
   pos: number;
@@ -25,6 +27,14 @@ export interface NewEventRow {
   json: ClientEvent;
   pdu: Pdu;
   txn: { userId: UserId; deviceId: string; txnId: string } | null;
+  /** Full-text search document (null: not searchable, or search is off). */
+  search?: SearchDoc | null;
+  /** content."m.relates_to", kept in event_relations. */
+  relation?: Relation | null;
+  /** A redaction: the event it redacts and that event's redacted form, written in the same statement. */
+  redaction?: { target: EventId; json: ClientEvent } | null;
+  /** A valid edit: the original's search text becomes the edit's new text. */
+  edit?: { target: EventId; search: SearchDoc | null } | null;
 }
 
 export interface RoomRow {
@@ -62,7 +72,7 @@ export interface RoomBatch {
  * so positions are handed out in commit order (docs/architecture.md).
  * Returns each appended room's first position; a room missing from the map had a conflict.
  */
-export async function appendEvents(q: Queryable, batches: RoomBatch[]): Promise<Map<RoomId, number>> {
+export async function appendEvents(q: Queryable, batches: RoomBatch[], searchLanguage = "english"): Promise<Map<RoomId, number>> {
   const rows: (NewEventRow & { roomId: RoomId })[] = [];
   const firstIndex = new Map<RoomId, number>();
   const stateIdx = new Map<string, number>();
@@ -76,6 +86,9 @@ export async function appendEvents(q: Queryable, batches: RoomBatch[]): Promise<
   }
   const st = [...stateIdx.values()].sort((a, b) => a - b);
   const txns = rows.map((r, i) => ({ r, i })).filter((x) => x.r.txn);
+  const rels = rows.map((r, i) => ({ r, i })).filter((x) => x.r.relation);
+  const reds = rows.filter((r) => r.redaction);
+  const edits = rows.filter((r) => r.edit);
   const res = await q.raw(
     `WITH v AS (
        SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[]) AS v(room_id, expected, new_head, new_depth)
@@ -86,11 +99,30 @@ export async function appendEvents(q: Queryable, batches: RoomBatch[]): Promise<
      ), c AS (
        UPDATE stream_counter SET pos = pos + ? WHERE EXISTS (SELECT 1 FROM r) RETURNING pos - ? AS base
      ), ins AS (
-       INSERT INTO events (pos, event_id, room_id, type, state_key, sender, depth, origin_server_ts, membership, json, pdu, txn_device, txn_id)
-       SELECT c.base + e.i, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.depth, e.ts, e.membership, e.json::jsonb, e.pdu::jsonb, e.txn_device, e.txn_id
-       FROM c, unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
-         AS e(i, room_id, event_id, type, state_key, sender, depth, ts, membership, json, pdu, txn_device, txn_id)
+       INSERT INTO events (pos, event_id, room_id, type, state_key, sender, depth, origin_server_ts, membership, json, pdu, txn_device, txn_id, search_key, search_vector)
+       SELECT c.base + e.i, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.depth, e.ts, e.membership, e.json::jsonb, e.pdu::jsonb, e.txn_device, e.txn_id,
+              e.skey, CASE WHEN e.skey IS NULL THEN NULL ELSE to_tsvector(?::regconfig, e.stext) || to_tsvector('simple', e.scjk) END
+       FROM c, unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+         AS e(i, room_id, event_id, type, state_key, sender, depth, ts, membership, json, pdu, txn_device, txn_id, skey, stext, scjk)
        WHERE e.room_id IN (SELECT room_id FROM r)
+     ), rel AS (
+       INSERT INTO event_relations (event_id, room_id, relates_to, rel_type, type, sender, key, pos)
+       SELECT x.event_id, x.room_id, x.relates_to, x.rel_type, x.type, x.sender, x.key, c.base + x.i
+       FROM c, unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+         AS x(i, event_id, room_id, relates_to, rel_type, type, sender, key)
+       WHERE x.room_id IN (SELECT room_id FROM r)
+       ON CONFLICT DO NOTHING
+     ), red AS (
+       UPDATE events SET json = x.json::jsonb, redacted_by = x.by, search_vector = NULL
+       FROM unnest(?::text[], ?::text[], ?::text[], ?::text[]) AS x(room_id, target, json, by)
+       WHERE events.event_id = x.target AND events.room_id = x.room_id AND x.room_id IN (SELECT room_id FROM r) AND events.redacted_by IS NULL
+     ), redrel AS (
+       DELETE FROM event_relations WHERE event_id IN (
+         SELECT x.target FROM unnest(?::text[], ?::text[]) AS x(room_id, target) WHERE x.room_id IN (SELECT room_id FROM r))
+     ), ed AS (
+       UPDATE events SET search_vector = CASE WHEN x.stext IS NULL THEN NULL ELSE to_tsvector(?::regconfig, x.stext) || to_tsvector('simple', x.scjk) END
+       FROM unnest(?::text[], ?::text[], ?::text[], ?::text[]) AS x(room_id, target, stext, scjk)
+       WHERE events.event_id = x.target AND events.room_id = x.room_id AND x.room_id IN (SELECT room_id FROM r) AND events.redacted_by IS NULL
      ), st AS (
        INSERT INTO current_state (room_id, type, state_key, event_id, pos, membership)
        SELECT s.room_id, s.type, s.state_key, s.event_id, c.base + s.i, s.membership
@@ -109,10 +141,18 @@ export async function appendEvents(q: Queryable, batches: RoomBatch[]): Promise<
       batches.map((b) => b.roomId), batches.map((b) => b.expectedHead),
       batches.map((b) => b.rows[b.rows.length - 1]!.eventId), batches.map((b) => b.rows[b.rows.length - 1]!.depth),
       rows.length, rows.length,
+      searchLanguage,
       rows.map((_, i) => i + 1), rows.map((r) => r.roomId), rows.map((r) => r.eventId), rows.map((r) => r.type), rows.map((r) => r.stateKey),
       rows.map((r) => r.sender), rows.map((r) => r.depth), rows.map((r) => r.ts), rows.map((r) => r.membership),
       rows.map((r) => JSON.stringify(r.json)), rows.map((r) => JSON.stringify(r.pdu)),
       rows.map((r) => r.txn?.deviceId ?? null), rows.map((r) => r.txn?.txnId ?? null),
+      rows.map((r) => r.search?.key ?? null), rows.map((r) => r.search?.text ?? null), rows.map((r) => r.search?.cjk ?? null),
+      rels.map((x) => x.i + 1), rels.map((x) => x.r.eventId), rels.map((x) => x.r.roomId), rels.map((x) => x.r.relation!.relatesTo),
+      rels.map((x) => x.r.relation!.relType), rels.map((x) => x.r.type), rels.map((x) => x.r.sender), rels.map((x) => x.r.relation!.key),
+      reds.map((r) => r.roomId), reds.map((r) => r.redaction!.target), reds.map((r) => JSON.stringify(r.redaction!.json)), reds.map((r) => r.eventId),
+      reds.map((r) => r.roomId), reds.map((r) => r.redaction!.target),
+      searchLanguage,
+      edits.map((r) => r.roomId), edits.map((r) => r.edit!.target), edits.map((r) => r.edit!.search?.text ?? null), edits.map((r) => r.edit!.search?.cjk ?? null),
       st.map((i) => i + 1), st.map((i) => rows[i]!.roomId), st.map((i) => rows[i]!.type), st.map((i) => rows[i]!.stateKey),
       st.map((i) => rows[i]!.eventId), st.map((i) => rows[i]!.membership),
       Date.now(),

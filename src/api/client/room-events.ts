@@ -2,7 +2,7 @@
 // event_context.yaml, room_event_by_timestamp.yaml
 import { MatrixError, invalidParam } from "../../http/errors.js";
 import { defineRoutes } from "../../http/route.js";
-import { anyObject, check, compile } from "../../http/validate.js";
+import { anyObject, check, compile, parseLimit } from "../../http/validate.js";
 import { assertCanonicalizable } from "../../matrix/canonical-json.js";
 import { roomEventFilterSchema, type RoomEventFilter } from "../../matrix/filter.js";
 import { parseEventId, parseRoomId } from "../../matrix/ids.js";
@@ -24,11 +24,6 @@ function checkContent(body: unknown): Record<string, unknown> {
   return content;
 }
 
-function parseLimit(v: string | undefined, dflt: number, max: number): number {
-  if (v === undefined) return dflt;
-  if (!/^\d{1,9}$/.test(v)) throw invalidParam("limit must be a non-negative integer");
-  return Math.min(Number(v), max);
-}
 
 function parseFilter(v: string | undefined): RoomEventFilter | undefined {
   if (v === undefined) return undefined;
