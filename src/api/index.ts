@@ -18,10 +18,11 @@ import receipts from "./client/receipts.js";
 import presence from "./client/presence.js";
 import redaction from "./client/redaction.js";
 import relations from "./client/relations.js";
+import search from "./client/search.js";
 
 // Express tries routes in this order: the hottest (sync, sending) come first.
 export const routeTables: RouteTable[] = [
   sync, roomEvents, versions, registration, login, devices, account, profile, adminRegister,
   createRoom, membership, accountData, directory, pushrules, receipts, presence,
-  redaction, relations,
+  redaction, relations, search,
 ];

@@ -27,6 +27,7 @@ import { LocalBus, RedisBus, type Bus } from "./bus.js";
 import { Replicator } from "./replicator.js";
 import { UnreadService } from "./unread.js";
 import { RelationService } from "./relations.js";
+import { SearchService } from "./search.js";
 
 export interface Services {
   config: Config;
@@ -51,6 +52,7 @@ export interface Services {
   typing: TypingService;
   presence: PresenceService;
   relations: RelationService;
+  search: SearchService;
   /** Other processes (Redis), or nobody. */
   bus: Bus;
   /** Follows the other processes' writes (only with Redis). */
@@ -108,6 +110,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     membership: new MembershipService(db, rooms, writer),
     reader,
     relations,
+    search: new SearchService(db, config, memberships, roomCache, relations),
     sync: new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread, relations),
     accountData,
     receipts,
