@@ -259,7 +259,14 @@ export class SyncService {
     // Unread counts for every joined room in the response.
     const joinIds = Object.keys(join) as RoomId[];
     if (joinIds.length) {
-      for (const [roomId, counts] of await this.unread.counts(userId, joinIds, upTo)) (join[roomId] as Json).unread_notifications = counts;
+      const threaded = f.room?.timeline?.unread_thread_notifications === true;
+      for (const [roomId, u] of await this.unread.counts(userId, joinIds, upTo)) {
+        const section = join[roomId] as Json;
+        if (threaded) {
+          section.unread_notifications = u.main;
+          if (Object.keys(u.threads).length) section.unread_thread_notifications = u.threads;
+        } else section.unread_notifications = u.total;
+      }
     }
 
     const presenceEvents = (await this.presence.forSync(userId, initial ? null : sincePresence))

@@ -1,18 +1,22 @@
-// Unread notification counts (`unread_notifications` in /sync), from receipts and push rules.
+// Unread notification counts (`unread_notifications`, and `unread_thread_notifications` when
+// the filter asks for them) in /sync, from receipts and push rules.
 // https://spec.matrix.org/latest/client-server-api/#receiving-notifications
+// https://spec.matrix.org/latest/client-server-api/#threaded-read-receipts
 //
-// A room's counts are the events after the user's read receipt (m.read or m.read.private, on
-// the main timeline) that their push rules say notify (and highlight), not counting their own;
-// an event of their own reads everything before it. Counts are computed when a sync needs them
-// and kept per (user, room) with the position they reach, so the next sync only evaluates the
-// new events, usually from the room's recent events in memory: a wake-up costs no query.
-// A new receipt by the user (or new push rules) drops the kept counts and they are recounted.
-// Recounting reads at most COUNT_CAP events per room: beyond that the counts stop growing.
+// An event counts when the user's push rules say it notifies (highlight: it highlights), it is
+// not the user's own, and it is after the user's read position for its thread: the furthest of
+// their unthreaded receipt and their receipt for that thread ("main" for the main timeline).
+// The user's own event reads its thread up to it. Counts are computed when a sync needs them
+// and kept per (user, room) with the position they reach, so the next sync evaluates only the
+// new events, usually from the room's recent events in memory: a wake-up costs no query. A new
+// receipt by the user drops the kept counts and they are recounted. Recounting reads at most
+// COUNT_CAP events per room: beyond that the counts stop growing.
 import type { ClientEvent } from "../matrix/events.js";
 import type { RoomId, UserId } from "../matrix/ids.js";
 import { powerLevelsFrom, userLevel } from "../matrix/power-levels.js";
 import { evaluatePushRules, type RuleSet } from "../matrix/push-rules.js";
 import { defaultPushRules } from "../matrix/push-rules-default.js";
+import { threadOf } from "../matrix/relations.js";
 import type { Db } from "../store/db.js";
 import * as events from "../store/events.js";
 import * as receipts from "../store/receipts.js";
@@ -21,8 +25,12 @@ import type { RoomState, RoomStateCache } from "./room-state.js";
 const COUNT_CAP = 1000;
 const MAX_USERS = 50_000;
 
-interface Counts { countedTo: number; notify: number; highlight: number }
+interface Pair { notify: number; highlight: number }
+interface Counts { countedTo: number; byThread: Map<string, Pair> }
 export interface UnreadCounts { notification_count: number; highlight_count: number }
+export interface RoomUnread { total: UnreadCounts; main: UnreadCounts; threads: Record<string, UnreadCounts> }
+
+const out = (p: Pair | undefined): UnreadCounts => ({ notification_count: p?.notify ?? 0, highlight_count: p?.highlight ?? 0 });
 
 export class UnreadService {
   private readonly users = new Map<UserId, Map<RoomId, Counts>>();
@@ -41,7 +49,7 @@ export class UnreadService {
     this.rules.delete(userId);
   }
 
-  async counts(userId: UserId, roomIds: RoomId[], upTo: number): Promise<Map<RoomId, UnreadCounts>> {
+  async counts(userId: UserId, roomIds: RoomId[], upTo: number): Promise<Map<RoomId, RoomUnread>> {
     let mine = this.users.get(userId);
     if (!mine) {
       if (this.users.size >= MAX_USERS) this.users.delete(this.users.keys().next().value!);
@@ -56,52 +64,64 @@ export class UnreadService {
       const room = await this.cache.get(roomId);
       const rows = room?.recentBetween(c.countedTo, upTo) ?? null;
       if (!room || !rows) { recount.push(roomId); continue; }
+      // Everything new is after every receipt the counts were made with.
       for (const r of rows) this.count(c, r.event, room, userId, rules);
       c.countedTo = upTo;
     }
     if (recount.length) {
       const read = await receipts.selectReadPositions(this.db, userId, recount);
-      const newest = await events.selectEventsAfterEach(this.db, recount.map((r) => ({ roomId: r, after: read.get(r) ?? -1 })), upTo, COUNT_CAP);
+      const unthreaded = (r: RoomId) => read.get(r)?.get("") ?? -1;
+      const newest = await events.selectEventsAfterEach(this.db, recount.map((r) => ({ roomId: r, after: unthreaded(r) })), upTo, COUNT_CAP);
       for (const roomId of recount) {
         const room = await this.cache.get(roomId);
-        const c: Counts = { countedTo: upTo, notify: 0, highlight: 0 };
+        const c: Counts = { countedTo: upTo, byThread: new Map() };
         if (room) {
-          // Newest first: stop at the user's own latest event (it reads what came before).
-          const rows = newest.get(roomId) ?? [];
-          const own = rows.findIndex((r) => r.event.sender === userId);
-          for (const r of (own >= 0 ? rows.slice(0, own) : rows).reverse()) this.count(c, r.event, room, userId, rules);
+          const positions = read.get(roomId) ?? new Map<string, number>();
+          for (const r of (newest.get(roomId) ?? []).slice().reverse()) {
+            const thread = threadOf(r.event);
+            if (r.pos <= Math.max(unthreaded(roomId), positions.get(thread) ?? -1)) continue;
+            this.count(c, r.event, room, userId, rules);
+          }
         }
         mine.set(roomId, c);
       }
     }
-    const out = new Map<RoomId, UnreadCounts>();
+    const result = new Map<RoomId, RoomUnread>();
     for (const roomId of roomIds) {
       const c = mine.get(roomId)!;
-      out.set(roomId, { notification_count: c.notify, highlight_count: c.highlight });
+      const total: Pair = { notify: 0, highlight: 0 };
+      const threads: Record<string, UnreadCounts> = {};
+      for (const [t, p] of c.byThread) {
+        total.notify += p.notify;
+        total.highlight += p.highlight;
+        if (t !== "main" && (p.notify || p.highlight)) threads[t] = out(p);
+      }
+      result.set(roomId, { total: out(total), main: out(c.byThread.get("main")), threads });
     }
-    return out;
+    return result;
   }
 
   private count(c: Counts, ev: ClientEvent, room: RoomState, userId: UserId, rules: RuleSet): void {
+    const thread = threadOf(ev);
+    let p = c.byThread.get(thread);
+    if (!p) c.byThread.set(thread, (p = { notify: 0, highlight: 0 }));
     if (ev.sender === userId) {
-      c.notify = 0;
-      c.highlight = 0;
+      p.notify = 0;
+      p.highlight = 0;
       return;
     }
     const create = room.get("m.room.create", "");
-    const creators = create ? [create.sender, ...(Array.isArray(create.content.additional_creators) ? create.content.additional_creators as string[] : [])] : [];
-    const pl = powerLevelsFrom(room.get("m.room.power_levels", "")?.content, creators);
-    const member = room.get("m.room.member", userId);
-    const name = member?.content.displayname;
-    const out = evaluatePushRules(rules, ev as unknown as Record<string, unknown>, {
+    const pl = powerLevelsFrom(room.get("m.room.power_levels", "")?.content, create ? [create.sender] : []);
+    const name = room.get("m.room.member", userId)?.content.displayname;
+    const res = evaluatePushRules(rules, ev as unknown as Record<string, unknown>, {
       userId,
       displayName: typeof name === "string" ? name : null,
       memberCount: room.joined.size,
       senderPower: userLevel(pl, ev.sender),
       notificationLevels: pl.notifications,
     });
-    if (out.notify && c.notify < COUNT_CAP) c.notify++;
-    if (out.highlight && c.highlight < COUNT_CAP) c.highlight++;
+    if (res.notify && p.notify < COUNT_CAP) p.notify++;
+    if (res.highlight && p.highlight < COUNT_CAP) p.highlight++;
   }
 
   private rulesFor(userId: UserId): RuleSet {

@@ -41,14 +41,21 @@ export async function selectStreamReceipts(q: Queryable, after: number, upTo: nu
   return res.rows.map((r: { room_id: RoomId; user_id: UserId; receipt_type: string; pos: string }) => ({ roomId: r.room_id, userId: r.user_id, type: r.receipt_type, pos: Number(r.pos) }));
 }
 
-/** Per room, how far the user has read: the furthest of their m.read / m.read.private receipts on the main timeline. */
-export async function selectReadPositions(q: Queryable, userId: UserId, roomIds: RoomId[]): Promise<Map<RoomId, number>> {
-  const out = new Map<RoomId, number>();
+/**
+ * Per room and thread, how far the user has read: the furthest of their m.read / m.read.private
+ * receipts; thread "" is the unthreaded receipt (it covers every thread), "main" the main timeline.
+ */
+export async function selectReadPositions(q: Queryable, userId: UserId, roomIds: RoomId[]): Promise<Map<RoomId, Map<string, number>>> {
+  const out = new Map<RoomId, Map<string, number>>();
   if (roomIds.length === 0) return out;
   const res = await q.raw(
-    `SELECT room_id, max(event_pos) AS pos FROM receipts
-     WHERE user_id = ? AND room_id = ANY(?::text[]) AND receipt_type IN ('m.read', 'm.read.private') AND thread_id IN ('', 'main')
-     GROUP BY room_id`, [userId, roomIds]);
-  for (const r of res.rows as { room_id: RoomId; pos: string }[]) out.set(r.room_id, Number(r.pos));
+    `SELECT room_id, thread_id, max(event_pos) AS pos FROM receipts
+     WHERE user_id = ? AND room_id = ANY(?::text[]) AND receipt_type IN ('m.read', 'm.read.private')
+     GROUP BY room_id, thread_id`, [userId, roomIds]);
+  for (const r of res.rows as { room_id: RoomId; thread_id: string; pos: string }[]) {
+    let m = out.get(r.room_id);
+    if (!m) out.set(r.room_id, (m = new Map()));
+    m.set(r.thread_id, Number(r.pos));
+  }
   return out;
 }

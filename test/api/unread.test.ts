@@ -72,4 +72,30 @@ describe("unread notification counts", () => {
     const r = await countsAfter(a, null, roomId);
     expect(r.counts.notification_count).to.equal(2);
   });
+
+  it("threads: with unread_thread_notifications, counts per thread, reset by that thread's receipt", async () => {
+    const { a, b, roomId } = await twoInRoom(t.s.client());
+    const root = await send(b, roomId, "root");
+    const inThread = (body: string) => ({ msgtype: "m.text", body, "m.relates_to": { rel_type: "m.thread", event_id: root } });
+    await send(b, roomId, inThread("t1"));
+    const t2 = await send(b, roomId, inThread("t2"));
+    await send(b, roomId, "main 2");
+    const filter = enc(JSON.stringify({ room: { timeline: { unread_thread_notifications: true } } }));
+    const threaded = async () => (await a.get(`/_matrix/client/v3/sync?filter=${filter}`)).body.rooms.join[roomId];
+    let room = await threaded();
+    expect(room.unread_notifications).to.deep.equal({ notification_count: 2, highlight_count: 0 });
+    expect(room.unread_thread_notifications).to.deep.equal({ [root]: { notification_count: 2, highlight_count: 0 } });
+    // Without the flag: one total.
+    expect((await countsAfter(a, null, roomId)).counts).to.deep.equal({ notification_count: 4, highlight_count: 0 });
+    // A receipt in the thread reads the thread only.
+    expect((await a.post(`/_matrix/client/v3/rooms/${enc(roomId)}/receipt/m.read/${enc(t2)}`, { thread_id: root })).status).to.equal(200);
+    room = await threaded();
+    expect(room.unread_notifications.notification_count).to.equal(2);
+    expect(room.unread_thread_notifications ?? {}).to.deep.equal({});
+    // An unthreaded receipt at the end reads everything.
+    const last = await send(b, roomId, "main 3");
+    await a.post(`/_matrix/client/v3/rooms/${enc(roomId)}/receipt/m.read/${enc(last)}`, {});
+    room = await threaded();
+    expect(room.unread_notifications.notification_count).to.equal(0);
+  });
 });
