@@ -10,6 +10,7 @@ import { startEmbeddedPostgres } from "../src/store/embedded.js";
 import { api, cpuMs, fmt, register, request, startServerProcess, stats } from "./lib.js";
 import { deliveryLatency, memoryPerConnection, startRedis, twoProcesses, usersInRoom, wsEchoBaseline } from "./live.js";
 import { createServer } from "node:net";
+import { commonTerms, loadHistory, rareTerms, searchLatency, sendRate } from "./search.js";
 
 const SEQ_SENDS = Number(process.env.BENCH_SEQ ?? 1000);
 const CONC_SENDERS = 100;
@@ -17,6 +18,7 @@ const CONC_PER_SENDER = Number(process.env.BENCH_CONC_EACH ?? 20);
 const POLLERS = 100;
 const DELIVERY_MESSAGES = Number(process.env.BENCH_DELIVERIES ?? 60);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE ?? 2000);
+const SEARCH_EVENTS = Number(process.env.BENCH_SEARCH_EVENTS ?? 1_000_000);
 
 const freePort = (): Promise<number> => new Promise((resolve) => {
   const s = createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
@@ -196,6 +198,35 @@ async function main(): Promise<void> {
         await B.stop();
         redis.stop();
       }
+    }
+    say("");
+
+    // Search over a large history, and what indexing costs a send (same run, same database).
+    const sServer = await startServerProcess(pgHandle.url);
+    const plain = await startServerProcess(pgHandle.url, ["search: { enabled: false }"]);
+    try {
+      const searcher = await register(sServer.url, "bench_searcher");
+      const sroom = (await api(sServer.url, "POST", "/_matrix/client/v3/createRoom", {}, searcher.token)).room_id;
+      const loaded = await loadHistory(pgHandle.url, sroom, searcher.userId, SEARCH_EVENTS);
+      say(`## Search over ${SEARCH_EVENTS.toLocaleString("en")} generated messages (Zipf-distributed words, 5% CJK)`);
+      say(`history written straight into the events table (with the index) in ${fmt(loaded.secs, 0)} s: ${fmt(SEARCH_EVENTS / loaded.secs, 0)} rows/s`);
+      for (const order of ["rank", "recent"] as const) {
+        const rare = await searchLatency(sServer, searcher.token, sroom, rareTerms(50), order);
+        const common = await searchLatency(sServer, searcher.token, sroom, commonTerms(20), order);
+        const cjk = await searchLatency(sServer, searcher.token, sroom, Array(20).fill(loaded.cjkSample), order);
+        say(`order_by ${order}: rare term p50 ${fmt(rare.p50, 1)} ms, p95 ${fmt(rare.p95, 1)} ms (${fmt(rare.hits / 50, 1)} results/query); common term p50 ${fmt(common.p50, 1)} ms, p95 ${fmt(common.p95, 1)} ms; CJK substring p50 ${fmt(cjk.p50, 1)} ms, p95 ${fmt(cjk.p95, 1)} ms`);
+      }
+      const on: number[] = [];
+      const off: number[] = [];
+      for (let round = 0; round < 2; round++) {
+        on.push(await sendRate(sServer, `bench_idx_on${round}`, 400));
+        off.push(await sendRate(plain, `bench_idx_off${round}`, 400));
+      }
+      const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      say(`sequential sends with the search index: ${fmt(avg(on), 0)} events/s; without (search.enabled: false): ${fmt(avg(off), 0)} events/s → indexing costs ${fmt((1 - avg(on) / avg(off)) * 100, 0)}%`);
+    } finally {
+      await sServer.stop();
+      await plain.stop();
     }
   } finally {
     if (server.child.exitCode === null) await server.stop();

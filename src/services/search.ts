@@ -30,6 +30,8 @@ export interface RoomEventsCriteria {
 const DEFAULT_LIMIT = 10;
 const MAX_LIMIT = 100;
 const COUNT_CAP = 10_000;
+/** From this many matches on, a term is "common": searched in position order (store/search.ts). */
+const DENSE = 2000;
 
 interface Cursor { o: "rank" | "recent"; r: number; p: number }
 
@@ -66,9 +68,12 @@ export class SearchService {
     // Matches the user may not see are skipped; keep reading pages until the page is full.
     const results: store.SearchRow[] = [];
     let more = false;
+    let count: number;
     try {
+      count = await store.countMatches(this.db, params, COUNT_CAP);
+      const dense = count >= DENSE;
       scan: for (let round = 0; ; round++) {
-        const rows = await store.searchEvents(this.db, params);
+        const rows = await store.searchEvents(this.db, { ...params, dense });
         for (const r of rows) {
           if (results.length === limit) { more = true; break scan; }
           params.after = { rank: r.rank, pos: r.pos };
@@ -81,7 +86,6 @@ export class SearchService {
       if ((e as { code?: string }).code === "57014") throw new MatrixError(400, "M_UNKNOWN", "The search took too long: use more specific terms");
       throw e;
     }
-    const count = cursor ? undefined : await store.countMatches(this.db, { ...params, after: null }, COUNT_CAP).catch(() => undefined);
     const now = Date.now();
     const bundled = await this.relations.bundle(results, who.userId);
     const out: Json[] = [];
@@ -93,7 +97,7 @@ export class SearchService {
     }
     const at = params.after;
     const section: Json = {
-      ...(count !== undefined ? { count } : {}),
+      count,
       highlights: q.highlights,
       results: out,
       ...(more && at ? { next_batch: encodeCursor({ o: order, r: at.rank, p: at.pos }) } : {}),
