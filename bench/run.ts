@@ -71,6 +71,11 @@ async function main(): Promise<void> {
     say(`# Ganglion benchmark — ${new Date().toISOString()}`);
     say(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
     say("");
+    // `npm run bench -- search`: the search section alone.
+    if (process.argv.includes("search")) {
+      await searchSection(pgHandle.url, say);
+      return;
+    }
 
     // Baselines.
     const rawSeq = await rawInsertRate(pgHandle.url, 1, 2000);
@@ -201,38 +206,42 @@ async function main(): Promise<void> {
     }
     say("");
 
-    // Search over a large history, and what indexing costs a send (same run, same database).
-    const sServer = await startServerProcess(pgHandle.url);
-    const plain = await startServerProcess(pgHandle.url, ["search: { enabled: false }"]);
-    try {
-      const searcher = await register(sServer.url, "bench_searcher");
-      const sroom = (await api(sServer.url, "POST", "/_matrix/client/v3/createRoom", {}, searcher.token)).room_id;
-      const loaded = await loadHistory(pgHandle.url, sroom, searcher.userId, SEARCH_EVENTS);
-      say(`## Search over ${SEARCH_EVENTS.toLocaleString("en")} generated messages (Zipf-distributed words, 5% CJK)`);
-      say(`history written straight into the events table (with the index) in ${fmt(loaded.secs, 0)} s: ${fmt(SEARCH_EVENTS / loaded.secs, 0)} rows/s`);
-      for (const order of ["rank", "recent"] as const) {
-        const rare = await searchLatency(sServer, searcher.token, sroom, rareTerms(50), order);
-        const common = await searchLatency(sServer, searcher.token, sroom, commonTerms(20), order);
-        const cjk = await searchLatency(sServer, searcher.token, sroom, Array(20).fill(loaded.cjkSample), order);
-        say(`order_by ${order}: rare term p50 ${fmt(rare.p50, 1)} ms, p95 ${fmt(rare.p95, 1)} ms (${fmt(rare.hits / 50, 1)} results/query); common term p50 ${fmt(common.p50, 1)} ms, p95 ${fmt(common.p95, 1)} ms; CJK substring p50 ${fmt(cjk.p50, 1)} ms, p95 ${fmt(cjk.p95, 1)} ms`);
-      }
-      const on: number[] = [];
-      const off: number[] = [];
-      for (let round = 0; round < 2; round++) {
-        on.push(await sendRate(sServer, `bench_idx_on${round}`, 400));
-        off.push(await sendRate(plain, `bench_idx_off${round}`, 400));
-      }
-      const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-      say(`sequential sends with the search index: ${fmt(avg(on), 0)} events/s; without (search.enabled: false): ${fmt(avg(off), 0)} events/s → indexing costs ${fmt((1 - avg(on) / avg(off)) * 100, 0)}%`);
-    } finally {
-      await sServer.stop();
-      await plain.stop();
-    }
+    await searchSection(pgHandle.url, say);
   } finally {
     if (server.child.exitCode === null) await server.stop();
     await pgHandle.stop();
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(`${dataDir}.password`, { force: true });
+  }
+}
+
+/** Search over a large history, and what indexing costs a send (same run, same database). */
+async function searchSection(pgUrl: string, say: (s: string) => void): Promise<void> {
+  const sServer = await startServerProcess(pgUrl);
+  const plain = await startServerProcess(pgUrl, ["search: { enabled: false }"]);
+  try {
+    const searcher = await register(sServer.url, "bench_searcher");
+    const sroom = (await api(sServer.url, "POST", "/_matrix/client/v3/createRoom", {}, searcher.token)).room_id;
+    const loaded = await loadHistory(pgUrl, sroom, searcher.userId, SEARCH_EVENTS);
+    say(`## Search over ${SEARCH_EVENTS.toLocaleString("en")} generated messages (Zipf-distributed words, 5% CJK)`);
+    say(`history written straight into the events table (with the index) in ${fmt(loaded.secs, 0)} s: ${fmt(SEARCH_EVENTS / loaded.secs, 0)} rows/s`);
+    for (const order of ["rank", "recent"] as const) {
+      const rare = await searchLatency(sServer, searcher.token, sroom, rareTerms(50), order);
+      const common = await searchLatency(sServer, searcher.token, sroom, commonTerms(20), order);
+      const cjk = await searchLatency(sServer, searcher.token, sroom, Array(20).fill(loaded.cjkSample), order);
+      say(`order_by ${order}: rare term p50 ${fmt(rare.p50, 1)} ms, p95 ${fmt(rare.p95, 1)} ms (${fmt(rare.hits / 50, 1)} results/query); common term p50 ${fmt(common.p50, 1)} ms, p95 ${fmt(common.p95, 1)} ms; CJK substring p50 ${fmt(cjk.p50, 1)} ms, p95 ${fmt(cjk.p95, 1)} ms`);
+    }
+    const on: number[] = [];
+    const off: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      on.push(await sendRate(sServer, `bench_idx_on${round}`, 400));
+      off.push(await sendRate(plain, `bench_idx_off${round}`, 400));
+    }
+    const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    say(`sequential sends with the search index: ${fmt(avg(on), 0)} events/s; without (search.enabled: false): ${fmt(avg(off), 0)} events/s → indexing costs ${fmt((1 - avg(on) / avg(off)) * 100, 0)}%`);
+  } finally {
+    await sServer.stop();
+    await plain.stop();
   }
 }
 

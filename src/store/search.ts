@@ -22,9 +22,21 @@ export interface SearchParams {
 
 export type SearchRow = EventRow & { rank: number; roomId: RoomId };
 
+/**
+ * The query appears inline (not as a CTE) wherever it is used: the planner then sees the
+ * actual tsquery and estimates from the index statistics how many events match, and picks the
+ * GIN index for a rare term. Each use binds the language and query again.
+ */
+function tsq(p: SearchParams, args: unknown[]): string {
+  args.push(p.language, p.query);
+  return "websearch_to_tsquery(?::regconfig, ?)";
+}
+
 function where(p: SearchParams, args: unknown[]): string {
-  const w = ["e.room_id = ANY(?::text[])", "e.search_vector @@ q.q", "e.search_key = ANY(?::text[])", "e.redacted_by IS NULL"];
-  args.push(p.roomIds, p.keys);
+  const w = ["e.room_id = ANY(?::text[])"];
+  args.push(p.roomIds);
+  w.push(`e.search_vector @@ ${tsq(p, args)}`, "e.search_key = ANY(?::text[])", "e.redacted_by IS NULL");
+  args.push(p.keys);
   if (p.senders) { w.push("e.sender = ANY(?::text[])"); args.push(p.senders); }
   if (p.notSenders?.length) { w.push("NOT (e.sender = ANY(?::text[]))"); args.push(p.notSenders); }
   if (p.types) { w.push("e.type LIKE ANY(?::text[])"); args.push(p.types.map(likePattern)); }
@@ -45,25 +57,26 @@ const likePattern = (t: string) => t.replace(/[\\%_]/g, (c) => `\\${c}`).replace
 export async function searchEvents(db: Db, p: SearchParams & { dense: boolean }): Promise<SearchRow[]> {
   return db.transaction(async (trx) => {
     await trx.raw(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(p.timeoutMs))}`);
-    const args: unknown[] = [p.language, p.query];
-    const w = where(p, args);
+    const args: unknown[] = [];
+    const cols = () => `e.pos, e.json, e.txn_device, e.txn_id, e.room_id, ts_rank_cd(e.search_vector, ${tsq(p, args)}, 1)::real AS rank`;
     let sql: string;
-    const cols = "e.pos, e.json, e.txn_device, e.txn_id, e.room_id, ts_rank_cd(e.search_vector, q.q, 1)::real AS rank";
     if (p.order === "recent") {
+      const c = cols();
+      const w = where(p, args);
       let keyset = "";
       if (p.after) { keyset = "AND e.pos < ?"; args.push(p.after.pos); }
       // "+ 0" keeps the planner off the position index for a rare term (it would walk the
       // whole room backwards looking for the few matches).
-      sql = `WITH q AS (SELECT websearch_to_tsquery(?::regconfig, ?) AS q)
-        SELECT ${cols} FROM events e, q WHERE ${w} ${keyset} ORDER BY e.pos${p.dense ? "" : " + 0"} DESC LIMIT ?`;
+      sql = `SELECT ${c} FROM events e WHERE ${w} ${keyset} ORDER BY e.pos${p.dense ? "" : " + 0"} DESC LIMIT ?`;
     } else {
-      const window = p.dense ? `AND e.pos IN (SELECT e.pos FROM events e, q WHERE ${w} ORDER BY e.pos DESC LIMIT ${RANK_WINDOW})` : "";
-      if (p.dense) args.push(...args.slice(2));
+      const c = cols();
+      // A common term: rank its newest RANK_WINDOW matches, read in position order (a subquery
+      // with a LIMIT is planned on its own, not turned into a join over every match).
+      const source = p.dense ? `(SELECT e.* FROM events e WHERE ${where(p, args)} ORDER BY e.pos DESC LIMIT ${RANK_WINDOW}) e` : "events e";
+      const w = p.dense ? "true" : where(p, args);
       let keyset = "";
       if (p.after) { keyset = "WHERE (s.rank, s.pos) < (?::real, ?)"; args.push(p.after.rank, p.after.pos); }
-      sql = `WITH q AS (SELECT websearch_to_tsquery(?::regconfig, ?) AS q)
-        SELECT * FROM (SELECT ${cols} FROM events e, q WHERE ${w} ${window}) s ${keyset}
-        ORDER BY s.rank DESC, s.pos DESC LIMIT ?`;
+      sql = `SELECT * FROM (SELECT ${c} FROM ${source} WHERE ${w}) s ${keyset} ORDER BY s.rank DESC, s.pos DESC LIMIT ?`;
     }
     args.push(p.limit);
     const res = await trx.raw(sql, args as never);
@@ -80,12 +93,10 @@ export const RANK_WINDOW = 10_000;
 export async function countMatches(db: Db, p: SearchParams, cap: number): Promise<number> {
   return db.transaction(async (trx) => {
     await trx.raw(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(p.timeoutMs))}`);
-    const args: unknown[] = [p.language, p.query];
+    const args: unknown[] = [];
     const w = where(p, args);
     args.push(cap);
-    const res = await trx.raw(
-      `WITH q AS (SELECT websearch_to_tsquery(?::regconfig, ?) AS q)
-       SELECT count(*)::int AS n FROM (SELECT 1 FROM events e, q WHERE ${w} LIMIT ?) s`, args as never);
+    const res = await trx.raw(`SELECT count(*)::int AS n FROM (SELECT 1 FROM events e WHERE ${w} LIMIT ?) s`, args as never);
     return Number(res.rows[0].n);
   });
 }
