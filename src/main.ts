@@ -5,6 +5,7 @@
 import cluster from "node:cluster";
 import { ConfigError, DATABASE_URL_ENV, configPathFromArgs, loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
+import { loadRegistrations } from "./config/appservices.js";
 import { createLogger } from "./log.js";
 import { startHomeserver } from "./server.js";
 import { createDb } from "./store/db.js";
@@ -34,6 +35,10 @@ async function runServer(config: Config): Promise<void> {
   try {
     hs = await startHomeserver(config, { log });
   } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(2);
+    }
     log.fatal({ err: e }, "could not start");
     process.exit(1);
   }
@@ -51,6 +56,16 @@ async function runServer(config: Config): Promise<void> {
 
 async function runPrimary(config: Config): Promise<void> {
   const log = createLogger(config).child({ role: "primary" });
+  // Checked here too, so a bad registration file stops the cluster instead of its workers.
+  try {
+    loadRegistrations(config.appservices.registration_files);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
   let embedded: EmbeddedHandle | null = null;
   let dbUrl = config.database.url;
   try {

@@ -40,6 +40,22 @@ export class Metrics {
     counter("ganglion_writer_conflicts_total", "Batches rebuilt because another writer moved the room's head", () => stats.conflicts);
   }
 
+  /** Per application service: transactions waiting, last accepted, failed sends, events delivered. */
+  watchAppservices(stats: () => Map<string, { pending: number; lastSuccessTs: number | null; failures: number; delivered: number }>): void {
+    const gauge = (name: string, help: string, read: (s: { pending: number; lastSuccessTs: number | null; failures: number; delivered: number }) => number | null) =>
+      new Gauge({
+        name, help, labelNames: ["appservice"], registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const [id, st] of stats()) { const v = read(st); if (v !== null) this.set({ appservice: id }, v); }
+        },
+      });
+    gauge("ganglion_appservice_pending_transactions", "Transactions written and not yet accepted by the application service", (x) => x.pending);
+    gauge("ganglion_appservice_last_success_seconds", "When the application service last accepted a transaction (Unix time)", (x) => (x.lastSuccessTs === null ? null : x.lastSuccessTs / 1000));
+    gauge("ganglion_appservice_failures", "Failed transaction sends since start", (x) => x.failures);
+    gauge("ganglion_appservice_delivered_events", "Events delivered since start", (x) => x.delivered);
+  }
+
   observeRequest(method: string, route: string, status: number, seconds: number): void {
     this.requests.inc({ method, route, status: String(status) });
     this.latency.observe({ method, route }, seconds);

@@ -55,6 +55,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
   const services = await createServices(config, db, log);
   const metrics = new Metrics(db);
   metrics.watchWriter(services.writer.stats);
+  metrics.watchAppservices(() => services.delivery.stats());
   const app = buildApp(config, services, metrics, log, db);
   const server = createServer(app);
   // Long-polls stay open for up to the client's timeout; idle keep-alive sockets are cheap.
@@ -153,6 +154,7 @@ async function shutdown(server: Server, services: Services, ws: WsHandle, embedd
   services.shutdown.abort();
   ws.close();
   services.replicator?.close();
+  const deliveryStopped = services.delivery.stop();
   services.typing.close();
   services.presence.close();
   services.notifier.wakeAll();
@@ -167,6 +169,7 @@ async function shutdown(server: Server, services: Services, ws: WsHandle, embedd
   await closed;
   clearInterval(sweeper);
   clearTimeout(timer);
+  await deliveryStopped;
   await services.bus.close();
   await db.destroy();
   if (embedded) await embedded.stop();

@@ -19,10 +19,12 @@ import presence from "./client/presence.js";
 import redaction from "./client/redaction.js";
 import relations from "./client/relations.js";
 import search from "./client/search.js";
+import appservicePing from "./client/appservice-ping.js";
+import thirdParty from "./client/third-party-lookup.js";
 
 // Express tries routes in this order: the hottest (sync, sending) come first.
 export const routeTables: RouteTable[] = [
   sync, roomEvents, versions, registration, login, devices, account, profile, adminRegister,
   createRoom, membership, accountData, directory, pushrules, receipts, presence,
-  redaction, relations, search,
+  redaction, relations, search, appservicePing, thirdParty,
 ];

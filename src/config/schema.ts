@@ -17,7 +17,7 @@ export interface Config {
   presence: { enabled: boolean; offline_after_ms: number };
   rate_limiting: { enabled: boolean; login: RateLimit; registration: RateLimit; requests: RateLimit };
   http: { max_body_bytes: number; cors_origins: string[]; trust_proxy: boolean | string[] };
-  appservices: { registration_files: string[] };
+  appservices: { registration_files: string[]; query_timeout_ms: number };
   metrics: { enabled: boolean };
   search: { enabled: boolean; language: string; statement_timeout_ms: number; max_terms: number };
   websocket: { enabled: boolean; auth_timeout_ms: number; ping_interval_ms: number; max_buffered_bytes: number; slow_timeout_ms: number };
@@ -101,6 +101,7 @@ export const configSchema = {
     }),
     appservices: section({
       registration_files: { type: "array", items: { type: "string" }, default: [] },
+      query_timeout_ms: { type: "integer", minimum: 100, maximum: 120000, default: 10000 },
     }),
     search: section({
       enabled: { type: "boolean", default: true },

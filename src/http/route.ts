@@ -94,7 +94,14 @@ export class Router {
         let user: Requester | null = null;
         if (def.auth !== "none") {
           const token = extractAccessToken(req);
-          if (token) user = await services.tokens.authenticate(token, ip);
+          if (token) {
+            // Identity assertion (application services): ?user_id= and ?device_id=.
+            const q = req.query as Record<string, unknown>;
+            user = await services.tokens.authenticate(token, ip, {
+              userId: typeof q.user_id === "string" ? q.user_id : undefined,
+              deviceId: typeof q.device_id === "string" ? q.device_id : undefined,
+            });
+          }
           else if (def.auth === "user") throw missingToken();
         }
         let body: unknown = undefined;
@@ -151,7 +158,10 @@ export async function invoke(def: RouteDef, validator: ValidateFunction<unknown>
   if (user?.isGuest && !def.guest) {
     throw new MatrixError(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is not allowed on this endpoint");
   }
-  if (user) services.limits.requests.take(`user:${user.userId}`);
+  // Application services registered with rate_limited: false are exempt (spec: registration).
+  if (user && !(user.appserviceId && services.appservices.get(user.appserviceId)?.rate_limited === false)) {
+    services.limits.requests.take(`user:${user.userId}`);
+  }
   if (def.method !== "GET") {
     if (hasNul(inv.body)) throw new MatrixError(400, "M_BAD_JSON", "Strings may not contain NUL (U+0000)");
     if (validator && !validator(inv.body)) throw schemaError(validator.errors);

@@ -52,18 +52,19 @@ export class AccountService {
     }
     // Numeric IDs are what guests get; an underscore prefix is kept for application services.
     if (/^[0-9]+$/.test(localpart)) throw bad("Numeric user IDs are reserved for guest users");
-    if (localpart.startsWith("_") && !appserviceId) throw bad("User ID may not begin with _");
     const userId = makeUserId(localpart, this.serverName);
-    if (Buffer.byteLength(userId) > MAX_ID_BYTES) throw bad(`User ID may not be longer than ${MAX_ID_BYTES} bytes`);
+    // An application service's namespace says so before the generic reservation does.
     if (this.isExclusive(userId, appserviceId)) {
       throw new MatrixError(400, "M_EXCLUSIVE", "This user ID is reserved by an application service");
     }
+    if (localpart.startsWith("_") && !appserviceId) throw bad("User ID may not begin with _");
+    if (Buffer.byteLength(userId) > MAX_ID_BYTES) throw bad(`User ID may not be longer than ${MAX_ID_BYTES} bytes`);
     return userId;
   }
 
   /** GET /register/available */
-  async checkAvailable(localpart: string): Promise<void> {
-    const userId = this.validateLocalpart(localpart);
+  async checkAvailable(localpart: string, appserviceId: string | null = null): Promise<void> {
+    const userId = this.validateLocalpart(localpart, appserviceId);
     if (await users.userIdTaken(this.db, userId)) throw new MatrixError(400, "M_USER_IN_USE", "User ID already taken.");
   }
 
@@ -110,6 +111,16 @@ export class AccountService {
     if (user.deactivated) throw new MatrixError(403, "M_USER_DEACTIVATED", "This account has been deactivated");
     const result = await this.db.transaction((trx) => this.startSession(trx, user.userId, device.deviceId, device.deviceName, device.refresh));
     if (device.deviceId) this.tokens.forgetUser(user.userId); // the reused device's old token is gone
+    return result;
+  }
+
+  /** m.login.application_service: a session for a user of the service's namespaces, no password. */
+  async loginAsAppservice(userId: UserId, device: { deviceId: DeviceId | null; deviceName: string | null; refresh: boolean }): Promise<SessionResult> {
+    const user = await users.selectUser(this.db, userId);
+    if (!user) throw forbidden("Invalid username");
+    if (user.deactivated) throw new MatrixError(403, "M_USER_DEACTIVATED", "This account has been deactivated");
+    const result = await this.db.transaction((trx) => this.startSession(trx, user.userId, device.deviceId, device.deviceName, device.refresh));
+    if (device.deviceId) this.tokens.forgetUser(user.userId);
     return result;
   }
 

@@ -14,6 +14,8 @@ export interface PublicRoomsQuery { limit?: number; since?: string; term?: strin
 export class DirectoryService {
   /** Hook for application services' exclusive alias namespaces. */
   isExclusiveAlias: (alias: string, appserviceId: string | null) => boolean = () => false;
+  /** Asks an application service about an alias nobody has made yet (it may create the room). */
+  queryUnknownAlias: (alias: string) => Promise<boolean> = async () => false;
 
   constructor(private readonly db: Db, private readonly serverName: string, private readonly cache: RoomStateCache) {}
 
@@ -33,7 +35,8 @@ export class DirectoryService {
 
   async resolve(raw: string): Promise<{ room_id: RoomId; servers: string[] }> {
     const alias = parseRoomAlias(raw);
-    const found = await directory.selectAlias(this.db, alias);
+    let found = await directory.selectAlias(this.db, alias);
+    if (!found && (await this.queryUnknownAlias(alias))) found = await directory.selectAlias(this.db, alias);
     if (!found) throw notFound(`Room alias ${alias} not found`);
     return { room_id: found.roomId, servers: [this.serverName] };
   }

@@ -28,6 +28,9 @@ import { Replicator } from "./replicator.js";
 import { UnreadService } from "./unread.js";
 import { RelationService } from "./relations.js";
 import { SearchService } from "./search.js";
+import { loadRegistrations } from "../config/appservices.js";
+import { AppserviceRegistry } from "./appservices.js";
+import { AppserviceDelivery } from "./appservice-delivery.js";
 
 export interface Services {
   config: Config;
@@ -53,6 +56,8 @@ export interface Services {
   presence: PresenceService;
   relations: RelationService;
   search: SearchService;
+  appservices: AppserviceRegistry;
+  delivery: AppserviceDelivery;
   /** Other processes (Redis), or nobody. */
   bus: Bus;
   /** Follows the other processes' writes (only with Redis). */
@@ -69,6 +74,9 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     bus = rb;
   }
   const tokens = new TokenService(db, config, bus);
+  const appservices = new AppserviceRegistry(loadRegistrations(config.appservices.registration_files), config.server_name, db, log.child({ module: "appservices" }), config.appservices.query_timeout_ms);
+  await appservices.ensureSenders();
+  tokens.appservices = appservices;
   const rl = config.rate_limiting;
   const signing = await loadSigningKey(db);
   const notifier = new Notifier(await events.selectCurrentPosition(db));
@@ -89,10 +97,19 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const receipts = new ReceiptService(db, roomCache, notifier, accountData, unread);
   const typing = new TypingService(roomCache, notifier, bus);
   const accounts = new AccountService(db, config, tokens);
+  accounts.isExclusive = (userId, asId) => appservices.isExclusiveUser(userId, asId);
   const presence = new PresenceService(config, notifier, memberships, roomCache, (u) => accounts.userExists(u), bus);
   await typing.load();
   await presence.load();
   const reader = new RoomReadService(db, roomCache, notifier);
+  const directory = new DirectoryService(db, config.server_name, roomCache);
+  directory.isExclusiveAlias = (alias, asId) => appservices.isExclusiveAlias(alias, asId);
+  directory.queryUnknownAlias = (alias) => appservices.queryAlias(alias);
+  profiles.queryUnknownUser = (userId) => appservices.queryUser(userId);
+  const membership = new MembershipService(db, rooms, writer);
+  membership.queryUnknownAlias = (alias) => appservices.queryAlias(alias);
+  const delivery = new AppserviceDelivery(db, appservices, notifier, roomCache, typing, log.child({ module: "appservice-delivery" }));
+  await delivery.start();
   const relations = new RelationService(db, notifier, reader);
   reader.bundle = (rows, userId) => relations.bundle(rows, userId);
   return {
@@ -107,7 +124,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
       requests: new RateLimiter(rl.requests, rl.enabled),
     },
     notifier, roomCache, writer, rooms,
-    membership: new MembershipService(db, rooms, writer),
+    membership,
     reader,
     relations,
     search: new SearchService(db, config, memberships, roomCache, relations),
@@ -118,7 +135,9 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     presence,
     bus,
     replicator,
-    directory: new DirectoryService(db, config.server_name, roomCache),
+    directory,
+    appservices,
+    delivery,
     shutdown: new AbortController(),
   };
 }

@@ -8,13 +8,17 @@ import type { EventWriter } from "./event-writer.js";
 import type { RoomService } from "./rooms.js";
 
 export class MembershipService {
+  /** Asks an application service about an alias nobody has made yet (it may create the room). */
+  queryUnknownAlias: (alias: string) => Promise<boolean> = async () => false;
+
   constructor(private readonly db: Db, private readonly rooms: RoomService, private readonly writer: EventWriter) {}
 
   /** Resolves "!room:server" or "#alias:server" to a room ID (404 M_NOT_FOUND for an unknown alias). */
   async resolveRoom(roomIdOrAlias: string): Promise<RoomId> {
     if (roomIdOrAlias.startsWith("#")) {
       const alias = parseRoomAlias(roomIdOrAlias);
-      const found = await directory.selectAlias(this.db, alias);
+      let found = await directory.selectAlias(this.db, alias);
+      if (!found && (await this.queryUnknownAlias(alias))) found = await directory.selectAlias(this.db, alias);
       if (!found) throw notFound(`Room alias ${alias} not found`);
       return found.roomId;
     }

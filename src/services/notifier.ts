@@ -122,7 +122,10 @@ export class Notifier {
 
   /** The replicator read every change up to `pos`. */
   setPosition(pos: number): void {
-    if (pos > this.pos) this.pos = pos;
+    if (pos > this.pos) {
+      this.pos = pos;
+      this.moved();
+    }
   }
 
   /** After an outage too long to replay: forget the per-user marks, answer from the database. */
@@ -174,10 +177,24 @@ export class Notifier {
     return n;
   }
 
+  private readonly streamListeners: (() => void)[] = [];
+
+  /** Called whenever the served position moves (application service delivery wakes on it). */
+  onStream(fn: () => void): void {
+    this.streamListeners.push(fn);
+  }
+
+  private moved(): void {
+    for (const l of this.streamListeners) l();
+  }
+
   private advance(pos: number): void {
     if (pos <= this.pos) return;
     if (this.follower) this.follower.localCommit(pos);
-    else this.pos = pos;
+    else {
+      this.pos = pos;
+      this.moved();
+    }
   }
 
   private touch(userId: UserId, pos: number): void {

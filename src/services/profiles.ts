@@ -18,6 +18,9 @@ export type ProfileChangeListener = (userId: UserId, key: string, value: unknown
 export class ProfileService {
   private readonly listeners: ProfileChangeListener[] = [];
 
+  /** Asks an application service about a user nobody has registered yet (appservices.ts). */
+  queryUnknownUser: (userId: UserId) => Promise<boolean> = async () => false;
+
   constructor(private readonly db: Db) {}
 
   onChange(l: ProfileChangeListener): void {
@@ -25,7 +28,8 @@ export class ProfileService {
   }
 
   async get(userId: UserId): Promise<Record<string, unknown>> {
-    const u = await users.selectUser(this.db, userId);
+    let u = await users.selectUser(this.db, userId);
+    if (!u && (await this.queryUnknownUser(userId))) u = await users.selectUser(this.db, userId);
     if (!u) throw notFound("Profile not found");
     return profiles.selectProfile(this.db, userId);
   }

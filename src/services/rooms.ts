@@ -67,7 +67,8 @@ export class RoomService {
 
   async ensureLocalUserExists(userId: UserId): Promise<void> {
     if (serverNameOf(userId) !== this.serverName) throw forbidden("Federation is not supported: only local users can be invited");
-    const u = await users.selectUser(this.db, userId);
+    let u = await users.selectUser(this.db, userId);
+    if (!u && (await this.profiles.queryUnknownUser(userId))) u = await users.selectUser(this.db, userId);
     if (!u || u.deactivated) throw notFound(`User ${userId} does not exist`);
   }
 

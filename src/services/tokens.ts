@@ -64,7 +64,14 @@ export class TokenService {
   }
 
   /** Resolves an access token to its requester, or throws 401 M_UNKNOWN_TOKEN. */
-  async authenticate(token: string, ip: string | null): Promise<Requester> {
+  /** Application services' tokens (and identity assertion), checked before users' tokens. */
+  appservices: { requester(token: string, userId?: string, deviceId?: string): Promise<Requester | null> } | null = null;
+
+  async authenticate(token: string, ip: string | null, assert: { userId?: string; deviceId?: string } = {}): Promise<Requester> {
+    if (this.appservices) {
+      const as = await this.appservices.requester(token, assert.userId, assert.deviceId);
+      if (as) return as;
+    }
     const hash = hashToken(token);
     const key = hash.toString("base64");
     const now = Date.now();

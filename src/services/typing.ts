@@ -78,8 +78,16 @@ export class TypingService {
     void this.changed(roomId, rt);
   }
 
+  private readonly listeners: ((roomId: RoomId, userIds: UserId[]) => void)[] = [];
+
+  /** Called on every typing change in a room, with who is typing now (application services). */
+  onChange(fn: (roomId: RoomId, userIds: UserId[]) => void): void {
+    this.listeners.push(fn);
+  }
+
   private async changed(roomId: RoomId, rt: RoomTyping): Promise<void> {
     rt.serial = ++this.serialNow;
+    for (const l of this.listeners) l(roomId, [...rt.users.keys()]);
     const room = this.cache.peek(roomId) ?? (await this.cache.get(roomId).catch(() => null));
     this.notifier.typing(room ? [...room.interested] : [], rt.serial);
     if (rt.users.size === 0) {

@@ -59,3 +59,12 @@ export async function selectReadPositions(q: Queryable, userId: UserId, roomIds:
   }
   return out;
 }
+
+/** Every receipt changed in (after, upTo], whole rows, in position order (application services). */
+export async function selectStreamReceiptRows(q: Queryable, after: number, upTo: number, limit: number): Promise<ReceiptRow[]> {
+  const res = await q.raw(
+    `SELECT room_id, user_id, receipt_type, thread_id, event_id, ts, pos FROM receipts WHERE pos > ? AND pos <= ? ORDER BY pos LIMIT ?`, [after, upTo, limit]);
+  return res.rows.map((r: { room_id: RoomId; user_id: UserId; receipt_type: string; thread_id: string; event_id: string; ts: string; pos: string }) => ({
+    roomId: r.room_id, userId: r.user_id, type: r.receipt_type, threadId: r.thread_id, eventId: r.event_id, ts: Number(r.ts), pos: Number(r.pos),
+  }));
+}

@@ -1,5 +1,6 @@
 // login.yaml, logout.yaml, whoami.yaml, refresh.yaml: sessions.
-import { MatrixError } from "../../http/errors.js";
+import { MatrixError, forbidden, unknownToken } from "../../http/errors.js";
+import { extractAccessToken, missingToken } from "../../http/auth.js";
 import { defineRoutes } from "../../http/route.js";
 import { anyObject, bool, obj, str } from "../../http/validate.js";
 import { parseDeviceId } from "../../matrix/ids.js";
@@ -29,14 +30,29 @@ export default defineRoutes({
   /** GET /_matrix/client/v3/login */
   getLoginFlows: {
     method: "GET", path: "/_matrix/client/v3/login", auth: "none",
-    handler: () => ({ flows: [{ type: "m.login.password" }] }),
+    handler: (_ctx, s) => ({ flows: [{ type: "m.login.password" }, ...(s.appservices.all.length ? [{ type: "m.login.application_service" }] : [])] }),
   },
 
   /** POST /_matrix/client/v3/login */
   login: {
     method: "POST", path: "/_matrix/client/v3/login", auth: "none", body: loginBody,
-    async handler({ body: raw, ip }, s) {
+    async handler({ body: raw, ip, req }, s) {
       const body = raw as LoginBody;
+      const device = {
+        deviceId: body.device_id !== undefined ? parseDeviceId(body.device_id) : null,
+        deviceName: body.initial_device_display_name ?? null,
+        refresh: body.refresh_token === true,
+      };
+      if (body.type === "m.login.application_service") {
+        const token = extractAccessToken(req);
+        if (!token) throw missingToken();
+        const as = s.appservices.fromToken(token);
+        if (!as) throw unknownToken();
+        const userId = resolveLoginUser(body, s.config.server_name);
+        if (!s.appservices.ownsUser(as, userId)) throw forbidden("This user is not in the application service's namespaces");
+        const result = await s.accounts.loginAsAppservice(userId, device);
+        return { ...result, home_server: s.config.server_name };
+      }
       s.limits.login.take(`ip:${ip}`);
       if (body.type !== "m.login.password") throw new MatrixError(400, "M_UNKNOWN", `Unknown login type ${body.type}`);
       // Per account as well as per address, so a distributed guesser is slowed too.

@@ -1,8 +1,9 @@
 // registration.yaml: POST /register, GET /register/available.
-import { MatrixError, forbidden, invalidParam, missingParam } from "../../http/errors.js";
+import { MatrixError, forbidden, invalidParam, missingParam, unknownToken } from "../../http/errors.js";
+import { extractAccessToken, missingToken } from "../../http/auth.js";
 import { defineRoutes } from "../../http/route.js";
 import { bool, obj, str, anyObject } from "../../http/validate.js";
-import { parseDeviceId } from "../../matrix/ids.js";
+import { makeUserId, parseDeviceId } from "../../matrix/ids.js";
 import { DUMMY, type AuthDict } from "../../services/uia.js";
 
 interface RegisterBody {
@@ -31,16 +32,31 @@ export default defineRoutes({
   /** POST /_matrix/client/v3/register */
   register: {
     method: "POST", path: "/_matrix/client/v3/register", auth: "none", body: registerBody,
-    async handler({ body: raw, query, ip }, s) {
+    async handler({ body: raw, query, ip, req }, s) {
       const body = raw as RegisterBody;
       const kind = query.kind ?? "user";
       if (kind !== "user" && kind !== "guest") throw invalidParam("kind must be 'user' or 'guest'");
-      s.limits.registration.take(`ip:${ip}`);
       const login = body.inhibit_login ? null : {
         deviceId: body.device_id !== undefined ? parseDeviceId(body.device_id) : null,
         deviceName: body.initial_device_display_name ?? null,
         refresh: body.refresh_token === true,
       };
+      // Application services register users of their namespaces without a password or UIA
+      // (spec: application service API, server admin style permissions).
+      if (body.type === "m.login.application_service") {
+        const token = extractAccessToken(req);
+        if (!token) throw missingToken();
+        const as = s.appservices.fromToken(token);
+        if (!as) throw unknownToken();
+        if (!body.username) throw missingParam("username is required");
+        const localpart = body.username.toLowerCase();
+        if (!s.appservices.ownsUser(as, makeUserId(localpart, s.config.server_name))) {
+          throw new MatrixError(400, "M_EXCLUSIVE", "This user ID is not in the application service's namespaces");
+        }
+        await s.accounts.checkAvailable(localpart, as.id);
+        return withHomeServer(await s.accounts.register({ kind: "user", localpart, password: null, appserviceId: as.id, login }), s.config.server_name);
+      }
+      s.limits.registration.take(`ip:${ip}`);
       if (kind === "guest") {
         if (!s.config.registration.allow_guests) throw new MatrixError(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is disabled");
         // Guests get a fresh device; they cannot choose a device ID or a password (spec: guest access).

@@ -8,6 +8,7 @@ import { roomEventFilterSchema, type RoomEventFilter } from "../../matrix/filter
 import { parseEventId, parseRoomId } from "../../matrix/ids.js";
 import { parseToken } from "../../matrix/tokens.js";
 import { MAX_EVENT_BYTES } from "../../services/event-writer.js";
+import type { Requester } from "../../services/tokens.js";
 
 const roomEventFilter = compile<RoomEventFilter>(roomEventFilterSchema);
 
@@ -32,6 +33,16 @@ function parseFilter(v: string | undefined): RoomEventFilter | undefined {
   return check(roomEventFilter, parsed);
 }
 
+/**
+ * `ts` (application services only): the event's origin_server_ts (spec: timestamp massaging).
+ * Ignored for other users; a value origin_server_ts could not hold is 400.
+ */
+function massagedTs(user: Requester, ts: string | undefined): number | undefined {
+  if (ts === undefined || !user.appserviceId) return undefined;
+  if (!/^\d{1,16}$/.test(ts) || !Number.isSafeInteger(Number(ts))) throw new MatrixError(400, "M_INVALID_PARAM", "ts must be a timestamp in milliseconds");
+  return Number(ts);
+}
+
 const state = (auth: "user") => ({
   method: "PUT" as const, auth, body: anyObject,
 });
@@ -40,10 +51,10 @@ export default defineRoutes({
   /** PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} */
   sendMessage: {
     method: "PUT", path: "/_matrix/client/v3/rooms/:roomId/send/:eventType/:txnId", auth: "user", guest: true, body: anyObject,
-    async handler({ user, params, body }, s) {
+    async handler({ user, params, body, query }, s) {
       checkTypeAndKey(params.eventType!);
       if (Buffer.byteLength(params.txnId!) > 255) throw new MatrixError(400, "M_INVALID_PARAM", "txnId exceeds 255 bytes");
-      const w = await s.rooms.sendMessage(user.userId, user.deviceId, parseRoomId(params.roomId!), params.eventType!, checkContent(body), params.txnId!);
+      const w = await s.rooms.sendMessage(user.userId, user.deviceId, parseRoomId(params.roomId!), params.eventType!, checkContent(body), params.txnId!, massagedTs(user, query.ts));
       return { event_id: w.eventId };
     },
   },
@@ -51,18 +62,18 @@ export default defineRoutes({
   /** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} */
   setRoomStateWithKey: {
     ...state("user"), path: "/_matrix/client/v3/rooms/:roomId/state/:eventType/:stateKey",
-    async handler({ user, params, body }, s) {
+    async handler({ user, params, body, query }, s) {
       checkTypeAndKey(params.eventType!, params.stateKey!);
-      return { event_id: await s.rooms.setState(user.userId, parseRoomId(params.roomId!), params.eventType!, params.stateKey!, checkContent(body)) };
+      return { event_id: await s.rooms.setState(user.userId, parseRoomId(params.roomId!), params.eventType!, params.stateKey!, checkContent(body), massagedTs(user, query.ts)) };
     },
   },
 
   /** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType} (empty state key) */
   setRoomStateWithEmptyKey: {
     ...state("user"), path: "/_matrix/client/v3/rooms/:roomId/state/:eventType",
-    async handler({ user, params, body }, s) {
+    async handler({ user, params, body, query }, s) {
       checkTypeAndKey(params.eventType!);
-      return { event_id: await s.rooms.setState(user.userId, parseRoomId(params.roomId!), params.eventType!, "", checkContent(body)) };
+      return { event_id: await s.rooms.setState(user.userId, parseRoomId(params.roomId!), params.eventType!, "", checkContent(body), massagedTs(user, query.ts)) };
     },
   },
 

@@ -1,0 +1,213 @@
+// Pushing events to application services: a durable queue per service.
+// https://spec.matrix.org/latest/application-service-api/#pushing-events
+//
+// Each service has a position on the stream (appservice_state). Its worker reads the events
+// after it (one query per 500 positions, every room at once), keeps those the service is
+// interested in, and writes them as the next transaction (at most 100 events and 100 ephemeral
+// items) in the same database transaction that moves the position. Then it sends that
+// transaction until the service accepts it: the same txnId and the same body on every retry,
+// exponential backoff with jitter (2 s doubling to ~8.5 min), one transaction in flight, in
+// stream order. Nothing is lost across restarts (the pending transaction and the position are
+// in Postgres), and each service has its own worker, so one that is down delays no other.
+// With several processes, a lease in appservice_state lets one of them send for each service.
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import type { RoomId, UserId } from "../matrix/ids.js";
+import * as store from "../store/appservices.js";
+import type { Db } from "../store/db.js";
+import * as events from "../store/events.js";
+import * as receipts from "../store/receipts.js";
+import { call, type Appservice, type AppserviceRegistry } from "./appservices.js";
+import type { Notifier } from "./notifier.js";
+import { serialize } from "./room-read.js";
+import type { RoomStateCache } from "./room-state.js";
+import type { TypingService } from "./typing.js";
+
+const MAX_EVENTS = 100;
+const MAX_EPHEMERAL = 100;
+const SCAN = 500;
+const BACKOFF_START_MS = 2000;
+const BACKOFF_MAX_MS = 512_000;
+const LEASE_MS = 30_000;
+const SEND_TIMEOUT_MS = 60_000;
+const IDLE_MS = 5000;
+
+export interface DeliveryStats { pending: number; lastSuccessTs: number | null; failures: number; delivered: number }
+
+class Worker {
+  readonly stats: DeliveryStats = { pending: 0, lastSuccessTs: null, failures: 0, delivered: 0 };
+  /** Typing changes waiting for the next transaction (ephemeral: kept in memory only). */
+  private ephemeral: Record<string, unknown>[] = [];
+  private wakeNews: (() => void) | null = null;
+  private wakeAll: (() => void) | null = null;
+  private closed = false;
+  private backoffMs = 0;
+
+  constructor(private readonly a: Appservice, private readonly d: AppserviceDelivery) {}
+
+  start(): void {
+    void this.run();
+  }
+
+  stop(): Promise<void> {
+    this.closed = true;
+    this.wakeAll?.();
+    return store.releaseLease(this.d.db, this.a.id, this.d.owner).catch(() => undefined);
+  }
+
+  /** New events on the stream: an idle worker looks (a backing-off one keeps waiting). */
+  news(): void {
+    this.wakeNews?.();
+  }
+
+  /** Retry now (a ping): cuts a backoff short. */
+  kick(): void {
+    this.backoffMs = 0;
+    this.wakeAll?.();
+  }
+
+  addEphemeral(e: Record<string, unknown>): void {
+    if (this.ephemeral.length < 1000) this.ephemeral.push(e);
+    this.wakeNews?.();
+  }
+
+  private wait(ms: number, newsToo: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => { clearTimeout(t); this.wakeNews = null; this.wakeAll = null; resolve(); };
+      const t = setTimeout(done, ms);
+      this.wakeAll = done;
+      if (newsToo) this.wakeNews = done;
+    });
+  }
+
+  private async run(): Promise<void> {
+    const { db, log, owner } = this.d;
+    const l = log.child({ appservice: this.a.id });
+    while (!this.closed) {
+      try {
+        const now = Date.now();
+        if (!(await store.takeLease(db, this.a.id, owner, now, now + LEASE_MS))) {
+          await this.wait(IDLE_MS, false);
+          continue;
+        }
+        const txn = (await store.selectPending(db, this.a.id)) ?? (await this.build());
+        this.stats.pending = await store.countPending(db, this.a.id);
+        if (!txn) {
+          await this.wait(IDLE_MS, true);
+          continue;
+        }
+        const r = await call(this.a, "PUT", `/_matrix/app/v1/transactions/${txn.txnId}`, txn.body, false, SEND_TIMEOUT_MS);
+        if (r.status >= 200 && r.status < 300) {
+          await store.deleteTxn(db, this.a.id, txn.txnId);
+          this.stats.lastSuccessTs = Date.now();
+          this.stats.delivered += txn.events;
+          if (this.backoffMs) l.info("application service is accepting transactions again");
+          this.backoffMs = 0;
+          continue;
+        }
+        this.stats.failures++;
+        this.backoffMs = this.backoffMs ? Math.min(this.backoffMs * 2, BACKOFF_MAX_MS) : BACKOFF_START_MS;
+        const delay = Math.round(this.backoffMs * (0.8 + Math.random() * 0.4));
+        l.warn({ txnId: txn.txnId, status: r.status || "unreachable", retryInMs: delay }, "application service transaction failed; will retry");
+        await this.wait(delay, false);
+      } catch (e) {
+        l.error({ err: (e as Error).message }, "application service delivery error");
+        await this.wait(IDLE_MS, false);
+      }
+    }
+  }
+
+  /** The next transaction from the stream, or null (the position moves past what is of no interest). */
+  private async build(): Promise<store.PendingTxn | null> {
+    const { db, registry, cache, notifier } = this.d;
+    const { streamPos } = await store.selectState(db, this.a.id);
+    const top = notifier.currentPos;
+    const out: Record<string, unknown>[] = [];
+    let pos = streamPos;
+    scan: while (pos < top) {
+      const rows = await events.selectStreamEvents(db, pos, top, SCAN);
+      for (const r of rows) {
+        if (out.length >= MAX_EVENTS) break scan;
+        const room = await cache.get(r.roomId);
+        if (registry.interested(this.a, r.event, room)) out.push(serialize(r, null) as unknown as Record<string, unknown>);
+        pos = r.pos;
+      }
+      if (rows.length < SCAN) {
+        if (out.length < MAX_EVENTS) pos = top;
+        break;
+      }
+    }
+    const eph: Record<string, unknown>[] = [];
+    if (this.a.receive_ephemeral) {
+      eph.push(...this.ephemeral.splice(0, MAX_EPHEMERAL));
+      for (const rc of await receipts.selectStreamReceiptRows(db, streamPos, pos, MAX_EPHEMERAL * 10)) {
+        if (eph.length >= MAX_EPHEMERAL) break;
+        // Private receipts only of the service's own users (spec).
+        if (rc.type === "m.read.private" && !registry.ownsUser(this.a, rc.userId)) continue;
+        if (!registry.interestedInRoom(this.a, rc.roomId, await cache.get(rc.roomId))) continue;
+        eph.push({
+          type: "m.receipt", room_id: rc.roomId,
+          content: { [rc.eventId]: { [rc.type]: { [rc.userId]: { ts: rc.ts, ...(rc.threadId ? { thread_id: rc.threadId } : {}) } } } },
+        });
+      }
+    }
+    if (out.length === 0 && eph.length === 0) {
+      if (pos > streamPos) await store.advance(db, this.a.id, pos);
+      return null;
+    }
+    const body: Record<string, unknown> & { events: unknown[] } = { events: out };
+    if (this.a.receive_ephemeral) {
+      body.ephemeral = eph;
+      body["de.sorunome.msc2409.ephemeral"] = eph; // the name bridges used before the spec's
+    }
+    return store.enqueue(db, this.a.id, body, pos);
+  }
+}
+
+export class AppserviceDelivery {
+  readonly owner = randomBytes(8).toString("hex");
+  private readonly workers = new Map<string, Worker>();
+
+  constructor(
+    readonly db: Db,
+    readonly registry: AppserviceRegistry,
+    readonly notifier: Notifier,
+    readonly cache: RoomStateCache,
+    typing: TypingService,
+    readonly log: Logger,
+  ) {
+    notifier.onStream(() => { for (const w of this.workers.values()) w.news(); });
+    typing.onChange((roomId, userIds) => void this.typing(roomId, userIds));
+  }
+
+  /** Starts a worker for every service with a URL (without one, nothing is pushed: spec). */
+  async start(): Promise<void> {
+    for (const a of this.registry.all) {
+      if (!a.url) continue;
+      await store.ensureState(this.db, a.id, this.notifier.currentPos);
+      const w = new Worker(a, this);
+      this.workers.set(a.id, w);
+      w.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.workers.values()].map((w) => w.stop()));
+  }
+
+  kick(asId: string): void {
+    this.workers.get(asId)?.kick();
+  }
+
+  stats(): Map<string, DeliveryStats> {
+    return new Map([...this.workers].map(([id, w]) => [id, w.stats]));
+  }
+
+  private async typing(roomId: RoomId, userIds: UserId[]): Promise<void> {
+    const room = await this.cache.get(roomId).catch(() => null);
+    for (const a of this.registry.all) {
+      if (!a.receive_ephemeral || !this.registry.interestedInRoom(a, roomId, room)) continue;
+      this.workers.get(a.id)?.addEphemeral({ type: "m.typing", room_id: roomId, content: { user_ids: userIds } });
+    }
+  }
+}
