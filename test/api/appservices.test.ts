@@ -211,11 +211,10 @@ describe("application services", function () {
       expect(inv.status, inv.text).to.equal(200);
       expect((await human.get(`/_matrix/client/v3/profile/${enc("@_bridge_liam:localhost")}`)).status).to.equal(200);
       expect((await human.get(`/_matrix/client/v3/profile/${enc("@nobody_here:localhost")}`)).status).to.equal(404);
-      // A service that does not answer in time: the client gets an error, not a hang.
+      // A service that does not answer in time: the client gets an error, not a hang (had the
+      // homeserver waited, the service would have made the user and the answer would be 200).
       bridge.delayMs = 1500;
-      const t0 = Date.now();
       expect((await human.get(`/_matrix/client/v3/profile/${enc("@_bridge_slow:localhost")}`)).status).to.equal(404);
-      expect(Date.now() - t0).to.be.below(1400);
       bridge.delayMs = 0;
       bridge.onRoomQuery = async (alias) => {
         if (!alias.startsWith("#_bridge_portal")) return false;
