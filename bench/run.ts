@@ -11,6 +11,7 @@ import { api, cpuMs, fmt, register, request, startServerProcess, stats } from ".
 import { deliveryLatency, memoryPerConnection, startRedis, twoProcesses, usersInRoom, wsEchoBaseline } from "./live.js";
 import { createServer } from "node:net";
 import { commonTerms, loadHistory, rareTerms, searchLatency, sendRate } from "./search.js";
+import { appserviceSection } from "./appservice.js";
 
 const SEQ_SENDS = Number(process.env.BENCH_SEQ ?? 1000);
 const CONC_SENDERS = 100;
@@ -71,9 +72,13 @@ async function main(): Promise<void> {
     say(`# Ganglion benchmark — ${new Date().toISOString()}`);
     say(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
     say("");
-    // `npm run bench -- search`: the search section alone.
+    // `npm run bench -- search` or `-- appservice`: that section alone.
     if (process.argv.includes("search")) {
       await searchSection(pgHandle.url, say);
+      return;
+    }
+    if (process.argv.includes("appservice")) {
+      await appserviceSection(pgHandle.url, say);
       return;
     }
 
@@ -207,6 +212,8 @@ async function main(): Promise<void> {
     say("");
 
     await searchSection(pgHandle.url, say);
+    say("");
+    await appserviceSection(pgHandle.url, say);
   } finally {
     if (server.child.exitCode === null) await server.stop();
     await pgHandle.stop();

@@ -42,6 +42,9 @@ class Worker {
   private wakeAll: (() => void) | null = null;
   private closed = false;
   private backoffMs = 0;
+  private leaseUntil = 0;
+  /** The service's stream position as last written by this process (null: read it). */
+  private streamPos: number | null = null;
 
   constructor(private readonly a: Appservice, private readonly d: AppserviceDelivery) {}
 
@@ -86,12 +89,21 @@ class Worker {
     while (!this.closed) {
       try {
         const now = Date.now();
-        if (!(await store.takeLease(db, this.a.id, owner, now, now + LEASE_MS))) {
-          await this.wait(IDLE_MS, false);
-          continue;
+        // The lease is renewed when a third of it is left, not on every round.
+        if (now > this.leaseUntil - LEASE_MS / 3) {
+          if (!(await store.takeLease(db, this.a.id, owner, now, now + LEASE_MS))) {
+            this.leaseUntil = 0;
+            await this.wait(IDLE_MS, false);
+            continue;
+          }
+          if (this.leaseUntil === 0) this.streamPos = null; // (re)gained: read the state afresh
+          this.leaseUntil = now + LEASE_MS;
+          this.stats.pending = await store.countPending(db, this.a.id);
         }
-        const txn = (await store.selectPending(db, this.a.id)) ?? (await this.build());
-        this.stats.pending = await store.countPending(db, this.a.id);
+        // While this process holds the lease it knows whether a transaction is pending.
+        const pending = this.streamPos === null || this.stats.pending > 0 ? await store.selectPending(db, this.a.id) : null;
+        const txn = pending ?? (await this.build());
+        if (!pending && txn) this.stats.pending++;
         if (!txn) {
           await this.wait(IDLE_MS, true);
           continue;
@@ -99,6 +111,7 @@ class Worker {
         const r = await call(this.a, "PUT", `/_matrix/app/v1/transactions/${txn.txnId}`, txn.body, false, SEND_TIMEOUT_MS);
         if (r.status >= 200 && r.status < 300) {
           await store.deleteTxn(db, this.a.id, txn.txnId);
+          this.stats.pending = Math.max(0, this.stats.pending - 1);
           this.stats.lastSuccessTs = Date.now();
           this.stats.delivered += txn.events;
           if (this.backoffMs) l.info("application service is accepting transactions again");
@@ -120,7 +133,7 @@ class Worker {
   /** The next transaction from the stream, or null (the position moves past what is of no interest). */
   private async build(): Promise<store.PendingTxn | null> {
     const { db, registry, cache, notifier } = this.d;
-    const { streamPos } = await store.selectState(db, this.a.id);
+    const streamPos = this.streamPos ?? (await store.selectState(db, this.a.id)).streamPos;
     const top = notifier.currentPos;
     const out: Record<string, unknown>[] = [];
     let pos = streamPos;
@@ -153,6 +166,7 @@ class Worker {
     }
     if (out.length === 0 && eph.length === 0) {
       if (pos > streamPos) await store.advance(db, this.a.id, pos);
+      this.streamPos = pos;
       return null;
     }
     const body: Record<string, unknown> & { events: unknown[] } = { events: out };
@@ -160,7 +174,9 @@ class Worker {
       body.ephemeral = eph;
       body["de.sorunome.msc2409.ephemeral"] = eph; // the name bridges used before the spec's
     }
-    return store.enqueue(db, this.a.id, body, pos);
+    const txn = await store.enqueue(db, this.a.id, body, pos);
+    this.streamPos = pos;
+    return txn;
   }
 }
 
