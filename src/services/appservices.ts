@@ -28,7 +28,7 @@ export class AppserviceRegistry {
   private readonly byToken = new Map<string, Appservice>();
   private readonly known = new Set<UserId>();
 
-  constructor(regs: Registration[], private readonly serverName: string, private readonly db: Db, private readonly log: Logger, private readonly timeoutMs = 10_000) {
+  constructor(regs: Registration[], serverName: string, private readonly db: Db, private readonly log: Logger, private readonly timeoutMs = 10_000) {
     this.all = regs.map((r) => ({
       ...r,
       sender: makeUserId(r.sender_localpart, serverName),

@@ -1,9 +1,8 @@
 // login.yaml, logout.yaml, whoami.yaml, refresh.yaml: sessions.
-import { MatrixError, forbidden, unknownToken } from "../../http/errors.js";
-import { extractAccessToken, missingToken } from "../../http/auth.js";
+import { deviceRequest, requestingAppservice } from "./session.js";
+import { MatrixError, forbidden } from "../../http/errors.js";
 import { defineRoutes } from "../../http/route.js";
 import { anyObject, bool, obj, str } from "../../http/validate.js";
-import { parseDeviceId } from "../../matrix/ids.js";
 import { resolveLoginUser } from "../../services/identifiers.js";
 
 interface LoginBody {
@@ -38,16 +37,9 @@ export default defineRoutes({
     method: "POST", path: "/_matrix/client/v3/login", auth: "none", body: loginBody,
     async handler({ body: raw, ip, req }, s) {
       const body = raw as LoginBody;
-      const device = {
-        deviceId: body.device_id !== undefined ? parseDeviceId(body.device_id) : null,
-        deviceName: body.initial_device_display_name ?? null,
-        refresh: body.refresh_token === true,
-      };
+      const device = deviceRequest(body);
       if (body.type === "m.login.application_service") {
-        const token = extractAccessToken(req);
-        if (!token) throw missingToken();
-        const as = s.appservices.fromToken(token);
-        if (!as) throw unknownToken();
+        const as = requestingAppservice(req, s);
         const userId = resolveLoginUser(body, s.config.server_name);
         if (!s.appservices.ownsUser(as, userId)) throw forbidden("This user is not in the application service's namespaces");
         const result = await s.accounts.loginAsAppservice(userId, device);
@@ -57,11 +49,7 @@ export default defineRoutes({
       if (body.type !== "m.login.password") throw new MatrixError(400, "M_UNKNOWN", `Unknown login type ${body.type}`);
       // Per account as well as per address, so a distributed guesser is slowed too.
       s.limits.login.take(`user:${resolveLoginUser(body, s.config.server_name)}`);
-      const result = await s.accounts.loginWithPassword(body, {
-        deviceId: body.device_id !== undefined ? parseDeviceId(body.device_id) : null,
-        deviceName: body.initial_device_display_name ?? null,
-        refresh: body.refresh_token === true,
-      });
+      const result = await s.accounts.loginWithPassword(body, device);
       return {
         ...result,
         home_server: s.config.server_name,

@@ -1,9 +1,9 @@
 // registration.yaml: POST /register, GET /register/available.
-import { MatrixError, forbidden, invalidParam, missingParam, unknownToken } from "../../http/errors.js";
-import { extractAccessToken, missingToken } from "../../http/auth.js";
+import { deviceRequest, requestingAppservice } from "./session.js";
+import { MatrixError, forbidden, invalidParam, missingParam } from "../../http/errors.js";
 import { defineRoutes } from "../../http/route.js";
 import { bool, obj, str, anyObject } from "../../http/validate.js";
-import { makeUserId, parseDeviceId } from "../../matrix/ids.js";
+import { makeUserId } from "../../matrix/ids.js";
 import { DUMMY, type AuthDict } from "../../services/uia.js";
 
 interface RegisterBody {
@@ -36,18 +36,11 @@ export default defineRoutes({
       const body = raw as RegisterBody;
       const kind = query.kind ?? "user";
       if (kind !== "user" && kind !== "guest") throw invalidParam("kind must be 'user' or 'guest'");
-      const login = body.inhibit_login ? null : {
-        deviceId: body.device_id !== undefined ? parseDeviceId(body.device_id) : null,
-        deviceName: body.initial_device_display_name ?? null,
-        refresh: body.refresh_token === true,
-      };
+      const login = body.inhibit_login ? null : deviceRequest(body);
       // Application services register users of their namespaces without a password or UIA
       // (spec: application service API, server admin style permissions).
       if (body.type === "m.login.application_service") {
-        const token = extractAccessToken(req);
-        if (!token) throw missingToken();
-        const as = s.appservices.fromToken(token);
-        if (!as) throw unknownToken();
+        const as = requestingAppservice(req, s);
         if (!body.username) throw missingParam("username is required");
         const localpart = body.username.toLowerCase();
         if (!s.appservices.ownsUser(as, makeUserId(localpart, s.config.server_name))) {
