@@ -16,7 +16,7 @@ export class AccountDataService {
       throw new MatrixError(405, "M_BAD_JSON", `Cannot set ${type} through this API`);
     }
     const pos = await this.db.transaction((trx) => store.upsertAccountData(trx, userId, roomId, type, content));
-    this.notifier.accountData(userId, pos);
+    this.notifier.accountData(userId, pos, type);
     await this.notifier.reach(pos);
   }
 

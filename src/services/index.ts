@@ -28,6 +28,7 @@ import { Replicator } from "./replicator.js";
 import { UnreadService } from "./unread.js";
 import { RelationService } from "./relations.js";
 import { SearchService } from "./search.js";
+import { PushRuleService } from "./push-rules.js";
 import { loadRegistrations } from "../config/appservices.js";
 import { AppserviceRegistry } from "./appservices.js";
 import { AppserviceDelivery } from "./appservice-delivery.js";
@@ -56,6 +57,7 @@ export interface Services {
   presence: PresenceService;
   relations: RelationService;
   search: SearchService;
+  pushRules: PushRuleService;
   appservices: AppserviceRegistry;
   delivery: AppserviceDelivery;
   /** Other processes (Redis), or nobody. */
@@ -82,7 +84,11 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const notifier = new Notifier(await events.selectCurrentPosition(db));
   const roomCache = new RoomStateCache(db);
   const memberships = new MembershipCache(db);
-  const unread = new UnreadService(db, roomCache);
+  const accountData = new AccountDataService(db, notifier);
+  const pushRules = new PushRuleService(accountData, notifier);
+  const unread = new UnreadService(db, roomCache, (u) => pushRules.get(u));
+  // New rules, new counts (the kept counts were made with the old ones).
+  notifier.onAccountData((u, type) => { if (type === "m.push_rules") unread.forgetUser(u); });
   const replicator = bus.clustered ? new Replicator(db, bus, notifier, roomCache, memberships, unread, log.child({ module: "replicator" })) : null;
   const profiles = new ProfileService(db);
   const writer = new EventWriter(db, roomCache, config.server_name, signing, notifier, log.child({ module: "writer" }), config.search);
@@ -93,7 +99,6 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     if (key !== "displayname" && key !== "avatar_url") return;
     await rooms.propagateProfile(userId, await rooms.joinedRooms(userId));
   });
-  const accountData = new AccountDataService(db, notifier);
   const receipts = new ReceiptService(db, roomCache, notifier, accountData, unread);
   const typing = new TypingService(roomCache, notifier, bus);
   const accounts = new AccountService(db, config, tokens);
@@ -138,6 +143,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     directory,
     appservices,
     delivery,
+    pushRules,
     shutdown: new AbortController(),
   };
 }

@@ -54,8 +54,16 @@ export class Notifier {
     for (const u of userIds) this.touch(u, pos);
   }
 
-  /** Account data written for the user. */
-  accountData(userId: UserId, pos: number): void {
+  private readonly accountDataListeners: ((userId: UserId, type: string) => void)[] = [];
+
+  /** Called when a user's account data changes, here or (through the replicator) elsewhere. */
+  onAccountData(fn: (userId: UserId, type: string) => void): void {
+    this.accountDataListeners.push(fn);
+  }
+
+  /** Account data of `type` written for the user. */
+  accountData(userId: UserId, pos: number, type: string): void {
+    for (const l of this.accountDataListeners) l(userId, type);
     if ((this.accountDataPos.get(userId) ?? 0) < pos) this.accountDataPos.set(userId, pos);
     this.userChange([userId], pos);
   }

@@ -191,7 +191,7 @@ export class Replicator {
       const room = await this.cache.get(r.roomId);
       this.notifier.receipt(r.roomId, r.type === "m.read.private" || !room ? [r.userId] : [...room.interested], r.pos);
     }
-    for (const d of data) this.notifier.accountData(d.userId, d.pos);
+    for (const d of data) this.notifier.accountData(d.userId, d.pos, d.type);
     if (upTo < top) this.again = true;
   }
 }

@@ -15,7 +15,6 @@ import type { ClientEvent } from "../matrix/events.js";
 import type { RoomId, UserId } from "../matrix/ids.js";
 import { powerLevelsFrom, userLevel } from "../matrix/power-levels.js";
 import { evaluatePushRules, type RuleSet } from "../matrix/push-rules.js";
-import { defaultPushRules } from "../matrix/push-rules-default.js";
 import { threadOf } from "../matrix/relations.js";
 import type { Db } from "../store/db.js";
 import * as events from "../store/events.js";
@@ -34,9 +33,7 @@ const out = (p: Pair | undefined): UnreadCounts => ({ notification_count: p?.not
 
 export class UnreadService {
   private readonly users = new Map<UserId, Map<RoomId, Counts>>();
-  private readonly rules = new Map<UserId, RuleSet>();
-
-  constructor(private readonly db: Db, private readonly cache: RoomStateCache) {}
+  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly rulesOf: (userId: UserId) => Promise<RuleSet>) {}
 
   /** The user's receipt in the room moved: recount. */
   forget(userId: UserId, roomId: RoomId): void {
@@ -46,7 +43,6 @@ export class UnreadService {
   /** The user's push rules changed: recount everything. */
   forgetUser(userId: UserId): void {
     this.users.delete(userId);
-    this.rules.delete(userId);
   }
 
   async counts(userId: UserId, roomIds: RoomId[], upTo: number): Promise<Map<RoomId, RoomUnread>> {
@@ -55,7 +51,7 @@ export class UnreadService {
       if (this.users.size >= MAX_USERS) this.users.delete(this.users.keys().next().value!);
       this.users.set(userId, (mine = new Map()));
     }
-    const rules = this.rulesFor(userId);
+    const rules = await this.rulesOf(userId);
     const recount: RoomId[] = [];
     for (const roomId of roomIds) {
       const c = mine.get(roomId);
@@ -124,12 +120,5 @@ export class UnreadService {
     if (res.highlight && p.highlight < COUNT_CAP) p.highlight++;
   }
 
-  private rulesFor(userId: UserId): RuleSet {
-    let r = this.rules.get(userId);
-    if (!r) {
-      if (this.rules.size >= MAX_USERS) this.rules.delete(this.rules.keys().next().value!);
-      this.rules.set(userId, (r = defaultPushRules(userId) as unknown as RuleSet));
-    }
-    return r;
-  }
+
 }

@@ -39,7 +39,7 @@ export async function selectFilter(q: Queryable, userId: UserId, filterId: strin
 }
 
 /** Whose account data changed in (after, upTo], in position order (to follow other processes' writes). */
-export async function selectStreamAccountData(q: Queryable, after: number, upTo: number): Promise<{ userId: UserId; pos: number }[]> {
-  const res = await q.raw(`SELECT user_id, pos FROM account_data WHERE pos > ? AND pos <= ? ORDER BY pos`, [after, upTo]);
-  return res.rows.map((r: { user_id: UserId; pos: string }) => ({ userId: r.user_id, pos: Number(r.pos) }));
+export async function selectStreamAccountData(q: Queryable, after: number, upTo: number): Promise<{ userId: UserId; type: string; pos: number }[]> {
+  const res = await q.raw(`SELECT user_id, type, pos FROM account_data WHERE pos > ? AND pos <= ? ORDER BY pos`, [after, upTo]);
+  return res.rows.map((r: { user_id: UserId; type: string; pos: string }) => ({ userId: r.user_id, type: r.type, pos: Number(r.pos) }));
 }
