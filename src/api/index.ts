@@ -21,10 +21,11 @@ import relations from "./client/relations.js";
 import search from "./client/search.js";
 import appservicePing from "./client/appservice-ping.js";
 import thirdParty from "./client/third-party-lookup.js";
+import keys from "./client/keys.js";
 
 // Express tries routes in this order: the hottest (sync, sending) come first.
 export const routeTables: RouteTable[] = [
   sync, roomEvents, versions, registration, login, devices, account, profile, adminRegister,
   createRoom, membership, accountData, directory, pushrules, receipts, presence,
-  redaction, relations, search, appservicePing, thirdParty,
+  redaction, relations, search, appservicePing, thirdParty, keys,
 ];

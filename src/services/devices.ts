@@ -40,7 +40,11 @@ export class DeviceService {
   async delete(userId: UserId, deviceIds: DeviceId[]): Promise<void> {
     await devices.deleteDevices(this.db, userId, deviceIds);
     this.tokens.forgetUser(userId);
+    await this.onDeleted(userId, deviceIds);
   }
+
+  /** Devices are gone: their encryption keys go too (e2ee.ts), and room-mates hear of it. */
+  onDeleted: (userId: UserId, deviceIds: string[]) => Promise<void> = async () => undefined;
 
   async exists(userId: UserId, deviceId: DeviceId): Promise<boolean> {
     return (await devices.selectDevice(this.db, userId, deviceId)) !== null;
@@ -50,10 +54,13 @@ export class DeviceService {
   async logout(userId: UserId, deviceId: DeviceId): Promise<void> {
     await devices.deleteDevices(this.db, userId, [deviceId]);
     this.tokens.forgetUser(userId);
+    await this.onDeleted(userId, [deviceId]);
   }
 
   async logoutAll(userId: UserId): Promise<void> {
+    const all = (await devices.selectDevices(this.db, userId)).map((d) => d.deviceId);
     await devices.deleteDevices(this.db, userId, "all");
     this.tokens.forgetUser(userId);
+    if (all.length) await this.onDeleted(userId, all);
   }
 }

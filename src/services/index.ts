@@ -29,6 +29,7 @@ import { UnreadService } from "./unread.js";
 import { RelationService } from "./relations.js";
 import { SearchService } from "./search.js";
 import { PushRuleService } from "./push-rules.js";
+import { KeyService } from "./e2ee.js";
 import { loadRegistrations } from "../config/appservices.js";
 import { AppserviceRegistry } from "./appservices.js";
 import { AppserviceDelivery } from "./appservice-delivery.js";
@@ -58,6 +59,7 @@ export interface Services {
   relations: RelationService;
   search: SearchService;
   pushRules: PushRuleService;
+  keys: KeyService;
   appservices: AppserviceRegistry;
   delivery: AppserviceDelivery;
   /** Other processes (Redis), or nobody. */
@@ -107,6 +109,9 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   await typing.load();
   await presence.load();
   const reader = new RoomReadService(db, roomCache, notifier);
+  const keys = new KeyService(db, notifier, memberships, roomCache);
+  const devices = new DeviceService(db, tokens);
+  devices.onDeleted = (userId, ids) => keys.devicesDeleted(userId, ids);
   const directory = new DirectoryService(db, config.server_name, roomCache);
   directory.isExclusiveAlias = (alias, asId) => appservices.isExclusiveAlias(alias, asId);
   directory.queryUnknownAlias = (alias) => appservices.queryAlias(alias);
@@ -120,7 +125,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   return {
     config, db, log, tokens,
     accounts,
-    devices: new DeviceService(db, tokens),
+    devices,
     profiles,
     uia: new UiaService(db, config.server_name),
     limits: {
@@ -133,7 +138,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     reader,
     relations,
     search: new SearchService(db, config, memberships, roomCache, relations),
-    sync: new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread, relations),
+    sync: new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread, relations, keys),
     accountData,
     receipts,
     typing,
@@ -144,6 +149,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     appservices,
     delivery,
     pushRules,
+    keys,
     shutdown: new AbortController(),
   };
 }

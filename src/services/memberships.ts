@@ -49,3 +49,14 @@ export class MembershipCache {
     }
   }
 }
+
+/** Users who share a joined room with `userId` (joined or invited there). */
+export async function roomMatesOf(members: MembershipCache, cache: import("./room-state.js").RoomStateCache, userId: UserId): Promise<Set<UserId>> {
+  const out = new Set<UserId>();
+  for (const m of await members.get(userId)) {
+    if (m.membership !== "join") continue;
+    const room = await cache.get(m.roomId);
+    if (room) for (const u of room.interested) out.add(u);
+  }
+  return out;
+}

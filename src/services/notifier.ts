@@ -23,6 +23,8 @@ export class Notifier {
   private readonly roomPos = new Map<RoomId, number>();
   private readonly accountDataPos = new Map<UserId, number>();
   private readonly receiptPos = new Map<RoomId, number>();
+  private readonly deviceListPos = new Map<UserId, number>();
+  private readonly toDevicePos = new Map<UserId, number>();
   /** Last typing serial that concerned each user (typing is not on the stream). */
   private readonly userTyping = new Map<UserId, number>();
   private readonly userPresence = new Map<UserId, number>();
@@ -101,6 +103,32 @@ export class Notifier {
     this.userChange(userIds, pos);
   }
 
+  /** To-device messages for these users. */
+  toDevice(userIds: Iterable<UserId>, pos: number): void {
+    const list = [...userIds];
+    for (const u of list) if ((this.toDevicePos.get(u) ?? 0) < pos) this.toDevicePos.set(u, pos);
+    this.userChange(list, pos);
+  }
+
+  /** Could the user have to-device messages after `since`? From memory when it can answer. */
+  toDeviceChanged(userId: UserId, since: number): boolean {
+    if (since < this.startPos) return true;
+    return (this.toDevicePos.get(userId) ?? 0) > since;
+  }
+
+  /** Keys of users that `userIds` share rooms with (or their own) changed. */
+  deviceLists(userIds: Iterable<UserId>, pos: number): void {
+    const list = [...userIds];
+    for (const u of list) if ((this.deviceListPos.get(u) ?? 0) < pos) this.deviceListPos.set(u, pos);
+    this.userChange(list, pos);
+  }
+
+  /** Did keys the user cares about change after `since`? From memory when it can answer. */
+  deviceListsChanged(userId: UserId, since: number): boolean {
+    if (since < this.startPos) return true;
+    return (this.deviceListPos.get(userId) ?? 0) > since;
+  }
+
   /** Did receipts in the room change after `since`? From memory when it can answer. */
   receiptsChanged(roomId: RoomId, since: number): boolean {
     if (since < this.startPos) return true;
@@ -142,6 +170,8 @@ export class Notifier {
     this.roomPos.clear();
     this.accountDataPos.clear();
     this.receiptPos.clear();
+    this.deviceListPos.clear();
+    this.toDevicePos.clear();
     this.pos = Math.max(this.pos, pos);
     this.startPos = this.pos;
     this.wakeAll();

@@ -8,9 +8,9 @@
 // elsewhere; each state is also kept in a key with a TTL for processes that start later.
 import type { Config } from "../config/schema.js";
 import { forbidden, notFound } from "../http/errors.js";
-import type { RoomId, UserId } from "../matrix/ids.js";
+import type { UserId } from "../matrix/ids.js";
 import type { Bus } from "./bus.js";
-import type { MembershipCache } from "./memberships.js";
+import { roomMatesOf, type MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomStateCache } from "./room-state.js";
 
@@ -139,14 +139,8 @@ export class PresenceService {
   }
 
   /** Users in a joined or invited membership with `userId` in any room. */
-  private async roomMates(userId: UserId): Promise<Set<UserId>> {
-    const out = new Set<UserId>();
-    for (const m of await this.members.get(userId)) {
-      if (m.membership !== "join") continue;
-      const room = await this.cache.get(m.roomId as RoomId);
-      if (room) for (const u of room.interested) out.add(u);
-    }
-    return out;
+  private roomMates(userId: UserId): Promise<Set<UserId>> {
+    return roomMatesOf(this.members, this.cache, userId);
   }
 
   private async announce(userId: UserId, serial: number): Promise<void> {

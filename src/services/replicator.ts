@@ -3,7 +3,8 @@
 // Every persistent change takes a position from the one stream counter, and the counter's row
 // lock makes position order commit order (schema/0002_rooms.sql). So "everything up to the
 // counter's value is committed", and a process that reads every row in (its position, the
-// counter] of each stream table has seen everything. That read is the whole mechanism:
+// counter] of each stream table (events, receipts, account data, device list changes, to-device)
+// has seen everything. That read is the whole mechanism:
 //  - a process that commits tells the others on the bus that the stream moved ("pos");
 //  - each process then reads the new rows (one query per table, every room at once), brings
 //    its in-memory views up to date (room state, memberships) and wakes the /sync requests and
@@ -19,9 +20,10 @@ import * as accountData from "../store/account-data.js";
 import type { Db } from "../store/db.js";
 import * as events from "../store/events.js";
 import * as receipts from "../store/receipts.js";
+import * as e2ee from "../store/e2ee.js";
 import type { Bus } from "./bus.js";
 import type { Written } from "./event-writer.js";
-import type { MembershipCache } from "./memberships.js";
+import { roomMatesOf, type MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomState, RoomStateCache } from "./room-state.js";
 import type { UnreadService } from "./unread.js";
@@ -143,9 +145,11 @@ export class Replicator {
     }
     const evs = await events.selectStreamEvents(this.db, after, top, BATCH);
     const upTo = evs.length === BATCH ? evs[evs.length - 1]!.pos : top;
-    const [rcpts, data] = await Promise.all([
+    const [rcpts, data, lists, toDevice] = await Promise.all([
       receipts.selectStreamReceipts(this.db, after, upTo),
       accountData.selectStreamAccountData(this.db, after, upTo),
+      e2ee.selectStreamDeviceListChanges(this.db, after, upTo),
+      e2ee.selectStreamToDevice(this.db, after, upTo),
     ]);
 
     // Bring room state up to date before anyone is woken.
@@ -192,6 +196,12 @@ export class Replicator {
       this.notifier.receipt(r.roomId, r.type === "m.read.private" || !room ? [r.userId] : [...room.interested], r.pos);
     }
     for (const d of data) this.notifier.accountData(d.userId, d.pos, d.type);
+    for (const t of toDevice) this.notifier.toDevice([t.userId], t.pos);
+    for (const l of lists) {
+      const mates = await roomMatesOf(this.members, this.cache, l.userId);
+      mates.add(l.userId);
+      this.notifier.deviceLists(mates, l.pos);
+    }
     if (upTo < top) this.again = true;
   }
 }

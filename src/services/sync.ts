@@ -21,6 +21,7 @@ import type { TypingService } from "./typing.js";
 import type { PresenceService, PresenceValue } from "./presence.js";
 import type { UnreadService } from "./unread.js";
 import type { RelationService } from "./relations.js";
+import type { KeyService } from "./e2ee.js";
 import { parseToken } from "../matrix/tokens.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
@@ -32,6 +33,8 @@ export interface SyncOptions {
   /** The typing and presence serials of the `since` token (0 if it had none). */
   sinceTyping?: number;
   sincePresence?: number;
+  /** The to-device position the token acknowledges (defaults to its stream position). */
+  sinceToDevice?: number;
   /** set_presence: how this sync marks the user (default online; offline leaves it as it is). */
   setPresence?: PresenceValue;
   timeoutMs: number;
@@ -46,7 +49,7 @@ export interface SyncOptions {
 type Json = Record<string, unknown>;
 
 export class SyncService {
-  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService, private readonly presence: PresenceService, private readonly unread: UnreadService, private readonly relations: RelationService) {}
+  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService, private readonly presence: PresenceService, private readonly unread: UnreadService, private readonly relations: RelationService, private readonly keys: KeyService) {}
 
   async sync(who: Requester, o: SyncOptions): Promise<Json> {
     const deadline = Date.now() + o.timeoutMs;
@@ -271,15 +274,29 @@ export class SyncService {
 
     const presenceEvents = (await this.presence.forSync(userId, initial ? null : sincePresence))
       .filter((e) => matchesEventFilter({ type: "m.presence", sender: String(e.sender) }, f.presence));
+    // Encryption plumbing: to-device messages, whose keys changed, one-time key counts.
+    const ack = o.since === null ? null : (o.sinceToDevice ?? o.since);
+    const td = await this.keys.toDeviceForSync(who, ack, upTo);
+    const changedKeys = new Set<string>();
+    if (!initial && this.notifier.deviceListsChanged(userId, after)) for (const u of await this.keys.changedUsers(userId, after, upTo)) changedKeys.add(u);
+    // Members of a room the user just joined: their keys are news to this user.
+    for (const [roomId, ch] of changed) {
+      if (ch.now !== "join" || ch.prev === "join") continue;
+      const room = await this.cache.get(roomId);
+      if (room) for (const u of room.joined) if (u !== userId) changedKeys.add(u);
+    }
+    const otk = who.deviceId ? await this.keys.counts(userId, who.deviceId) : { counts: {}, unusedFallback: [] };
     return {
-      next_batch: formatToken(upTo, [typingSerial, presenceSerial]),
+      // The third counter: to-device acknowledged up to here (less than the position when
+      // more messages wait than one response carries).
+      next_batch: formatToken(upTo, [typingSerial, presenceSerial, td.more && td.lastPos !== null ? td.lastPos : upTo]),
       rooms: { join, invite, leave, knock: {} },
       account_data: { events: globalAd },
       presence: { events: presenceEvents },
-      to_device: { events: [] },
-      device_lists: { changed: [], left: [] },
-      device_one_time_keys_count: {},
-      device_unused_fallback_key_types: [],
+      to_device: { events: td.events },
+      device_lists: { changed: [...changedKeys], left: [] },
+      device_one_time_keys_count: otk.counts,
+      device_unused_fallback_key_types: otk.unusedFallback,
     };
   }
 
@@ -336,5 +353,7 @@ export function isEmpty(res: Json): boolean {
   const rooms = res.rooms as Record<string, Json>;
   return Object.keys(rooms.join!).length === 0 && Object.keys(rooms.invite!).length === 0 && Object.keys(rooms.leave!).length === 0
     && ((res.account_data as { events: unknown[] }).events.length === 0)
-    && ((res.presence as { events: unknown[] }).events.length === 0);
+    && ((res.presence as { events: unknown[] }).events.length === 0)
+    && ((res.to_device as { events: unknown[] }).events.length === 0)
+    && ((res.device_lists as { changed: unknown[] }).changed.length === 0);
 }

@@ -189,7 +189,7 @@ export class WsConnection {
         const user = await this.requester();
         const t = parseToken(token);
         const res = await this.s.sync.sync(user, {
-          ...opts, since: t.pos, sinceTyping: t.ephemeral[0] ?? 0, sincePresence: t.ephemeral[1] ?? 0,
+          ...opts, since: t.pos, sinceTyping: t.ephemeral[0] ?? 0, sincePresence: t.ephemeral[1] ?? 0, sinceToDevice: t.ephemeral[2],
           timeoutMs: waitMs, signal: sub.signal, shutdown: this.s.shutdown.signal,
         });
         if (sub.signal.aborted || this.closed) return;

@@ -44,6 +44,7 @@ export async function syncOptions(userId: UserId, p: SyncParams, s: Services): P
     since: since?.pos ?? null,
     sinceTyping: since?.ephemeral[0] ?? 0,
     sincePresence: since?.ephemeral[1] ?? 0,
+    sinceToDevice: since?.ephemeral[2],
     setPresence: p.set_presence as "online" | "offline" | "unavailable" | undefined,
     fullState: p.full_state === true,
     filter,

@@ -1,0 +1,223 @@
+// End-to-end encryption plumbing: device keys, one-time and fallback keys, cross-signing, and
+// to-device messages. https://spec.matrix.org/latest/client-server-api/#end-to-end-encryption
+// The server stores signed JSON it is given and hands it out; it never sees plaintext.
+import { MatrixError, forbidden } from "../http/errors.js";
+import type { UserId } from "../matrix/ids.js";
+import type { Db } from "../store/db.js";
+import * as store from "../store/e2ee.js";
+import { roomMatesOf, type MembershipCache } from "./memberships.js";
+import type { Notifier } from "./notifier.js";
+import type { RoomStateCache } from "./room-state.js";
+import type { Requester } from "./tokens.js";
+
+type Json = Record<string, unknown>;
+
+/** To-device messages handed out per sync; the rest follow in the next ones. */
+export const TO_DEVICE_LIMIT = 100;
+/** One-time key counts are kept this long in memory between uploads and claims here. */
+const OTK_COUNT_TTL_MS = 30_000;
+
+export class KeyService {
+  private readonly otkCounts = new Map<string, { at: number; counts: Record<string, number>; unusedFallback: string[] }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly notifier: Notifier,
+    private readonly members: MembershipCache,
+    private readonly cache: RoomStateCache,
+  ) {}
+
+  /** POST /keys/upload */
+  async upload(who: Requester, body: { device_keys?: Json; one_time_keys?: Json; fallback_keys?: Json }): Promise<{ one_time_key_counts: Record<string, number> }> {
+    const deviceId = requireDevice(who);
+    let changedPos: number | null = null;
+    await this.db.transaction(async (trx) => {
+      if (body.device_keys) {
+        const dk = body.device_keys;
+        if (dk.user_id !== who.userId || dk.device_id !== deviceId) throw new MatrixError(400, "M_INVALID_PARAM", "device_keys must be this device's");
+        if (await store.upsertDeviceKeys(trx, who.userId, deviceId, dk)) changedPos = -1;
+      }
+      const otks = Object.entries(body.one_time_keys ?? {}).map(([id, key]) => {
+        const [algorithm, keyId] = splitKeyId(id);
+        return { algorithm, keyId, key };
+      });
+      await store.insertOneTimeKeys(trx, who.userId, deviceId, otks);
+      for (const [id, key] of Object.entries(body.fallback_keys ?? {})) {
+        const [algorithm, keyId] = splitKeyId(id);
+        await store.upsertFallbackKey(trx, who.userId, deviceId, algorithm, keyId, key);
+      }
+      // Last in the transaction: it takes a stream position (schema/0002).
+      if (changedPos === -1) changedPos = await store.noteDeviceListChange(trx, who.userId);
+    });
+    this.otkCounts.delete(`${who.userId}|${deviceId}`);
+    if (changedPos !== null) await this.announce(who.userId, changedPos);
+    return { one_time_key_counts: (await this.counts(who.userId, deviceId)).counts };
+  }
+
+  /** POST /keys/query */
+  async query(who: Requester, wanted: Record<string, string[]>): Promise<Json> {
+    const userIds = Object.keys(wanted).slice(0, 1000);
+    const [keys, cross] = await Promise.all([store.selectDeviceKeys(this.db, userIds), store.selectCrossSigning(this.db, userIds)]);
+    const deviceKeys: Record<string, Json> = {};
+    for (const u of userIds) deviceKeys[u] = {};
+    for (const k of keys) {
+      const only = wanted[k.userId];
+      if (only && only.length && !only.includes(k.deviceId)) continue;
+      deviceKeys[k.userId]![k.deviceId] = { ...k.keys, unsigned: { ...((k.keys.unsigned as Json) ?? {}), ...(k.displayName ? { device_display_name: k.displayName } : {}) } };
+    }
+    const out: Json = { device_keys: deviceKeys, failures: {}, master_keys: {}, self_signing_keys: {}, user_signing_keys: {} };
+    for (const c of cross) {
+      // A user's user-signing key is theirs alone.
+      if (c.kind === "user_signing" && c.userId !== who.userId) continue;
+      (out[`${c.kind}_keys`] as Json)[c.userId] = c.key;
+    }
+    return out;
+  }
+
+  /** POST /keys/claim */
+  async claim(wanted: Record<string, Record<string, string>>): Promise<Json> {
+    const out: Record<string, Record<string, Json>> = {};
+    for (const [userId, devices] of Object.entries(wanted).slice(0, 1000)) {
+      for (const [deviceId, algorithm] of Object.entries(devices)) {
+        const k = await store.claimKey(this.db, userId, deviceId, algorithm);
+        this.otkCounts.delete(`${userId}|${deviceId}`);
+        if (!k) continue;
+        ((out[userId] ??= {})[deviceId] ??= {})[`${algorithm}:${k.keyId}`] = k.key;
+      }
+    }
+    return { one_time_keys: out, failures: {} };
+  }
+
+  /** POST /keys/device_signing/upload */
+  async uploadCrossSigning(who: Requester, body: Json): Promise<void> {
+    let pos = 0;
+    await this.db.transaction(async (trx) => {
+      for (const kind of ["master", "self_signing", "user_signing"]) {
+        const key = body[`${kind}_key`] as Json | undefined;
+        if (!key) continue;
+        if (key.user_id !== who.userId) throw new MatrixError(400, "M_INVALID_PARAM", `${kind}_key must be for ${who.userId}`);
+        await store.upsertCrossSigning(trx, who.userId, kind, key);
+      }
+      pos = await store.noteDeviceListChange(trx, who.userId);
+    });
+    await this.announce(who.userId, pos);
+  }
+
+  /** POST /keys/signatures/upload: signatures merged into the signed objects they sign. */
+  async uploadSignatures(who: Requester, body: Record<string, Record<string, Json>>): Promise<Json> {
+    const failures: Record<string, Record<string, Json>> = {};
+    const touched = new Set<UserId>();
+    for (const [userId, objects] of Object.entries(body)) {
+      const [devices, cross] = await Promise.all([store.selectDeviceKeys(this.db, [userId]), store.selectCrossSigning(this.db, [userId])]);
+      for (const [keyId, signed] of Object.entries(objects)) {
+        const sigs = (signed.signatures as Record<string, Json> | undefined)?.[who.userId];
+        const dev = devices.find((d) => d.deviceId === keyId);
+        const cs = cross.find((c) => Object.keys((c.key.keys as Json) ?? {}).some((k) => k.endsWith(`:${keyId}`)));
+        if (!sigs || (!dev && !cs)) {
+          (failures[userId] ??= {})[keyId] = { errcode: "M_INVALID_SIGNATURE", error: "Unknown key or no signature from you" };
+          continue;
+        }
+        const target = dev ? dev.keys : cs!.key;
+        const all = { ...((target.signatures as Record<string, Json>) ?? {}) };
+        all[who.userId] = { ...(all[who.userId] ?? {}), ...sigs };
+        const merged = { ...target, signatures: all };
+        if (dev) await store.upsertDeviceKeys(this.db, userId as UserId, keyId, merged);
+        else await store.upsertCrossSigning(this.db, userId as UserId, cs!.kind, merged);
+        touched.add(userId as UserId);
+      }
+    }
+    for (const u of touched) {
+      const pos = await this.db.transaction((trx) => store.noteDeviceListChange(trx, u));
+      await this.announce(u, pos);
+    }
+    return { failures };
+  }
+
+  /** A user's devices were removed: their keys go, and room-mates hear of it. */
+  async devicesDeleted(userId: UserId, deviceIds: string[]): Promise<void> {
+    let pos = 0;
+    await this.db.transaction(async (trx) => {
+      await store.deleteDeviceKeys(trx, userId, deviceIds);
+      pos = await store.noteDeviceListChange(trx, userId);
+    });
+    for (const d of deviceIds) this.otkCounts.delete(`${userId}|${d}`);
+    await this.announce(userId, pos);
+  }
+
+  /** PUT /sendToDevice/{eventType}/{txnId} */
+  async sendToDevice(who: Requester, type: string, txnId: string, messages: Record<string, Record<string, Json>>): Promise<void> {
+    const list: { userId: string; deviceId: string; content: unknown }[] = [];
+    for (const [userId, devices] of Object.entries(messages)) {
+      let all: string[] | null = null;
+      for (const [deviceId, content] of Object.entries(devices)) {
+        if (deviceId === "*") {
+          all ??= (await store.selectDeviceKeys(this.db, [userId])).map((d) => d.deviceId);
+          const known = await this.deviceIds(userId);
+          for (const d of new Set([...all, ...known])) list.push({ userId, deviceId: d, content });
+        } else list.push({ userId, deviceId, content });
+      }
+    }
+    if (list.length > 10_000) throw new MatrixError(413, "M_TOO_LARGE", "Too many to-device messages in one request");
+    const pos = await store.insertToDevice(this.db, who.userId, who.deviceId ?? "", txnId, type, list);
+    if (!pos) return; // a retry, or nobody to send to
+    const users = [...new Set(list.map((m) => m.userId as UserId))];
+    this.notifier.toDevice(users, pos);
+    await this.notifier.reach(pos);
+  }
+
+  /**
+   * to_device for /sync: the device's messages after what its token acknowledges (each is
+   * delivered until a later token acknowledges it; acknowledged ones are deleted then).
+   * Asks the database only when the notifier says there may be some.
+   */
+  async toDeviceForSync(who: Requester, acknowledged: number | null, upTo: number): Promise<{ events: Json[]; lastPos: number | null; more: boolean }> {
+    if (!who.deviceId || !this.notifier.toDeviceChanged(who.userId, acknowledged ?? -1)) return { events: [], lastPos: null, more: false };
+    if (acknowledged !== null) await store.deleteToDevice(this.db, who.userId, who.deviceId, acknowledged);
+    const rows = await store.selectToDevice(this.db, who.userId, who.deviceId, acknowledged ?? -1, upTo, TO_DEVICE_LIMIT + 1);
+    const more = rows.length > TO_DEVICE_LIMIT;
+    const page = rows.slice(0, TO_DEVICE_LIMIT);
+    return { events: page.map((r) => ({ sender: r.sender, type: r.type, content: r.content })), lastPos: page.length ? page[page.length - 1]!.pos : null, more };
+  }
+
+  /** device_lists.changed for /sync: room-mates (and the user) whose keys changed in (after, upTo]. */
+  async changedUsers(userId: UserId, after: number, upTo: number): Promise<string[]> {
+    const mates = await roomMatesOf(this.members, this.cache, userId);
+    mates.add(userId);
+    return store.selectDeviceListChanges(this.db, [...mates], after, upTo);
+  }
+
+  /** One-time key counts and unused fallback key types of a device (kept briefly in memory). */
+  async counts(userId: UserId, deviceId: string): Promise<{ counts: Record<string, number>; unusedFallback: string[] }> {
+    const k = `${userId}|${deviceId}`;
+    const hit = this.otkCounts.get(k);
+    if (hit && Date.now() - hit.at < OTK_COUNT_TTL_MS) return hit;
+    const c = await store.countOneTimeKeys(this.db, userId, deviceId);
+    if (this.otkCounts.size > 100_000) this.otkCounts.clear();
+    this.otkCounts.set(k, { at: Date.now(), ...c });
+    return c;
+  }
+
+  private async deviceIds(userId: string): Promise<string[]> {
+    const r = await this.db.raw(`SELECT device_id FROM devices WHERE user_id = ?`, [userId]);
+    return r.rows.map((x: { device_id: string }) => x.device_id);
+  }
+
+  /** The user's keys changed: wake them and everyone who shares a room with them. */
+  private async announce(userId: UserId, pos: number): Promise<void> {
+    const mates = await roomMatesOf(this.members, this.cache, userId);
+    mates.add(userId);
+    this.notifier.deviceLists(mates, pos);
+    await this.notifier.reach(pos);
+  }
+}
+
+function requireDevice(who: Requester): string {
+  if (!who.deviceId) throw forbidden("This access token has no device");
+  return who.deviceId;
+}
+
+function splitKeyId(id: string): [string, string] {
+  const i = id.indexOf(":");
+  if (i <= 0 || i === id.length - 1) throw new MatrixError(400, "M_INVALID_PARAM", `Key ID ${id} is not <algorithm>:<id>`);
+  return [id.slice(0, i), id.slice(i + 1)];
+}

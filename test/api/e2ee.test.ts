@@ -1,0 +1,106 @@
+// keys.yaml, cross_signing.yaml, to_device.yaml: the server stores and relays keys and messages.
+import { expect } from "chai";
+import { useServer } from "../helpers/server.js";
+import { enc, twoInRoom } from "../helpers/rooms.js";
+import type { UserClient } from "../helpers/client.js";
+
+const deviceKeys = (u: UserClient, extra = "") => ({
+  user_id: u.userId, device_id: u.deviceId, algorithms: ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+  keys: { [`curve25519:${u.deviceId}`]: `curve${extra}`, [`ed25519:${u.deviceId}`]: `ed${extra}` },
+  signatures: { [u.userId]: { [`ed25519:${u.deviceId}`]: "sig" } },
+});
+
+describe("end-to-end encryption plumbing", () => {
+  const t = useServer();
+
+  it("upload, query, claim: each one-time key once, then the fallback key", async () => {
+    const { a, b } = await twoInRoom(t.s.client());
+    const up = await a.post("/_matrix/client/v3/keys/upload", {
+      device_keys: deviceKeys(a),
+      one_time_keys: { "signed_curve25519:AAA": { key: "k1" }, "signed_curve25519:AAB": { key: "k2" } },
+      fallback_keys: { "signed_curve25519:FB1": { key: "fb", fallback: true } },
+    });
+    expect(up.status, up.text).to.equal(200);
+    expect(up.body.one_time_key_counts).to.deep.equal({ signed_curve25519: 2 });
+    const wrong = await a.post("/_matrix/client/v3/keys/upload", { device_keys: { ...deviceKeys(a), device_id: "OTHER" } });
+    expect(wrong.status).to.equal(400);
+    const q = await b.post("/_matrix/client/v3/keys/query", { device_keys: { [a.userId]: [] } });
+    expect(q.body.device_keys[a.userId][a.deviceId].keys[`ed25519:${a.deviceId}`]).to.equal("ed");
+    const claim = () => b.post("/_matrix/client/v3/keys/claim", { one_time_keys: { [a.userId]: { [a.deviceId]: "signed_curve25519" } } });
+    const got = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const r = await claim();
+      expect(r.status).to.equal(200);
+      got.add(Object.keys(r.body.one_time_keys[a.userId][a.deviceId])[0]!);
+    }
+    expect([...got].sort()).to.deep.equal(["signed_curve25519:AAA", "signed_curve25519:AAB", "signed_curve25519:FB1"]);
+    const sync = await a.get("/_matrix/client/v3/sync");
+    expect(sync.body.device_one_time_keys_count).to.deep.equal({});
+    expect(sync.body.device_unused_fallback_key_types).to.deep.equal([]);
+  });
+
+  it("a room-mate's new keys show up in device_lists.changed; /keys/changes agrees", async () => {
+    const { a, b } = await twoInRoom(t.s.client());
+    const s0 = await b.get("/_matrix/client/v3/sync");
+    const poll = b.get(`/_matrix/client/v3/sync?since=${enc(s0.body.next_batch)}&timeout=10000`);
+    await new Promise((r) => setTimeout(r, 150));
+    await a.post("/_matrix/client/v3/keys/upload", { device_keys: deviceKeys(a, "2") });
+    const s1 = await poll;
+    expect(s1.body.device_lists.changed).to.include(a.userId);
+    const ch = await b.get(`/_matrix/client/v3/keys/changes?from=${enc(s0.body.next_batch)}&to=${enc(s1.body.next_batch)}`);
+    expect(ch.body.changed).to.include(a.userId);
+    // Someone who shares no room hears nothing.
+    const stranger = await t.s.client().register();
+    const st0 = await stranger.get("/_matrix/client/v3/sync");
+    await a.post("/_matrix/client/v3/keys/upload", { device_keys: deviceKeys(a, "3") });
+    const st1 = await stranger.get(`/_matrix/client/v3/sync?since=${enc(st0.body.next_batch)}&timeout=300`);
+    expect(st1.body.device_lists.changed).not.to.include(a.userId);
+  });
+
+  it("to-device: delivered to the device once (until acknowledged), idempotent on txnId, '*' reaches every device", async () => {
+    const { a, b } = await twoInRoom(t.s.client());
+    const s0 = await b.get("/_matrix/client/v3/sync");
+    const msg = { messages: { [b.userId]: { [b.deviceId]: { ciphertext: "xyz" } } } };
+    expect((await a.put("/_matrix/client/v3/sendToDevice/m.room.encrypted/t1", msg)).status).to.equal(200);
+    expect((await a.put("/_matrix/client/v3/sendToDevice/m.room.encrypted/t1", msg)).status).to.equal(200);
+    const s1 = await b.get(`/_matrix/client/v3/sync?since=${enc(s0.body.next_batch)}&timeout=5000`);
+    expect(s1.body.to_device.events).to.deep.equal([{ sender: a.userId, type: "m.room.encrypted", content: { ciphertext: "xyz" } }]);
+    // Not acknowledged (the same since again): delivered again. Acknowledged: gone.
+    const again = await b.get(`/_matrix/client/v3/sync?since=${enc(s0.body.next_batch)}`);
+    expect(again.body.to_device.events).to.have.length(1);
+    const s2 = await b.get(`/_matrix/client/v3/sync?since=${enc(s1.body.next_batch)}&timeout=200`);
+    expect(s2.body.to_device.events).to.deep.equal([]);
+    // "*": every device of the user.
+    const login = await t.s.client().post("/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: b.userId }, password: b.password });
+    const b2 = Object.assign(Object.create(Object.getPrototypeOf(b)), b, { token: login.body.access_token, deviceId: login.body.device_id });
+    const b2s0 = await b2.get("/_matrix/client/v3/sync");
+    await a.put("/_matrix/client/v3/sendToDevice/m.test/t2", { messages: { [b.userId]: { "*": { hello: 1 } } } });
+    const b2s1 = await b2.get(`/_matrix/client/v3/sync?since=${enc(b2s0.body.next_batch)}&timeout=5000`);
+    expect(b2s1.body.to_device.events.map((e: any) => e.content)).to.deep.equal([{ hello: 1 }]);
+    const bs3 = await b.get(`/_matrix/client/v3/sync?since=${enc(s2.body.next_batch)}&timeout=5000`);
+    expect(bs3.body.to_device.events.map((e: any) => e.content)).to.deep.equal([{ hello: 1 }]);
+  });
+
+  it("cross-signing keys: uploaded, queried (user-signing only by its owner), signatures merged; replacing the master key needs auth", async () => {
+    const { a, b } = await twoInRoom(t.s.client());
+    await a.post("/_matrix/client/v3/keys/upload", { device_keys: deviceKeys(a) });
+    const master = { user_id: a.userId, usage: ["master"], keys: { "ed25519:MASTER": "MASTER" } };
+    const ssk = { user_id: a.userId, usage: ["self_signing"], keys: { "ed25519:SSK": "SSK" } };
+    const usk = { user_id: a.userId, usage: ["user_signing"], keys: { "ed25519:USK": "USK" } };
+    expect((await a.post("/_matrix/client/v3/keys/device_signing/upload", { master_key: master, self_signing_key: ssk, user_signing_key: usk })).status).to.equal(200);
+    const own = await a.post("/_matrix/client/v3/keys/query", { device_keys: { [a.userId]: [] } });
+    expect(own.body.user_signing_keys[a.userId]).to.deep.equal(usk);
+    const theirs = await b.post("/_matrix/client/v3/keys/query", { device_keys: { [a.userId]: [] } });
+    expect(theirs.body.master_keys[a.userId]).to.deep.equal(master);
+    expect(theirs.body.user_signing_keys).to.deep.equal({});
+    const sig = await a.post("/_matrix/client/v3/keys/signatures/upload", {
+      [a.userId]: { [a.deviceId]: { ...deviceKeys(a), signatures: { [a.userId]: { "ed25519:SSK": "signed-by-ssk" } } } },
+    });
+    expect(sig.body.failures).to.deep.equal({});
+    const after = await b.post("/_matrix/client/v3/keys/query", { device_keys: { [a.userId]: [] } });
+    expect(after.body.device_keys[a.userId][a.deviceId].signatures[a.userId]["ed25519:SSK"]).to.equal("signed-by-ssk");
+    const replace = await a.post("/_matrix/client/v3/keys/device_signing/upload", { master_key: { ...master, keys: { "ed25519:NEW": "NEW" } } });
+    expect(replace.status).to.equal(401);
+    expect(replace.body.flows).to.be.an("array");
+  });
+});
