@@ -1,0 +1,69 @@
+// matrix-js-sdk with its Rust crypto: two clients in an encrypted room; one sends, the other
+// decrypts the same plaintext. The server only ever stores and relays ciphertext and keys.
+import { expect } from "chai";
+import * as sdk from "matrix-js-sdk";
+import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
+import { useServer } from "./helpers/server.js";
+
+(sdkLogger as unknown as { setLevel(level: string): void }).setLevel("silent");
+
+async function loggedIn(baseUrl: string, username: string): Promise<sdk.MatrixClient> {
+  const anon = sdk.createClient({ baseUrl });
+  const reg = await anon.registerRequest({ username, password: "pw", auth: { type: "m.login.dummy" } });
+  return sdk.createClient({ baseUrl, accessToken: reg.access_token, userId: reg.user_id, deviceId: reg.device_id });
+}
+
+async function waitFor<T>(fn: () => T | undefined | false | null | Promise<T | undefined | false | null>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as T;
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("matrix-js-sdk with Rust crypto: an encrypted conversation", () => {
+  const t = useServer();
+  const clients: sdk.MatrixClient[] = [];
+  // The Rust crypto's tracing writes to the console at debug level: keep the test output readable.
+  const saved = { debug: console.debug, info: console.info, log: console.log, warn: console.warn, trace: console.trace };
+  before(() => { for (const k of Object.keys(saved) as (keyof typeof saved)[]) console[k] = () => undefined; });
+  after(() => {
+    for (const c of clients) c.stopClient();
+    Object.assign(console, saved);
+  });
+
+  it("one sends in an encrypted room, the other decrypts the same plaintext; the server never sees it", async function () {
+    this.timeout(120_000);
+    const alice = await loggedIn(t.s.hs.url, "cryptoalice");
+    const bob = await loggedIn(t.s.hs.url, "cryptobob");
+    clients.push(alice, bob);
+    await alice.initRustCrypto({ useIndexedDB: false });
+    await bob.initRustCrypto({ useIndexedDB: false });
+    await alice.startClient({ initialSyncLimit: 10 });
+    await bob.startClient({ initialSyncLimit: 10 });
+    await waitFor(() => alice.isInitialSyncComplete() && bob.isInitialSyncComplete());
+
+    const { room_id: roomId } = await alice.createRoom({
+      invite: [bob.getUserId()!],
+      initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }],
+    });
+    await waitFor(() => bob.getRoom(roomId)?.getMyMembership() === "invite");
+    await bob.joinRoom(roomId);
+    await waitFor(() => alice.getRoom(roomId)?.getMember(bob.getUserId()!)?.membership === "join");
+
+    const secret = "the eagle lands at noon";
+    await alice.sendTextMessage(roomId, secret);
+    const ev = await waitFor(() => bob.getRoom(roomId)?.getLiveTimeline().getEvents().find((e) => e.getWireType() === "m.room.encrypted"));
+    await waitFor(async () => {
+      await bob.decryptEventIfNeeded(ev);
+      return ev.getClearContent()?.body === secret;
+    });
+    expect(ev.getContent().body).to.equal(secret);
+    // What the server stored is ciphertext.
+    const raw = await t.s.client(bob.getAccessToken()!).get(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/event/${encodeURIComponent(ev.getId()!)}`);
+    expect(raw.body.type).to.equal("m.room.encrypted");
+    expect(JSON.stringify(raw.body)).not.to.contain("eagle");
+  });
+});
