@@ -30,6 +30,7 @@ import { RelationService } from "./relations.js";
 import { SearchService } from "./search.js";
 import { PushRuleService } from "./push-rules.js";
 import { KeyService } from "./e2ee.js";
+import { KeyBackupService } from "./key-backup.js";
 import { loadRegistrations } from "../config/appservices.js";
 import { AppserviceRegistry } from "./appservices.js";
 import { AppserviceDelivery } from "./appservice-delivery.js";
@@ -60,6 +61,7 @@ export interface Services {
   search: SearchService;
   pushRules: PushRuleService;
   keys: KeyService;
+  keyBackup: KeyBackupService;
   appservices: AppserviceRegistry;
   delivery: AppserviceDelivery;
   /** Other processes (Redis), or nobody. */
@@ -150,6 +152,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     delivery,
     pushRules,
     keys,
+    keyBackup: new KeyBackupService(db),
     shutdown: new AbortController(),
   };
 }
