@@ -23,10 +23,11 @@ import appservicePing from "./client/appservice-ping.js";
 import thirdParty from "./client/third-party-lookup.js";
 import keys from "./client/keys.js";
 import keyBackup from "./client/key-backup.js";
+import media from "./client/media.js";
 
 // Express tries routes in this order: the hottest (sync, sending) come first.
 export const routeTables: RouteTable[] = [
   sync, roomEvents, versions, registration, login, devices, account, profile, adminRegister,
   createRoom, membership, accountData, directory, pushrules, receipts, presence,
-  redaction, relations, search, appservicePing, thirdParty, keys, keyBackup,
+  redaction, relations, search, appservicePing, thirdParty, keys, keyBackup, media,
 ];

@@ -10,7 +10,7 @@ export interface Config {
   workers: number;
   database: { data_dir: string; url: string | null; pool_size: number; port: number | null; statement_timeout_ms: number };
   redis: { url: string | null };
-  media: { store_path: string; max_upload_bytes: number };
+  media: { store_path: string; max_upload_bytes: number; legacy_unauthenticated_download: boolean };
   registration: { enabled: boolean; allow_guests: boolean; shared_secret: string | null; password_min_length: number };
   auth: { refresh_tokens: boolean; access_token_lifetime_ms: number };
   rooms: { default_version: "10" | "11" };
@@ -69,6 +69,7 @@ export const configSchema = {
     }),
     media: section({
       store_path: { type: "string", minLength: 1, default: "./data/media" },
+      legacy_unauthenticated_download: { type: "boolean", default: true },
       max_upload_bytes: { type: "integer", minimum: 1, default: 52428800 },
     }),
     registration: section({

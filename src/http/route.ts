@@ -38,6 +38,8 @@ export interface RouteDef<B = any> {
   body?: Schema;
   /** Allow guests (spec: guest access). Default false. */
   guest?: boolean;
+  /** The body is bytes (media uploads), up to media.max_upload_bytes, handed over as a Buffer. */
+  raw?: boolean;
   handler(ctx: Ctx<B>, services: Services): Promise<unknown> | unknown;
 }
 
@@ -105,7 +107,9 @@ export class Router {
           else if (def.auth === "user") throw missingToken();
         }
         let body: unknown = undefined;
-        if (def.method !== "GET") {
+        if (def.raw) {
+          body = await readBody(req, services.config.media.max_upload_bytes);
+        } else if (def.method !== "GET") {
           body = parseJsonBody(await readBody(req, maxBody));
           if (body === undefined) body = {}; // an empty body is an empty object (spec: logout)
         }
@@ -162,7 +166,7 @@ export async function invoke(def: RouteDef, validator: ValidateFunction<unknown>
   if (user && !(user.appserviceId && services.appservices.get(user.appserviceId)?.rate_limited === false)) {
     services.limits.requests.take(`user:${user.userId}`);
   }
-  if (def.method !== "GET") {
+  if (def.method !== "GET" && !def.raw) {
     if (hasNul(inv.body)) throw new MatrixError(400, "M_BAD_JSON", "Strings may not contain NUL (U+0000)");
     if (validator && !validator(inv.body)) throw schemaError(validator.errors);
   }

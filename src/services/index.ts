@@ -31,6 +31,7 @@ import { SearchService } from "./search.js";
 import { PushRuleService } from "./push-rules.js";
 import { KeyService } from "./e2ee.js";
 import { KeyBackupService } from "./key-backup.js";
+import { MediaService } from "./media.js";
 import { loadRegistrations } from "../config/appservices.js";
 import { AppserviceRegistry } from "./appservices.js";
 import { AppserviceDelivery } from "./appservice-delivery.js";
@@ -62,6 +63,7 @@ export interface Services {
   pushRules: PushRuleService;
   keys: KeyService;
   keyBackup: KeyBackupService;
+  media: MediaService;
   appservices: AppserviceRegistry;
   delivery: AppserviceDelivery;
   /** Other processes (Redis), or nobody. */
@@ -153,6 +155,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     pushRules,
     keys,
     keyBackup: new KeyBackupService(db),
+    media: new MediaService(db, config),
     shutdown: new AbortController(),
   };
 }

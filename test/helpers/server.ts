@@ -1,4 +1,7 @@
 // Starts the homeserver in-process on port 0 against a fresh database, for one test file.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { pino } from "pino";
 import { buildConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
@@ -24,6 +27,7 @@ export function testConfig(dbUrl: string, overrides: DeepPartial<Config> & Recor
     rate_limiting: { enabled: false },
     logging: { level: "silent" },
     registration: { enabled: true, shared_secret: "test-shared-secret-0123456789" },
+    media: { store_path: mkdtempSync(path.join(tmpdir(), "ganglion-media-")) },
   };
   for (const [k, v] of Object.entries(overrides)) {
     const cur = base[k];
