@@ -32,6 +32,7 @@ import { PushRuleService } from "./push-rules.js";
 import { KeyService } from "./e2ee.js";
 import { KeyBackupService } from "./key-backup.js";
 import { MediaService } from "./media.js";
+import { UserDirectoryService } from "./directory-users.js";
 import { loadRegistrations } from "../config/appservices.js";
 import { AppserviceRegistry } from "./appservices.js";
 import { AppserviceDelivery } from "./appservice-delivery.js";
@@ -64,6 +65,7 @@ export interface Services {
   keys: KeyService;
   keyBackup: KeyBackupService;
   media: MediaService;
+  userDirectory: UserDirectoryService;
   appservices: AppserviceRegistry;
   delivery: AppserviceDelivery;
   /** Other processes (Redis), or nobody. */
@@ -156,6 +158,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     keys,
     keyBackup: new KeyBackupService(db),
     media: new MediaService(db, config),
+    userDirectory: new UserDirectoryService(db, roomCache),
     shutdown: new AbortController(),
   };
 }

@@ -49,7 +49,24 @@ export interface SyncOptions {
 type Json = Record<string, unknown>;
 
 export class SyncService {
-  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService, private readonly presence: PresenceService, private readonly unread: UnreadService, private readonly relations: RelationService, private readonly keys: KeyService) {}
+  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService, private readonly presence: PresenceService, private readonly unread: UnreadService, private readonly relations: RelationService, private readonly keys: KeyService) {
+    notifier.onAccountData((u, type) => { if (type === "m.ignored_user_list") this.ignored.delete(u); });
+  }
+
+  private readonly ignored = new Map<UserId, Set<string>>();
+
+  /** The user's m.ignored_user_list, kept in memory (dropped when it changes). */
+  private async ignoredBy(userId: UserId): Promise<Set<string>> {
+    let set = this.ignored.get(userId);
+    if (!set) {
+      const c = await accountData.selectAccountData(this.db, userId, "", "m.ignored_user_list");
+      const list = c?.ignored_users;
+      set = new Set(list && typeof list === "object" ? Object.keys(list) : []);
+      if (this.ignored.size > 100_000) this.ignored.clear();
+      this.ignored.set(userId, set);
+    }
+    return set;
+  }
 
   async sync(who: Requester, o: SyncOptions): Promise<Json> {
     const deadline = Date.now() + o.timeoutMs;
@@ -94,6 +111,7 @@ export class SyncService {
     const after = since ?? -1;
 
     const memberships = await this.members.get(userId);
+    const ignored = await this.ignoredBy(userId);
     for (const m of memberships) if (m.pos > upTo) upTo = m.pos; // committed, so everything below is too
     // Only rooms whose membership moved after `since` can have membership changes in range.
     const changes = since === null || !memberships.some((m) => m.pos > after) ? [] : await events.selectMembershipChanges(this.db, userId, after, upTo);
@@ -140,7 +158,7 @@ export class SyncService {
       for (const roomId of fullRooms) {
         const rows = recent.get(roomId) ?? [];
         const vis = visMap.get(roomId)!;
-        const tl = this.timeline(rows, limit, vis, tlFilter);
+        const tl = this.timeline(rows, limit, vis, tlFilter, ignored);
         const start = tl.events.length ? tl.firstPos : upTo + 1;
         const current = stateMap.get(roomId) ?? [];
         const state = await this.stateBefore(roomId, current, start);
@@ -174,7 +192,7 @@ export class SyncService {
         const rows = recent.get(roomId);
         if (!rows?.length) continue;
         const vis = changed.has(roomId) ? await Visibility.load(this.db, roomId, userId) : null;
-        const tl = this.timeline(rows, limit, vis, tlFilter);
+        const tl = this.timeline(rows, limit, vis, tlFilter, ignored);
         let state: events.EventRow[] = [];
         if (tl.limited && tl.events.length) {
           const tlIds = new Set(tl.events.map((r) => r.event.event_id));
@@ -201,6 +219,7 @@ export class SyncService {
       const stripped = STRIPPED_TYPES.map((t) => room.get(t, "")).filter((e): e is ClientEvent => !!e)
         .map((e) => ({ type: e.type, state_key: e.state_key, content: e.content, sender: e.sender }));
       const inv = room.get("m.room.member", userId)!;
+      if (ignored.has(inv.sender)) continue; // invites from ignored users are not shown
       stripped.push({ type: inv.type, state_key: inv.state_key, content: inv.content, sender: inv.sender, event_id: inv.event_id, origin_server_ts: inv.origin_server_ts } as never);
       invite[m.roomId] = { invite_state: { events: stripped } };
     }
@@ -216,7 +235,7 @@ export class SyncService {
       const rows = await events.selectRoomEvents(this.db, m.roomId, initial ? -1 : after, m.pos, "b", limit + 1);
       rows.reverse();
       const vis = await Visibility.load(this.db, m.roomId, userId);
-      const tl = this.timeline(rows, limit, vis, tlFilter);
+      const tl = this.timeline(rows, limit, vis, tlFilter, ignored);
       const start = tl.events.length ? tl.firstPos : m.pos;
       const stateRows = await events.selectStateAt(this.db, m.roomId, start);
       leave[m.roomId] = {
@@ -301,9 +320,11 @@ export class SyncService {
   }
 
   /** Keeps the last `limit` visible, matching events; `limited` when older ones were cut. */
-  private timeline(rows: events.EventRow[], limit: number, vis: Visibility | null, f: RoomEventFilter | undefined) {
+  private timeline(rows: events.EventRow[], limit: number, vis: Visibility | null, f: RoomEventFilter | undefined, ignored?: Set<string>) {
     let visible = vis ? rows.filter((r) => vis.canSee(r.event, r.pos)) : rows;
     visible = visible.filter((r) => matchesEventFilter(r.event, f));
+    // m.ignored_user_list: ignored users' messages are not shown (their state changes are).
+    if (ignored?.size) visible = visible.filter((r) => r.event.state_key !== undefined || !ignored.has(r.event.sender));
     const limited = rows.length > limit && limit >= 0;
     const kept = visible.slice(Math.max(0, visible.length - limit));
     return { events: kept, limited, firstPos: kept.length ? kept[0]!.pos : 0 };

@@ -1,0 +1,114 @@
+// Smaller endpoints clients call at start-up or now and then: voip.yaml, third-party IDs
+// (administrative_contact.yaml), users.yaml (user directory), space_hierarchy.yaml,
+// report_content.yaml, openid.yaml, admin.yaml.
+import { createHmac, randomBytes } from "node:crypto";
+import * as misc from "../../store/misc.js";
+import { MatrixError, forbidden, notFound } from "../../http/errors.js";
+import { defineRoutes } from "../../http/route.js";
+import { int, obj, parseLimit, str } from "../../http/validate.js";
+import { parseEventId, parseRoomId, parseUserId } from "../../matrix/ids.js";
+
+export default defineRoutes({
+  /** GET /_matrix/client/v3/voip/turnServer: coturn REST credentials from the shared secret. */
+  getTurnServer: {
+    method: "GET", path: "/_matrix/client/v3/voip/turnServer", auth: "user", guest: true,
+    handler: ({ user }, s) => {
+      const v = s.config.voip;
+      if (v.turn_uris.length === 0 || !v.turn_shared_secret) return {};
+      const username = `${Math.floor((Date.now() + v.turn_ttl_ms) / 1000)}:${user.userId}`;
+      const password = createHmac("sha1", v.turn_shared_secret).update(username).digest("base64");
+      return { username, password, uris: v.turn_uris, ttl: Math.floor(v.turn_ttl_ms / 1000) };
+    },
+  },
+
+  /** GET /_matrix/client/v3/account/3pid: no third-party IDs are kept. */
+  getAccount3PIDs: {
+    method: "GET", path: "/_matrix/client/v3/account/3pid", auth: "user",
+    handler: () => ({ threepids: [] }),
+  },
+
+  /** POST /_matrix/client/v3/user_directory/search */
+  searchUserDirectory: {
+    method: "POST", path: "/_matrix/client/v3/user_directory/search", auth: "user",
+    body: obj({ search_term: str(1024), limit: int(0, 1000) }, ["search_term"]),
+    handler: ({ user, body }, s) => {
+      const b = body as { search_term: string; limit?: number };
+      return s.userDirectory.search(user.userId, b.search_term, Math.min(b.limit ?? 10, 100));
+    },
+  },
+
+  /** GET /_matrix/client/v1/rooms/{roomId}/hierarchy */
+  getSpaceHierarchy: {
+    method: "GET", path: "/_matrix/client/v1/rooms/:roomId/hierarchy", auth: "user", guest: true,
+    handler: ({ user, params, query }, s) => {
+      if (query.max_depth !== undefined && !/^\d{1,3}$/.test(query.max_depth)) throw new MatrixError(400, "M_INVALID_PARAM", "max_depth must be a number");
+      if (query.from !== undefined) throw new MatrixError(400, "M_INVALID_PARAM", "Unknown from token");
+      return s.userDirectory.hierarchy(user.userId, parseRoomId(params.roomId!), Math.min(Number(query.max_depth ?? 3), 10), parseLimit(query.limit, 50, 200), query.suggested_only === "true");
+    },
+  },
+
+  /** POST /_matrix/client/v3/rooms/{roomId}/report/{eventId} */
+  reportEvent: {
+    method: "POST", path: "/_matrix/client/v3/rooms/:roomId/report/:eventId", auth: "user",
+    body: obj({ reason: str(4096), score: int(-100, 0) }),
+    async handler({ user, params, body }, s) {
+      // Only an event the reporter can see (404 otherwise, as the spec asks).
+      await s.reader.visibleEvent(user, parseRoomId(params.roomId!), parseEventId(params.eventId!));
+      const b = body as { reason?: string; score?: number };
+      await misc.insertReport(s.db, { reporter: user.userId, roomId: params.roomId!, eventId: params.eventId!, reason: b.reason ?? null, score: b.score ?? null });
+      return {};
+    },
+  },
+
+  /** POST /_matrix/client/v3/rooms/{roomId}/report */
+  reportRoom: {
+    method: "POST", path: "/_matrix/client/v3/rooms/:roomId/report", auth: "user",
+    body: obj({ reason: str(4096) }),
+    async handler({ user, params, body }, s) {
+      const room = await s.roomCache.get(parseRoomId(params.roomId!));
+      if (!room) throw notFound("Unknown room");
+      await misc.insertReport(s.db, { reporter: user.userId, roomId: params.roomId!, eventId: null, reason: (body as { reason?: string }).reason ?? null, score: null });
+      return {};
+    },
+  },
+
+  /** POST /_matrix/client/v3/user/{userId}/openid/request_token */
+  requestOpenIdToken: {
+    method: "POST", path: "/_matrix/client/v3/user/:userId/openid/request_token", auth: "user",
+    async handler({ user, params }, s) {
+      if (parseUserId(params.userId!) !== user.userId) throw forbidden("You can only request tokens for yourself");
+      const token = randomBytes(32).toString("base64url");
+      const ttl = 3600;
+      await misc.insertOpenIdToken(s.db, token, user.userId, Date.now() + ttl * 1000);
+      return { access_token: token, token_type: "Bearer", matrix_server_name: s.config.server_name, expires_in: ttl };
+    },
+  },
+
+  /** GET /_matrix/federation/v1/openid/userinfo: who an OpenID token belongs to (integration managers ask). */
+  openIdUserInfo: {
+    method: "GET", path: "/_matrix/federation/v1/openid/userinfo", auth: "none",
+    async handler({ query }, s) {
+      const token = query.access_token;
+      if (!token) throw new MatrixError(401, "M_UNKNOWN_TOKEN", "Missing token");
+      const sub = await misc.selectOpenIdUser(s.db, token);
+      if (!sub) throw new MatrixError(401, "M_UNKNOWN_TOKEN", "Unknown or expired token");
+      return { sub };
+    },
+  },
+
+  /** GET /_matrix/client/v3/admin/whois/{userId}: server admins, or the user about themselves. */
+  getWhoIs: {
+    method: "GET", path: "/_matrix/client/v3/admin/whois/:userId", auth: "user",
+    async handler({ user, params }, s) {
+      const target = parseUserId(params.userId!);
+      if (target !== user.userId && !user.isAdmin) throw forbidden("Only server admins can look up other users");
+      const devices = await s.devices.list(target);
+      return {
+        user_id: target,
+        devices: Object.fromEntries(devices.map((d) => [d.device_id, {
+          sessions: [{ connections: d.last_seen_ts ? [{ ip: d.last_seen_ip ?? undefined, last_seen: d.last_seen_ts }] : [] }],
+        }])),
+      };
+    },
+  },
+});

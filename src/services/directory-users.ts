@@ -1,0 +1,89 @@
+// The user directory and the space hierarchy. https://spec.matrix.org/latest/client-server-api/#user-directory
+// https://spec.matrix.org/latest/client-server-api/#spaces
+import { forbidden } from "../http/errors.js";
+import type { ClientEvent } from "../matrix/events.js";
+import type { RoomId, UserId } from "../matrix/ids.js";
+import type { Db } from "../store/db.js";
+import type { RoomState, RoomStateCache } from "./room-state.js";
+
+export class UserDirectoryService {
+  constructor(private readonly db: Db, private readonly cache: RoomStateCache) {}
+
+  /**
+   * POST /user_directory/search: users who share a room with the searcher or are in a public
+   * room, matched on their user ID or display name (case-insensitive).
+   */
+  async search(userId: UserId, term: string, limit: number): Promise<{ results: Record<string, unknown>[]; limited: boolean }> {
+    const like = `%${term.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const r = await this.db.raw(
+      `WITH rooms_seen AS (
+         SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ? AND membership = 'join'
+         UNION SELECT room_id FROM rooms WHERE is_public
+       ), candidates AS (
+         SELECT DISTINCT cs.state_key AS user_id FROM current_state cs JOIN rooms_seen USING (room_id)
+         WHERE cs.type = 'm.room.member' AND cs.membership = 'join'
+       )
+       SELECT c.user_id, dn.value #>> '{}' AS display_name, av.value #>> '{}' AS avatar_url
+       FROM candidates c
+       LEFT JOIN profile_fields dn ON dn.user_id = c.user_id AND dn.key = 'displayname'
+       LEFT JOIN profile_fields av ON av.user_id = c.user_id AND av.key = 'avatar_url'
+       WHERE lower(c.user_id) LIKE ? OR lower(dn.value #>> '{}') LIKE ?
+       ORDER BY (dn.value IS NULL), lower(coalesce(dn.value #>> '{}', c.user_id)) LIMIT ?`,
+      [userId, like, like, limit + 1]);
+    const rows = r.rows as { user_id: string; display_name: string | null; avatar_url: string | null }[];
+    return {
+      results: rows.slice(0, limit).map((x) => ({ user_id: x.user_id, ...(x.display_name ? { display_name: x.display_name } : {}), ...(x.avatar_url ? { avatar_url: x.avatar_url } : {}) })),
+      limited: rows.length > limit,
+    };
+  }
+
+  /** GET /rooms/{roomId}/hierarchy: the room and, breadth first, the children it lists (m.space.child). */
+  async hierarchy(userId: UserId, roomId: RoomId, maxDepth: number, limit: number, suggestedOnly: boolean): Promise<Record<string, unknown>> {
+    const root = await this.cache.get(roomId);
+    if (!root || !this.canPeek(root, userId)) throw forbidden("You cannot see this room");
+    const out: Record<string, unknown>[] = [];
+    const seen = new Set<string>();
+    let level: RoomId[] = [roomId];
+    for (let depth = 0; level.length && out.length < limit; depth++) {
+      const next: RoomId[] = [];
+      for (const id of level) {
+        if (seen.has(id) || out.length >= limit) continue;
+        seen.add(id);
+        const room = id === roomId ? root : await this.cache.get(id);
+        if (!room || (id !== roomId && !this.canPeek(room, userId))) continue;
+        const children = [...room.state.values()].map((e) => e.event)
+          .filter((e) => e.type === "m.space.child" && Array.isArray(e.content.via) && (!suggestedOnly || e.content.suggested === true));
+        out.push(summary(room, children));
+        if (depth < maxDepth) next.push(...children.map((c) => c.state_key as RoomId));
+      }
+      level = next;
+    }
+    return { rooms: out };
+  }
+
+  private canPeek(room: RoomState, userId: UserId): boolean {
+    const m = room.membership(userId);
+    if (m === "join" || m === "invite") return true;
+    const jr = room.get("m.room.join_rules", "")?.content.join_rule;
+    const hv = room.get("m.room.history_visibility", "")?.content.history_visibility;
+    return jr === "public" || hv === "world_readable";
+  }
+}
+
+function summary(room: RoomState, children: ClientEvent[]): Record<string, unknown> {
+  const s = (t: string, k: string) => room.get(t, "")?.content[k];
+  const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+  return {
+    room_id: room.roomId,
+    ...(str(s("m.room.name", "name")) ? { name: s("m.room.name", "name") } : {}),
+    ...(str(s("m.room.topic", "topic")) ? { topic: s("m.room.topic", "topic") } : {}),
+    ...(str(s("m.room.canonical_alias", "alias")) ? { canonical_alias: s("m.room.canonical_alias", "alias") } : {}),
+    ...(str(s("m.room.avatar", "url")) ? { avatar_url: s("m.room.avatar", "url") } : {}),
+    ...(str(s("m.room.create", "type")) ? { room_type: s("m.room.create", "type") } : {}),
+    num_joined_members: room.joined.size,
+    join_rule: str(s("m.room.join_rules", "join_rule")) ?? "invite",
+    world_readable: s("m.room.history_visibility", "history_visibility") === "world_readable",
+    guest_can_join: s("m.room.guest_access", "guest_access") === "can_join",
+    children_state: children.map((c) => ({ type: c.type, state_key: c.state_key, content: c.content, sender: c.sender, origin_server_ts: c.origin_server_ts })),
+  };
+}

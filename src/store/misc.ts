@@ -1,0 +1,19 @@
+// reports and openid_tokens.
+import { createHash } from "node:crypto";
+import type { Queryable } from "./db.js";
+
+export async function insertReport(q: Queryable, r: { reporter: string; roomId: string; eventId: string | null; reason: string | null; score: number | null }): Promise<void> {
+  await q.raw(`INSERT INTO reports (reporter, room_id, event_id, reason, score, created_ts) VALUES (?, ?, ?, ?, ?, ?)`,
+    [r.reporter, r.roomId, r.eventId, r.reason, r.score, Date.now()]);
+}
+
+const hash = (t: string) => createHash("sha256").update(t).digest();
+
+export async function insertOpenIdToken(q: Queryable, token: string, userId: string, expiresTs: number): Promise<void> {
+  await q.raw(`INSERT INTO openid_tokens (token_hash, user_id, expires_ts) VALUES (?, ?, ?)`, [hash(token), userId, expiresTs]);
+}
+
+export async function selectOpenIdUser(q: Queryable, token: string): Promise<string | null> {
+  const r = await q.raw(`SELECT user_id FROM openid_tokens WHERE token_hash = ? AND expires_ts > ?`, [hash(token), Date.now()]);
+  return r.rows[0]?.user_id ?? null;
+}

@@ -1,0 +1,77 @@
+// Endpoints Element calls at start-up or now and then: TURN, 3PIDs, user directory, space
+// hierarchy, reports, OpenID, whois, and ignoring users.
+import { expect } from "chai";
+import { useServer } from "../helpers/server.js";
+import { createRoom, enc, send, setState, twoInRoom } from "../helpers/rooms.js";
+
+describe("directory, spaces, reports, OpenID, whois, ignoring", () => {
+  const t = useServer({ voip: { turn_uris: ["turn:turn.example.org:3478"], turn_shared_secret: "s3cret" } });
+
+  it("TURN credentials from the shared secret; no third-party IDs", async () => {
+    const u = await t.s.client().register();
+    const turn = await u.get("/_matrix/client/v3/voip/turnServer");
+    expect(turn.body.uris).to.deep.equal(["turn:turn.example.org:3478"]);
+    expect(turn.body.username).to.match(new RegExp(`^\\d+:${u.userId.replace(/[.]/g, "\\.")}$`));
+    expect(turn.body.password).to.be.a("string");
+    expect((await u.get("/_matrix/client/v3/account/3pid")).body).to.deep.equal({ threepids: [] });
+  });
+
+  it("user directory: room-mates and people in public rooms, by ID or display name; not strangers", async () => {
+    const { a, b } = await twoInRoom(t.s.client());
+    await b.put(`/_matrix/client/v3/profile/${enc(b.userId)}/displayname`, { displayname: "Zebulon Quux" });
+    const stranger = await t.s.client().register();
+    await stranger.put(`/_matrix/client/v3/profile/${enc(stranger.userId)}/displayname`, { displayname: "Zebulon Hidden" });
+    await createRoom(stranger); // a room of their own, shared with nobody
+    const r = await a.post("/_matrix/client/v3/user_directory/search", { search_term: "zebulon" });
+    expect(r.status).to.equal(200);
+    expect(r.body.results.map((x: any) => x.user_id)).to.deep.equal([b.userId]);
+    expect(r.body.results[0].display_name).to.equal("Zebulon Quux");
+  });
+
+  it("space hierarchy: the space and its children", async () => {
+    const a = await t.s.client().register();
+    const space = await createRoom(a, { name: "Space", creation_content: { type: "m.space" }, preset: "public_chat" });
+    const child = await createRoom(a, { name: "Child", preset: "public_chat" });
+    expect((await setState(a, space, "m.space.child", { via: ["localhost"] }, child)).status).to.equal(200);
+    const h = await a.get(`/_matrix/client/v1/rooms/${enc(space)}/hierarchy`);
+    expect(h.status).to.equal(200);
+    expect(h.body.rooms.map((r: any) => r.room_id)).to.deep.equal([space, child]);
+    expect(h.body.rooms[0].room_type).to.equal("m.space");
+    expect(h.body.rooms[0].children_state[0].state_key).to.equal(child);
+    const outsider = await t.s.client().register();
+    const priv = await createRoom(a);
+    expect((await outsider.get(`/_matrix/client/v1/rooms/${enc(priv)}/hierarchy`)).status).to.equal(403);
+  });
+
+  it("reports, OpenID tokens, whois", async () => {
+    const { a, b, roomId } = await twoInRoom(t.s.client());
+    const ev = await send(b, roomId, "spam");
+    expect((await a.post(`/_matrix/client/v3/rooms/${enc(roomId)}/report/${enc(ev)}`, { reason: "spam", score: -100 })).status).to.equal(200);
+    expect((await a.post(`/_matrix/client/v3/rooms/${enc(roomId)}/report/${enc("$nope")}`, { reason: "x" })).status).to.equal(404);
+    expect((await a.post(`/_matrix/client/v3/rooms/${enc(roomId)}/report`, { reason: "bad room" })).status).to.equal(200);
+    const tok = await a.post(`/_matrix/client/v3/user/${enc(a.userId)}/openid/request_token`, {});
+    expect(tok.body).to.include({ token_type: "Bearer", matrix_server_name: "localhost" });
+    const info = await t.s.client().get(`/_matrix/federation/v1/openid/userinfo?access_token=${enc(tok.body.access_token)}`);
+    expect(info.body).to.deep.equal({ sub: a.userId });
+    expect((await t.s.client().get("/_matrix/federation/v1/openid/userinfo?access_token=nope")).status).to.equal(401);
+    expect((await a.post(`/_matrix/client/v3/user/${enc(b.userId)}/openid/request_token`, {})).status).to.equal(403);
+    const me = await a.get(`/_matrix/client/v3/admin/whois/${enc(a.userId)}`);
+    expect(me.body.user_id).to.equal(a.userId);
+    expect(Object.keys(me.body.devices)).to.deep.equal([a.deviceId]);
+    expect((await a.get(`/_matrix/client/v3/admin/whois/${enc(b.userId)}`)).status).to.equal(403);
+  });
+
+  it("m.ignored_user_list: ignored users' messages and invites are not in /sync", async () => {
+    const { a, b, roomId } = await twoInRoom(t.s.client());
+    await a.put(`/_matrix/client/v3/user/${enc(a.userId)}/account_data/m.ignored_user_list`, { ignored_users: { [b.userId]: {} } });
+    const s0 = await a.get("/_matrix/client/v3/sync");
+    await send(b, roomId, "you will not see this");
+    await send(a, roomId, "but this");
+    const s1 = await a.get(`/_matrix/client/v3/sync?since=${enc(s0.body.next_batch)}&timeout=2000`);
+    const bodies = (s1.body.rooms.join[roomId]?.timeline.events ?? []).map((e: any) => e.content.body);
+    expect(bodies).to.include("but this").and.not.to.include("you will not see this");
+    const invRoom = await createRoom(b, { invite: [a.userId] });
+    const s2 = await a.get("/_matrix/client/v3/sync");
+    expect(s2.body.rooms.invite).not.to.have.property(invRoom);
+  });
+});
