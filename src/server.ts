@@ -154,7 +154,7 @@ async function shutdown(server: Server, services: Services, ws: WsHandle, embedd
   services.shutdown.abort();
   ws.close();
   services.replicator?.close();
-  const deliveryStopped = services.delivery.stop();
+  const deliveryStopped = Promise.all([services.delivery.stop(), services.pushers.close()]);
   services.typing.close();
   services.presence.close();
   services.notifier.wakeAll();

@@ -33,6 +33,7 @@ import { KeyService } from "./e2ee.js";
 import { KeyBackupService } from "./key-backup.js";
 import { MediaService } from "./media.js";
 import { UserDirectoryService } from "./directory-users.js";
+import { PushService } from "./pushers.js";
 import { loadRegistrations } from "../config/appservices.js";
 import { AppserviceRegistry } from "./appservices.js";
 import { AppserviceDelivery } from "./appservice-delivery.js";
@@ -66,6 +67,7 @@ export interface Services {
   keyBackup: KeyBackupService;
   media: MediaService;
   userDirectory: UserDirectoryService;
+  pushers: PushService;
   appservices: AppserviceRegistry;
   delivery: AppserviceDelivery;
   /** Other processes (Redis), or nobody. */
@@ -159,6 +161,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     keyBackup: new KeyBackupService(db),
     media: new MediaService(db, config),
     userDirectory: new UserDirectoryService(db, roomCache),
+    pushers: new PushService(db, notifier, roomCache, memberships, unread, (u) => pushRules.get(u), log.child({ module: "pushers" })),
     shutdown: new AbortController(),
   };
 }
