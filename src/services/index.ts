@@ -34,6 +34,7 @@ import { KeyBackupService } from "./key-backup.js";
 import { MediaService } from "./media.js";
 import { UserDirectoryService } from "./directory-users.js";
 import { PushService } from "./pushers.js";
+import { NotificationService } from "./notifications.js";
 import { loadRegistrations } from "../config/appservices.js";
 import { AppserviceRegistry } from "./appservices.js";
 import { AppserviceDelivery } from "./appservice-delivery.js";
@@ -68,6 +69,7 @@ export interface Services {
   media: MediaService;
   userDirectory: UserDirectoryService;
   pushers: PushService;
+  notifications: NotificationService;
   appservices: AppserviceRegistry;
   delivery: AppserviceDelivery;
   /** Other processes (Redis), or nobody. */
@@ -161,6 +163,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     keyBackup: new KeyBackupService(db),
     media: new MediaService(db, config),
     userDirectory: new UserDirectoryService(db, roomCache),
+    notifications: new NotificationService(db, notifier, memberships, roomCache, (u) => pushRules.get(u)),
     pushers: new PushService(db, notifier, roomCache, memberships, unread, (u) => pushRules.get(u), log.child({ module: "pushers" })),
     shutdown: new AbortController(),
   };

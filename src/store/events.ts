@@ -361,3 +361,11 @@ export async function selectEventsAfterEach(q: Queryable, rooms: { roomId: RoomI
   }
   return out;
 }
+
+/** Events of several rooms before `before`, newest first, not sent by `notSender` (GET /notifications). */
+export async function selectEventsInRoomsBefore(q: Queryable, roomIds: RoomId[], notSender: string, before: number, limit: number): Promise<StreamEventRow[]> {
+  const res = await q.raw(
+    `SELECT ${COLS}, room_id, depth FROM events WHERE room_id = ANY(?::text[]) AND pos < ? AND sender <> ? ORDER BY pos DESC LIMIT ?`,
+    [roomIds, before, notSender, limit]);
+  return res.rows.map((r: RawRow & { depth: string | number }) => ({ ...fromRaw(r), roomId: r.room_id!, depth: Number(r.depth) }));
+}

@@ -57,3 +57,28 @@ describe("push rules", () => {
     expect((await counts()).notification_count).to.equal(0);
   });
 });
+
+describe("GET /notifications", () => {
+  const t = useServer();
+
+  it("lists what notified, newest first, read or not, highlights only on request, paginated", async () => {
+    const { a, b, roomId } = await twoInRoom(t.s.client());
+    const m1 = await send(b, roomId, "one");
+    await send(b, roomId, { msgtype: "m.notice", body: "a notice" });
+    const m2 = await send(b, roomId, { msgtype: "m.text", body: "hi", "m.mentions": { user_ids: [a.userId] } });
+    await a.post(`/_matrix/client/v3/rooms/${enc(roomId)}/receipt/m.read/${enc(m1)}`, {});
+    const all = await a.get("/_matrix/client/v3/notifications");
+    expect(all.status, all.text).to.equal(200);
+    expect(all.status).to.equal(200);
+    const ids = all.body.notifications.map((n: any) => n.event.event_id);
+    expect(ids.slice(0, 2)).to.deep.equal([m2, m1]);
+    expect(all.body.notifications[0]).to.include({ read: false, room_id: roomId });
+    expect(all.body.notifications[1].read).to.equal(true);
+    const hl = await a.get("/_matrix/client/v3/notifications?only=highlight");
+    expect(hl.body.notifications.map((n: any) => n.event.event_id)).to.deep.equal([m2]);
+    const page = await a.get("/_matrix/client/v3/notifications?limit=1");
+    expect(page.body.notifications.map((n: any) => n.event.event_id)).to.deep.equal([m2]);
+    const next = await a.get(`/_matrix/client/v3/notifications?limit=1&from=${page.body.next_token}`);
+    expect(next.body.notifications.map((n: any) => n.event.event_id)).to.deep.equal([m1]);
+  });
+});

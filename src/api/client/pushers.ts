@@ -1,9 +1,19 @@
-// pusher.yaml: GET /pushers, POST /pushers/set (services/pushers.ts).
+// pusher.yaml and notifications.yaml: GET /pushers, POST /pushers/set (services/pushers.ts), GET /notifications.
 import { defineRoutes } from "../../http/route.js";
-import { anyObject, bool, obj, str } from "../../http/validate.js";
+import { anyObject, bool, obj, parseLimit, str } from "../../http/validate.js";
+import { MatrixError } from "../../http/errors.js";
 import type { PusherBody } from "../../services/pushers.js";
 
 export default defineRoutes({
+  /** GET /_matrix/client/v3/notifications (notifications.yaml) */
+  getNotifications: {
+    method: "GET", path: "/_matrix/client/v3/notifications", auth: "user",
+    handler: ({ user, query }, s) => {
+      if (query.only !== undefined && query.only !== "highlight") throw new MatrixError(400, "M_INVALID_PARAM", "only must be 'highlight'");
+      return s.notifications.list(user, query.from, parseLimit(query.limit, 20, 100), query.only === "highlight");
+    },
+  },
+
   /** GET /_matrix/client/v3/pushers */
   getPushers: {
     method: "GET", path: "/_matrix/client/v3/pushers", auth: "user",
