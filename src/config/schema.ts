@@ -19,6 +19,7 @@ export interface Config {
   http: { max_body_bytes: number; cors_origins: string[]; trust_proxy: boolean | string[] };
   appservices: { registration_files: string[]; query_timeout_ms: number };
   metrics: { enabled: boolean };
+  user_directory: { search_all_users: boolean };
   voip: { turn_uris: string[]; turn_shared_secret: string | null; turn_ttl_ms: number };
   search: { enabled: boolean; language: string; statement_timeout_ms: number; max_terms: number };
   websocket: { enabled: boolean; auth_timeout_ms: number; ping_interval_ms: number; max_buffered_bytes: number; slow_timeout_ms: number };
@@ -104,6 +105,9 @@ export const configSchema = {
     appservices: section({
       registration_files: { type: "array", items: { type: "string" }, default: [] },
       query_timeout_ms: { type: "integer", minimum: 100, maximum: 120000, default: 10000 },
+    }),
+    user_directory: section({
+      search_all_users: { type: "boolean", default: false },
     }),
     voip: section({
       turn_uris: { type: "array", items: { type: "string", pattern: "^turns?:" }, default: [] },

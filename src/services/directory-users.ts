@@ -7,16 +7,24 @@ import type { Db } from "../store/db.js";
 import type { RoomState, RoomStateCache } from "./room-state.js";
 
 export class UserDirectoryService {
-  constructor(private readonly db: Db, private readonly cache: RoomStateCache) {}
+  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly searchAll = false) {}
 
   /**
    * POST /user_directory/search: users who share a room with the searcher or are in a public
-   * room, matched on their user ID or display name (case-insensitive).
+   * room (every user with user_directory.search_all_users), matched on their user ID or
+   * display name (case-insensitive).
    */
   async search(userId: UserId, term: string, limit: number): Promise<{ results: Record<string, unknown>[]; limited: boolean }> {
     const like = `%${term.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const r = await this.db.raw(
-      `WITH rooms_seen AS (
+    const r = await this.db.raw(this.searchAll
+      ? `WITH candidates AS (SELECT user_id FROM users WHERE NOT deactivated AND NOT is_guest AND ?::text IS NOT NULL)
+       SELECT c.user_id, dn.value #>> '{}' AS display_name, av.value #>> '{}' AS avatar_url
+       FROM candidates c
+       LEFT JOIN profile_fields dn ON dn.user_id = c.user_id AND dn.key = 'displayname'
+       LEFT JOIN profile_fields av ON av.user_id = c.user_id AND av.key = 'avatar_url'
+       WHERE lower(c.user_id) LIKE ? OR lower(dn.value #>> '{}') LIKE ?
+       ORDER BY (dn.value IS NULL), lower(coalesce(dn.value #>> '{}', c.user_id)) LIMIT ?`
+      : `WITH rooms_seen AS (
          SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ? AND membership = 'join'
          UNION SELECT room_id FROM rooms WHERE is_public
        ), candidates AS (

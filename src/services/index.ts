@@ -162,7 +162,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     keys,
     keyBackup: new KeyBackupService(db),
     media: new MediaService(db, config),
-    userDirectory: new UserDirectoryService(db, roomCache),
+    userDirectory: new UserDirectoryService(db, roomCache, config.user_directory.search_all_users),
     notifications: new NotificationService(db, notifier, memberships, roomCache, (u) => pushRules.get(u)),
     pushers: new PushService(db, notifier, roomCache, memberships, unread, (u) => pushRules.get(u), log.child({ module: "pushers" })),
     shutdown: new AbortController(),

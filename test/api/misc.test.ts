@@ -75,3 +75,15 @@ describe("directory, spaces, reports, OpenID, whois, ignoring", () => {
     expect(s2.body.rooms.invite).not.to.have.property(invRoom);
   });
 });
+
+describe("user directory with search_all_users", () => {
+  const t = useServer({ user_directory: { search_all_users: true } });
+
+  it("finds users who share no room with the searcher", async () => {
+    const a = await t.s.client().register();
+    const loner = await t.s.client().register();
+    await loner.put(`/_matrix/client/v3/profile/${enc(loner.userId)}/displayname`, { displayname: "Lonely Larkspur" });
+    const r = await a.post("/_matrix/client/v3/user_directory/search", { search_term: "larkspur" });
+    expect(r.body.results.map((x: any) => x.user_id)).to.deep.equal([loner.userId]);
+  });
+});
