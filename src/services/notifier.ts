@@ -105,40 +105,37 @@ export class Notifier {
 
   /** To-device messages for these users. */
   toDevice(userIds: Iterable<UserId>, pos: number): void {
-    const list = [...userIds];
-    for (const u of list) if ((this.toDevicePos.get(u) ?? 0) < pos) this.toDevicePos.set(u, pos);
-    this.userChange(list, pos);
+    this.userChange(mark(this.toDevicePos, userIds, pos), pos);
   }
 
   /** Could the user have to-device messages after `since`? From memory when it can answer. */
   toDeviceChanged(userId: UserId, since: number): boolean {
-    if (since < this.startPos) return true;
-    return (this.toDevicePos.get(userId) ?? 0) > since;
+    return this.changedSince(this.toDevicePos, userId, since);
   }
 
   /** Keys of users that `userIds` share rooms with (or their own) changed. */
   deviceLists(userIds: Iterable<UserId>, pos: number): void {
-    const list = [...userIds];
-    for (const u of list) if ((this.deviceListPos.get(u) ?? 0) < pos) this.deviceListPos.set(u, pos);
-    this.userChange(list, pos);
+    this.userChange(mark(this.deviceListPos, userIds, pos), pos);
   }
 
   /** Did keys the user cares about change after `since`? From memory when it can answer. */
   deviceListsChanged(userId: UserId, since: number): boolean {
-    if (since < this.startPos) return true;
-    return (this.deviceListPos.get(userId) ?? 0) > since;
+    return this.changedSince(this.deviceListPos, userId, since);
+  }
+
+  /** A per-key position map's answer: "unknown" (so yes) for tokens older than this process's memory. */
+  private changedSince<K>(map: Map<K, number>, key: K, since: number): boolean {
+    return since < this.startPos || (map.get(key) ?? 0) > since;
   }
 
   /** Did receipts in the room change after `since`? From memory when it can answer. */
   receiptsChanged(roomId: RoomId, since: number): boolean {
-    if (since < this.startPos) return true;
-    return (this.receiptPos.get(roomId) ?? 0) > since;
+    return this.changedSince(this.receiptPos, roomId, since);
   }
 
   /** Did the user's account data change after `since`? From memory when it can answer. */
   accountDataChanged(userId: UserId, since: number): boolean {
-    if (since < this.startPos) return true;
-    return (this.accountDataPos.get(userId) ?? 0) > since;
+    return this.changedSince(this.accountDataPos, userId, since);
   }
 
   /**
@@ -240,4 +237,11 @@ export class Notifier {
     const set = this.waiters.get(userId);
     if (set) for (const w of [...set]) w();
   }
+}
+
+/** Raises each user's mark to `pos`; returns the users. */
+function mark(map: Map<UserId, number>, userIds: Iterable<UserId>, pos: number): UserId[] {
+  const list = [...userIds];
+  for (const u of list) if ((map.get(u) ?? 0) < pos) map.set(u, pos);
+  return list;
 }
