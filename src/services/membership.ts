@@ -38,6 +38,17 @@ export class MembershipService {
     return roomId;
   }
 
+  /** POST /knock/{roomIdOrAlias}: ask to be let in (join rule knock or knock_restricted). */
+  async knock(userId: UserId, roomId: RoomId, reason?: string): Promise<RoomId> {
+    const room = await this.rooms.room(roomId);
+    const m = room.membership(userId);
+    if (m === "join") throw forbidden("You are already in the room");
+    if (m === "ban") throw forbidden("You are banned from this room");
+    const content = await this.rooms.memberContent(userId, "knock", reason !== undefined ? { reason } : {});
+    await this.writer.send(roomId, { type: "m.room.member", stateKey: userId, content, sender: userId });
+    return roomId;
+  }
+
   async leave(userId: UserId, roomId: RoomId, reason?: string, ts?: number): Promise<void> {
     const room = await this.rooms.room(roomId);
     const m = room.membership(userId);

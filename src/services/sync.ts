@@ -126,6 +126,7 @@ export class SyncService {
     const allowed = (r: RoomId) => roomAllowed(r, f.room);
     const join: Json = {};
     const invite: Json = {};
+    const knock: Json = {};
     const leave: Json = {};
 
     // Which joined rooms need a timeline read, and which need a full (initial) view.
@@ -210,18 +211,19 @@ export class SyncService {
       }
     }
 
-    // Invites.
+    // Invites and knocks: the room's stripped state and the user's own membership event.
     for (const m of memberships) {
-      if (m.membership !== "invite" || !allowed(m.roomId)) continue;
-      if (!initial && !(changed.get(m.roomId)?.now === "invite")) continue;
+      if ((m.membership !== "invite" && m.membership !== "knock") || !allowed(m.roomId)) continue;
+      if (!initial && !(changed.get(m.roomId)?.now === m.membership)) continue;
       const room = await this.cache.get(m.roomId);
       if (!room) continue;
       const stripped = STRIPPED_TYPES.map((t) => room.get(t, "")).filter((e): e is ClientEvent => !!e)
         .map((e) => ({ type: e.type, state_key: e.state_key, content: e.content, sender: e.sender }));
-      const inv = room.get("m.room.member", userId)!;
-      if (ignored.has(inv.sender)) continue; // invites from ignored users are not shown
-      stripped.push({ type: inv.type, state_key: inv.state_key, content: inv.content, sender: inv.sender, event_id: inv.event_id, origin_server_ts: inv.origin_server_ts } as never);
-      invite[m.roomId] = { invite_state: { events: stripped } };
+      const own = room.get("m.room.member", userId)!;
+      if (m.membership === "invite" && ignored.has(own.sender)) continue; // invites from ignored users are not shown
+      stripped.push({ type: own.type, state_key: own.state_key, content: own.content, sender: own.sender, event_id: own.event_id, origin_server_ts: own.origin_server_ts } as never);
+      if (m.membership === "invite") invite[m.roomId] = { invite_state: { events: stripped } };
+      else knock[m.roomId] = { knock_state: { events: stripped } };
     }
 
     // Rooms left (or banned from): in an incremental sync when it happened in the range; in an
@@ -309,7 +311,7 @@ export class SyncService {
       // The third counter: to-device acknowledged up to here (less than the position when
       // more messages wait than one response carries).
       next_batch: formatToken(upTo, [typingSerial, presenceSerial, td.more && td.lastPos !== null ? td.lastPos : upTo]),
-      rooms: { join, invite, leave, knock: {} },
+      rooms: { join, invite, leave, knock },
       account_data: { events: globalAd },
       presence: { events: presenceEvents },
       to_device: { events: td.events },
@@ -373,6 +375,7 @@ function summary(members: ClientEvent[], userId: UserId): Json {
 export function isEmpty(res: Json): boolean {
   const rooms = res.rooms as Record<string, Json>;
   return Object.keys(rooms.join!).length === 0 && Object.keys(rooms.invite!).length === 0 && Object.keys(rooms.leave!).length === 0
+    && Object.keys(rooms.knock!).length === 0
     && ((res.account_data as { events: unknown[] }).events.length === 0)
     && ((res.presence as { events: unknown[] }).events.length === 0)
     && ((res.to_device as { events: unknown[] }).events.length === 0)

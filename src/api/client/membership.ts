@@ -43,6 +43,15 @@ export default defineRoutes({
     },
   },
 
+  /** POST /_matrix/client/v3/knock/{roomIdOrAlias} (knocking.yaml) */
+  knockRoom: {
+    method: "POST", path: "/_matrix/client/v3/knock/:roomIdOrAlias", auth: "user", body: reasonBody,
+    async handler({ user, params, body }, s) {
+      const roomId = await s.membership.resolveRoom(params.roomIdOrAlias!);
+      return { room_id: await s.membership.knock(user.userId, roomId, (body as Reason).reason) };
+    },
+  },
+
   /** POST /_matrix/client/v3/rooms/{roomId}/leave */
   leaveRoom: {
     method: "POST", path: "/_matrix/client/v3/rooms/:roomId/leave", auth: "user", guest: true, body: reasonBody,
