@@ -106,6 +106,8 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const writer = new EventWriter(db, roomCache, config.server_name, signing, notifier, log.child({ module: "writer" }), config.search);
   const rooms = new RoomService(db, config, roomCache, writer, profiles);
   writer.onCommit((room, written) => memberships.onCommit(room, written));
+  // A redacted message no longer counts as unread.
+  writer.onCommit((room, written) => { if (written.some((w) => w.event.type === "m.room.redaction")) unread.forgetRoom(room.roomId); });
   // A new display name or avatar is carried into every room the user is joined to (spec: profiles).
   profiles.onChange(async (userId, key) => {
     if (key !== "displayname" && key !== "avatar_url") return;

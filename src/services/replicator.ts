@@ -188,6 +188,7 @@ export class Replicator {
       if (!room) continue;
       const written: Written[] = rows.map((r) => ({ eventId: r.event.event_id, pos: r.pos, event: r.event as ClientEvent }));
       this.members.onCommit(room, written);
+      if (written.some((w) => w.event.type === "m.room.redaction")) this.unread.forgetRoom(roomId);
       this.notifier.roomEvents(room, written);
     }
     for (const r of rcpts) {

@@ -40,6 +40,11 @@ export class UnreadService {
     this.users.get(userId)?.delete(roomId);
   }
 
+  /** A message in the room was redacted: whoever had it counted recounts. */
+  forgetRoom(roomId: RoomId): void {
+    for (const rooms of this.users.values()) rooms.delete(roomId);
+  }
+
   /** The user's push rules changed: recount everything. */
   forgetUser(userId: UserId): void {
     this.users.delete(userId);
@@ -106,6 +111,7 @@ export class UnreadService {
       p.highlight = 0;
       return;
     }
+    if (ev.unsigned?.redacted_because) return; // a redacted message is no longer news
     const create = room.get("m.room.create", "");
     const pl = powerLevelsFrom(room.get("m.room.power_levels", "")?.content, create ? [create.sender] : []);
     const name = room.get("m.room.member", userId)?.content.displayname;

@@ -98,4 +98,15 @@ describe("unread notification counts", () => {
     room = await threaded();
     expect(room.unread_notifications.notification_count).to.equal(0);
   });
+
+  it("a redacted unread message no longer counts", async () => {
+    const { a, b, roomId } = await twoInRoom(t.s.client());
+    await send(b, roomId, "one");
+    const oops = await send(b, roomId, "two");
+    let r = await countsAfter(a, null, roomId);
+    expect(r.counts.notification_count).to.equal(2);
+    expect((await b.put(`/_matrix/client/v3/rooms/${enc(roomId)}/redact/${enc(oops)}/r1`, {})).status).to.equal(200);
+    r = await countsAfter(a, r.next, roomId);
+    expect(r.counts.notification_count).to.equal(1);
+  });
 });
