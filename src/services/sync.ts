@@ -15,7 +15,7 @@ import { serialize } from "./room-read.js";
 import type { RoomStateCache } from "./room-state.js";
 import type { Requester } from "./tokens.js";
 import { Visibility } from "./visibility.js";
-import type { MembershipCache } from "./memberships.js";
+import { roomMatesOf, type MembershipCache } from "./memberships.js";
 import type { ReceiptService } from "./receipts.js";
 import type { TypingService } from "./typing.js";
 import type { PresenceService, PresenceValue } from "./presence.js";
@@ -124,6 +124,7 @@ export class SyncService {
     }
 
     const allowed = (r: RoomId) => roomAllowed(r, f.room);
+    const leftCandidates = new Set<string>();
     const join: Json = {};
     const invite: Json = {};
     const knock: Json = {};
@@ -200,6 +201,10 @@ export class SyncService {
           state = (await events.selectStateChangesBetween(this.db, roomId, after, tl.firstPos)).filter((r) => !tlIds.has(r.event.event_id));
         }
         const membersChanged = rows.some((r) => r.event.type === "m.room.member");
+        for (const r of rows) {
+          const mm = r.event.content.membership;
+          if (r.event.type === "m.room.member" && (mm === "leave" || mm === "ban") && r.event.state_key !== userId) leftCandidates.add(r.event.state_key!);
+        }
         const room = membersChanged ? await this.cache.get(roomId) : null;
         join[roomId] = {
           timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken((tl.events.length ? tl.firstPos : after + 1) - 1) },
@@ -295,6 +300,19 @@ export class SyncService {
 
     const presenceEvents = (await this.presence.forSync(userId, initial ? null : sincePresence))
       .filter((e) => matchesEventFilter({ type: "m.presence", sender: String(e.sender) }, f.presence));
+    // Users this one may no longer share a room with: members of rooms they left, and those who
+    // left rooms they are in. device_lists.left names those who now share none.
+    for (const [roomId, ch] of changed) {
+      if (ch.prev !== "join" || (ch.now !== "leave" && ch.now !== "ban")) continue;
+      const room = await this.cache.get(roomId);
+      if (room) for (const u of room.joined) if (u !== userId) leftCandidates.add(u);
+    }
+    const leftUsers: string[] = [];
+    if (leftCandidates.size) {
+      const mates = await roomMatesOf(this.members, this.cache, userId);
+      for (const u of leftCandidates) if (!mates.has(u as UserId)) leftUsers.push(u);
+    }
+
     // Encryption plumbing: to-device messages, whose keys changed, one-time key counts.
     const ack = o.since === null ? null : (o.sinceToDevice ?? o.since);
     const td = await this.keys.toDeviceForSync(who, ack, upTo);
@@ -315,7 +333,7 @@ export class SyncService {
       account_data: { events: globalAd },
       presence: { events: presenceEvents },
       to_device: { events: td.events },
-      device_lists: { changed: [...changedKeys], left: [] },
+      device_lists: { changed: [...changedKeys].filter((u) => !leftUsers.includes(u)), left: leftUsers },
       device_one_time_keys_count: otk.counts,
       device_unused_fallback_key_types: otk.unusedFallback,
     };
@@ -379,5 +397,6 @@ export function isEmpty(res: Json): boolean {
     && ((res.account_data as { events: unknown[] }).events.length === 0)
     && ((res.presence as { events: unknown[] }).events.length === 0)
     && ((res.to_device as { events: unknown[] }).events.length === 0)
-    && ((res.device_lists as { changed: unknown[] }).changed.length === 0);
+    && ((res.device_lists as { changed: unknown[]; left: unknown[] }).changed.length === 0)
+    && ((res.device_lists as { changed: unknown[]; left: unknown[] }).left.length === 0);
 }

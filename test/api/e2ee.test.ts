@@ -103,4 +103,16 @@ describe("end-to-end encryption plumbing", () => {
     expect(replace.status).to.equal(401);
     expect(replace.body.flows).to.be.an("array");
   });
+
+  it("device_lists.left names a user who no longer shares any room", async () => {
+    const { a, b, roomId } = await twoInRoom(t.s.client());
+    const s0 = await a.get("/_matrix/client/v3/sync");
+    const b0 = await b.get("/_matrix/client/v3/sync");
+    expect((await b.post(`/_matrix/client/v3/rooms/${enc(roomId)}/leave`, {})).status).to.equal(200);
+    const s1 = await a.get(`/_matrix/client/v3/sync?since=${enc(s0.body.next_batch)}&timeout=5000`);
+    expect(s1.body.device_lists.left).to.deep.equal([b.userId]);
+    // And for the one who left: everyone they no longer share a room with.
+    const b1 = await b.get(`/_matrix/client/v3/sync?since=${enc(b0.body.next_batch)}&timeout=5000`);
+    expect(b1.body.device_lists.left).to.deep.equal([a.userId]);
+  });
 });
