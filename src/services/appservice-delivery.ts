@@ -22,6 +22,7 @@ import type { Notifier } from "./notifier.js";
 import { serialize } from "./room-read.js";
 import type { RoomStateCache } from "./room-state.js";
 import type { TypingService } from "./typing.js";
+import type { PresenceService } from "./presence.js";
 
 const MAX_EVENTS = 100;
 const MAX_EPHEMERAL = 100;
@@ -191,9 +192,18 @@ export class AppserviceDelivery {
     readonly cache: RoomStateCache,
     typing: TypingService,
     readonly log: Logger,
+    presence?: PresenceService,
   ) {
     notifier.onStream(() => { for (const w of this.workers.values()) w.news(); });
     typing.onChange((roomId, userIds) => void this.typing(roomId, userIds));
+    // Presence of a user in a service's namespaces, or of someone who shares a room with one of its users.
+    presence?.onChange((userId, content, mates) => {
+      for (const a of this.registry.all) {
+        if (!a.receive_ephemeral) continue;
+        if (!this.registry.ownsUser(a, userId) && ![...mates].some((m) => this.registry.ownsUser(a, m))) continue;
+        this.workers.get(a.id)?.addEphemeral({ type: "m.presence", sender: userId, content });
+      }
+    });
   }
 
   /** Starts a worker for every service with a URL (without one, nothing is pushed: spec). */

@@ -130,7 +130,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   profiles.queryUnknownUser = (userId) => appservices.queryUser(userId);
   const membership = new MembershipService(db, rooms, writer);
   membership.queryUnknownAlias = (alias) => appservices.queryAlias(alias);
-  const delivery = new AppserviceDelivery(db, appservices, notifier, roomCache, typing, log.child({ module: "appservice-delivery" }));
+  const delivery = new AppserviceDelivery(db, appservices, notifier, roomCache, typing, log.child({ module: "appservice-delivery" }), presence);
   await delivery.start();
   const relations = new RelationService(db, notifier, reader);
   reader.bundle = (rows, userId) => relations.bundle(rows, userId);

@@ -143,10 +143,18 @@ export class PresenceService {
     return roomMatesOf(this.members, this.cache, userId);
   }
 
+  private readonly listeners: ((userId: UserId, content: Record<string, unknown>, mates: Set<UserId>) => void)[] = [];
+
+  /** Called on every presence change, with who shares a room with the user (application services). */
+  onChange(fn: (userId: UserId, content: Record<string, unknown>, mates: Set<UserId>) => void): void {
+    this.listeners.push(fn);
+  }
+
   private async announce(userId: UserId, serial: number): Promise<void> {
     const mates = await this.roomMates(userId);
     mates.add(userId);
     this.notifier.presence(mates, serial);
+    for (const l of this.listeners) l(userId, this.content(userId), mates);
   }
 
   private nextSerial(userId: UserId): number {

@@ -183,7 +183,7 @@ describe("application services", function () {
       await bridge.waitFor(() => bridge.events().some((e) => e.event_id === id));
     });
 
-    it("ephemeral: typing and receipts (private ones only of its own users)", async () => {
+    it("ephemeral: typing, receipts (private ones only of its own users) and presence", async () => {
       const userId = await asUser("_bridge_jack");
       const human = await new Client(hs.url).register();
       const roomId = await createRoom(human, { preset: "public_chat" });
@@ -196,6 +196,9 @@ describe("application services", function () {
       await bridge.waitFor(() => eph().some((e: any) => e.type === "m.typing") && eph().some((e: any) => e.type === "m.receipt"));
       expect(eph().find((e: any) => e.type === "m.typing").content.user_ids).to.deep.equal([human.userId]);
       expect(JSON.stringify(eph())).to.contain("m.read").and.not.to.contain("m.read.private");
+      await human.put(`/_matrix/client/v3/presence/${enc(human.userId)}/status`, { presence: "unavailable", status_msg: "afk" });
+      const pres = await bridge.waitFor(() => bridge.txns.flatMap((t) => t.body.ephemeral ?? []).find((e: any) => e.type === "m.presence" && e.sender === human.userId && e.content.status_msg === "afk"));
+      expect(pres.content.presence).to.equal("unavailable");
     });
   });
 
