@@ -34,6 +34,14 @@ function parseFilter(v: string | undefined): RoomEventFilter | undefined {
 }
 
 /**
+ * What a transaction ID is unique within: the device; for an application service acting
+ * without one, the service (so a bridge's retried send is the same event).
+ */
+export function txnScope(user: Requester): string | null {
+  return user.deviceId ?? (user.appserviceId ? `as:${user.appserviceId}` : null);
+}
+
+/**
  * `ts` (application services only): the event's origin_server_ts (spec: timestamp massaging).
  * Ignored for other users; a value origin_server_ts could not hold is 400.
  */
@@ -54,7 +62,7 @@ export default defineRoutes({
     async handler({ user, params, body, query }, s) {
       checkTypeAndKey(params.eventType!);
       if (Buffer.byteLength(params.txnId!) > 255) throw new MatrixError(400, "M_INVALID_PARAM", "txnId exceeds 255 bytes");
-      const w = await s.rooms.sendMessage(user.userId, user.deviceId, parseRoomId(params.roomId!), params.eventType!, checkContent(body), params.txnId!, massagedTs(user, query.ts));
+      const w = await s.rooms.sendMessage(user.userId, txnScope(user), parseRoomId(params.roomId!), params.eventType!, checkContent(body), params.txnId!, massagedTs(user, query.ts));
       return { event_id: w.eventId };
     },
   },
