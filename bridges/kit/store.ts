@@ -83,6 +83,28 @@ export class KitStore {
     return r.rows[0] ? { network, remoteId, roomId: r.rows[0].room_id, eventId: r.rows[0].event_id, sendTxnId: r.rows[0].send_txn_id } : null;
   }
 
+  /** A reaction bridged into Matrix (by sender and target), so its removal can redact it. */
+  async saveReaction(network: string, targetRemoteId: string, senderRemoteId: string, emoji: string, eventId: string): Promise<void> {
+    await this.db.raw(`INSERT INTO ${this.schema}.reaction (network, target_remote_id, sender_remote_id, emoji, event_id) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (network, target_remote_id, sender_remote_id) DO UPDATE SET emoji = EXCLUDED.emoji, event_id = EXCLUDED.event_id`,
+    [network, targetRemoteId, senderRemoteId, emoji, eventId]);
+  }
+
+  async takeReaction(network: string, targetRemoteId: string, senderRemoteId: string): Promise<string | null> {
+    const r = await this.db.raw(`DELETE FROM ${this.schema}.reaction WHERE network = ? AND target_remote_id = ? AND sender_remote_id = ? RETURNING event_id`,
+      [network, targetRemoteId, senderRemoteId]);
+    return r.rows[0]?.event_id ?? null;
+  }
+
+  async getKv<T>(key: string): Promise<T | null> {
+    const r = await this.db.raw(`SELECT value FROM ${this.schema}.kv WHERE key = ?`, [key]);
+    return (r.rows[0]?.value as T) ?? null;
+  }
+
+  async setKv(key: string, value: unknown): Promise<void> {
+    await this.db.raw(`INSERT INTO ${this.schema}.kv (key, value) VALUES (?, ?::jsonb) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [key, JSON.stringify(value)]);
+  }
+
   async messageByEvent(eventId: string): Promise<MessageRow | null> {
     const r = await this.db.raw(`SELECT * FROM ${this.schema}.message WHERE event_id = ?`, [eventId]);
     return r.rows[0] ? { network: r.rows[0].network, remoteId: r.rows[0].remote_id, roomId: r.rows[0].room_id, eventId, sendTxnId: r.rows[0].send_txn_id } : null;

@@ -108,6 +108,90 @@ describe("WhatsApp bridge", function () {
     const notice = await waitFor(async () => (await timeline(alice, roomId)).find((e) => e.content?.msgtype === "m.notice" && String(e.content.body).includes("24 hours")));
     expect(notice.sender).to.equal("@whatsappbot:localhost");
   });
+
+  it("customer media, locations, replies and reactions arrive as Matrix events; a removed reaction is redacted", async () => {
+    const who = "16505550001";
+    await fake.deliver(webhook, fake.inboundText(who, "Pat", "first *bold* words", "wamid.p1"));
+    const roomId = await waitFor(() => portalOf(who));
+    await waitFor(async () => (await alice.get("/_matrix/client/v3/sync")).body.rooms.invite[roomId]);
+    await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5]);
+    const mediaId = fake.addMedia(jpeg, "image/jpeg");
+    await fake.deliver(webhook, fake.inbound(who, { type: "image", image: { id: mediaId, mime_type: "image/jpeg", caption: "look" } }, "wamid.p2"));
+    await fake.deliver(webhook, fake.inbound(who, { type: "location", location: { latitude: 37.44, longitude: -122.16, name: "Philz Coffee" } }, "wamid.p3"));
+    await fake.deliver(webhook, fake.inbound(who, { type: "text", text: { body: "about that" }, context: { from: who, id: "wamid.p1" } }, "wamid.p4"));
+    await fake.deliver(webhook, fake.inbound(who, { type: "reaction", reaction: { message_id: "wamid.p1", emoji: "❤️" } }, "wamid.p5"));
+    const tl = await waitFor(async () => { const t = await timeline(alice, roomId); return t.some((e) => e.type === "m.reaction") ? t : undefined; });
+    const first = tl.find((e) => e.content?.body === "first *bold* words");
+    expect(first.content.formatted_body).to.equal("first <strong>bold</strong> words");
+    const img = tl.find((e) => e.content?.msgtype === "m.image");
+    expect(img.content.body).to.equal("look");
+    const bytes = await fetch(`${hs.url}/_matrix/client/v1/media/download/${String(img.content.url).slice(6)}`, { headers: { Authorization: `Bearer ${alice.token}` } });
+    expect(Buffer.from(await bytes.arrayBuffer()).equals(jpeg)).to.equal(true);
+    expect(tl.find((e) => e.content?.msgtype === "m.location").content.geo_uri).to.equal("geo:37.44,-122.16");
+    expect(tl.find((e) => e.content?.body === "about that").content["m.relates_to"]["m.in_reply_to"].event_id).to.equal(first.event_id);
+    const reaction = tl.find((e) => e.type === "m.reaction");
+    expect(reaction.content["m.relates_to"]).to.include({ event_id: first.event_id, key: "❤️" });
+    await fake.deliver(webhook, fake.inbound(who, { type: "reaction", reaction: { message_id: "wamid.p1" } }, "wamid.p6"));
+    await waitFor(async () => (await alice.get(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/event/${encodeURIComponent(reaction.event_id)}`)).body.unsigned?.redacted_because);
+    await fake.deliver(webhook, fake.inbound(who, { type: "unsupported", unsupported: { type: "edit" } }, "wamid.p7"));
+    await waitFor(async () => (await timeline(alice, roomId)).find((e) => String(e.content?.body).includes("edited a message")));
+  });
+
+  it("the team's media, reactions, replies, read receipts and templates reach WhatsApp; edits and deletions get a notice", async () => {
+    const who = "16505550002";
+    await fake.deliver(webhook, fake.inboundText(who, "Quinn", "hello team", "wamid.q1"));
+    const roomId = await waitFor(() => portalOf(who));
+    await waitFor(async () => (await alice.get("/_matrix/client/v3/sync")).body.rooms.invite[roomId]);
+    await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+    const inbound = (await bridge.store.messageByRemote("whatsapp", "wamid.q1"))!.eventId;
+    const put = (txn: string, type: string, content: unknown) => alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${type}/${txn}`, content);
+    // An image: downloaded from the homeserver, uploaded to the Graph API, sent by ID.
+    const up = await fetch(`${hs.url}/_matrix/media/v3/upload?filename=pic.png`, { method: "POST", headers: { Authorization: `Bearer ${alice.token}`, "Content-Type": "image/png" }, body: Buffer.from("png-bytes") });
+    const mxc = ((await up.json()) as { content_uri: string }).content_uri;
+    await put("t-img", "m.room.message", { msgtype: "m.image", body: "pic.png", url: mxc });
+    const img = await waitFor(() => fake.sent.find((b) => b.type === "image" && b.to === who));
+    expect(fake.media.get(img.image.id)?.bytes.toString()).to.equal("png-bytes");
+    // A reply with formatting, quoting the customer's message.
+    await put("t-rep", "m.room.message", { msgtype: "m.text", body: "> <@whatsapp_16505550002:localhost> hello team\n\nhi **there**", format: "org.matrix.custom.html",
+      formatted_body: "<mx-reply>quoted</mx-reply>hi <strong>there</strong>", "m.relates_to": { "m.in_reply_to": { event_id: inbound } } });
+    const rep = await waitFor(() => fake.sent.find((b) => b.type === "text" && b.to === who && b.context));
+    expect(rep.text.body).to.equal("Alice: hi *there*");
+    expect(rep.context.message_id).to.equal("wamid.q1");
+    // A reaction, then taking it back.
+    const r = await put("t-react", "m.reaction", { "m.relates_to": { rel_type: "m.annotation", event_id: inbound, key: "👍" } });
+    await waitFor(() => fake.sent.find((b) => b.type === "reaction" && b.reaction.emoji === "👍" && b.reaction.message_id === "wamid.q1"));
+    await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/redact/${encodeURIComponent(r.body.event_id)}/t-unreact`, {});
+    await waitFor(() => fake.sent.find((b) => b.type === "reaction" && b.reaction.emoji === "" && b.reaction.message_id === "wamid.q1"));
+    // The team read the customer's message: WhatsApp's blue ticks.
+    await alice.post(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/receipt/m.read/${encodeURIComponent(inbound)}`, {});
+    await waitFor(() => fake.sent.find((b) => b.status === "read" && b.message_id === "wamid.q1"));
+    // A template by command, and help.
+    await put("t-tpl", "m.room.message", { msgtype: "m.text", body: "!wa template hello_world en_US Ada" });
+    const tpl = await waitFor(() => fake.sent.find((b) => b.type === "template" && b.to === who));
+    expect(tpl.template).to.deep.equal({ name: "hello_world", language: { code: "en_US" }, components: [{ type: "body", parameters: [{ type: "text", text: "Ada" }] }] });
+    // An edit: not possible on WhatsApp, and the room is told.
+    const sent = await put("t-orig", "m.room.message", { msgtype: "m.text", body: "typo" });
+    await put("t-edit", "m.room.message", { msgtype: "m.text", body: "* fixed", "m.new_content": { msgtype: "m.text", body: "fixed" }, "m.relates_to": { rel_type: "m.replace", event_id: sent.body.event_id } });
+    await waitFor(async () => (await timeline(alice, roomId)).find((e) => String(e.content?.body).includes("cannot edit")));
+    expect(fake.sent.filter((b) => b.type === "text" && String(b.text.body).includes("fixed"))).to.have.length(0);
+  });
+
+  it("rate limits are retried; a bad token becomes a notice", async () => {
+    const who = "16505550003";
+    await fake.deliver(webhook, fake.inboundText(who, "Rae", "hi", "wamid.r1"));
+    const roomId = await waitFor(() => portalOf(who));
+    await waitFor(async () => (await alice.get("/_matrix/client/v3/sync")).body.rooms.invite[roomId]);
+    await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+    (bridge as any).wa.retryDelays = [50, 50, 50, 50];
+    fake.failNext.push({ code: 130429, status: 400 }, { code: 131056, status: 400 });
+    await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/rl1`, { msgtype: "m.text", body: "eventually" });
+    await waitFor(() => fake.sent.find((b) => b.type === "text" && b.text.body === "Alice: eventually" && !b.failedWith));
+    expect(fake.sent.filter((b) => b.text?.body === "Alice: eventually").length).to.equal(3);
+    fake.failNext.push({ code: 190, status: 401 });
+    await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/rl2`, { msgtype: "m.text", body: "nope" });
+    await waitFor(async () => (await timeline(alice, roomId)).find((e) => String(e.content?.body).includes("access token")));
+  });
 });
 
 describe("WhatsApp bridge: config and registration", () => {

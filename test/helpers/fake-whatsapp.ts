@@ -6,6 +6,10 @@ import { createServer, type Server } from "node:http";
 
 export class FakeWhatsApp {
   readonly sent: any[] = [];
+  /** Uploaded or inbound media by ID. */
+  readonly media = new Map<string, { bytes: Buffer; mime: string }>();
+  /** Errors the next sends answer with (a Graph error code and HTTP status each). */
+  readonly failNext: { code: number; status: number }[] = [];
   url = "";
   private server!: Server;
 
@@ -13,26 +17,68 @@ export class FakeWhatsApp {
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
-      let text = "";
-      req.on("data", (c) => (text += c));
-      req.on("end", () => {
-        const json = (status: number, b: unknown) => { res.writeHead(status, { "Content-Type": "application/json" }); res.end(JSON.stringify(b)); };
-        const m = /^\/(v[\d.]+)\/([^/]+)\/messages$/.exec(req.url ?? "");
-        if (req.method !== "POST" || !m) return json(404, { error: { message: "Unknown path", type: "GraphMethodException", code: 100 } });
-        if (req.headers.authorization !== `Bearer ${this.token}`) return json(401, { error: { message: "Invalid OAuth access token.", type: "OAuthException", code: 190 } });
-        if (m[2] !== this.phoneNumberId) return json(400, { error: { message: "Unknown phone number", type: "OAuthException", code: 100 } });
-        let body: any;
-        try { body = JSON.parse(text); } catch { return json(400, { error: { message: "Invalid JSON", code: 100 } }); }
-        if (body.messaging_product !== "whatsapp") return json(400, { error: { message: "messaging_product must be whatsapp", code: 100 } });
-        this.sent.push(body);
-        if (body.status === "read") return json(200, { success: true });
-        if (body.type === "text" && (typeof body.text?.body !== "string" || body.text.body.length > 4096)) return json(400, { error: { message: "Invalid text", code: 100 } });
-        json(200, { messaging_product: "whatsapp", contacts: [{ input: body.to, wa_id: body.to }], messages: [{ id: `wamid.${randomUUID()}` }] });
-      });
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => void this.handle(req.method ?? "GET", req.url ?? "", req.headers, Buffer.concat(chunks), res));
     });
     await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", () => r()));
     this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
     return this;
+  }
+
+  private async handle(method: string, url: string, headers: import("node:http").IncomingHttpHeaders, raw: Buffer, res: import("node:http").ServerResponse): Promise<void> {
+    const json = (status: number, b: unknown) => { res.writeHead(status, { "Content-Type": "application/json" }); res.end(JSON.stringify(b)); };
+    const graphError = (status: number, code: number, message: string) => json(status, { error: { message, type: code === 190 ? "OAuthException" : "GraphMethodException", code } });
+    if (headers.authorization !== `Bearer ${this.token}`) return graphError(401, 190, "Invalid OAuth access token.");
+    let m: RegExpExecArray | null;
+    // The lookaside URL: bytes, with the same bearer token.
+    if (method === "GET" && (m = /^\/__media\/([^/?]+)/.exec(url))) {
+      const f = this.media.get(m[1]!);
+      if (!f) { res.writeHead(404).end(); return; }
+      res.writeHead(200, { "Content-Type": f.mime });
+      res.end(f.bytes);
+      return;
+    }
+    if (method === "GET" && (m = /^\/v[\d.]+\/([^/?]+)$/.exec(url))) {
+      const f = this.media.get(m[1]!);
+      if (!f) return graphError(400, 100, "Unsupported get request");
+      return json(200, { messaging_product: "whatsapp", url: `${this.url}/__media/${m[1]}?ext=1&hash=x`, mime_type: f.mime, sha256: "x", file_size: String(f.bytes.length), id: m[1] });
+    }
+    if (method === "POST" && (m = /^\/v[\d.]+\/([^/]+)\/media$/.exec(url))) {
+      const form = await new Response(raw, { headers: { "Content-Type": String(headers["content-type"]) } }).formData();
+      const file = form.get("file");
+      if (form.get("messaging_product") !== "whatsapp" || !(file instanceof Blob)) return graphError(400, 100, "file and messaging_product are required");
+      const id = String(Math.floor(Math.random() * 1e15));
+      this.media.set(id, { bytes: Buffer.from(await file.arrayBuffer()), mime: String(form.get("type") ?? file.type) });
+      return json(200, { id });
+    }
+    m = /^\/(v[\d.]+)\/([^/]+)\/messages$/.exec(url);
+    if (method !== "POST" || !m) return graphError(404, 100, "Unknown path");
+    if (m[2] !== this.phoneNumberId) return graphError(400, 100, "Unknown phone number");
+    let body: any;
+    try { body = JSON.parse(raw.toString("utf8")); } catch { return graphError(400, 100, "Invalid JSON"); }
+    if (body.messaging_product !== "whatsapp") return graphError(400, 100, "messaging_product must be whatsapp");
+    const fail = this.failNext.shift();
+    if (fail) { this.sent.push({ ...body, failedWith: fail.code }); return graphError(fail.status, fail.code, `Injected error ${fail.code}`); }
+    this.sent.push(body);
+    if (body.status === "read") return json(200, { success: true });
+    const t = body.type;
+    if (t === "text" && (typeof body.text?.body !== "string" || body.text.body.length > 4096)) return graphError(400, 100, "Invalid text");
+    if (["image", "audio", "video", "document", "sticker"].includes(t) && !body[t]?.id === !body[t]?.link) return graphError(400, 100, "Give id or link");
+    if (t === "reaction" && (typeof body.reaction?.message_id !== "string" || typeof body.reaction?.emoji !== "string")) return graphError(400, 100, "Invalid reaction");
+    if (t === "template" && (typeof body.template?.name !== "string" || typeof body.template?.language?.code !== "string")) return graphError(400, 100, "Invalid template");
+    json(200, { messaging_product: "whatsapp", contacts: [{ input: body.to, wa_id: body.to }], messages: [{ id: `wamid.${randomUUID()}` }] });
+  }
+
+  /** Media a customer sent (for inbound media webhooks); returns its media ID. */
+  addMedia(bytes: Buffer, mime: string): string {
+    const id = String(Math.floor(Math.random() * 1e15));
+    this.media.set(id, { bytes, mime });
+    return id;
+  }
+
+  inbound(from: string, message: Record<string, unknown>, id = `wamid.${randomUUID()}`): Record<string, unknown> {
+    return this.envelope({ contacts: [{ profile: { name: "Customer" }, wa_id: from }], messages: [{ from, id, timestamp: String(Math.floor(Date.now() / 1000)), ...message }] });
   }
 
   async stop(): Promise<void> {
