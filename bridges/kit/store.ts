@@ -52,6 +52,11 @@ export class KitStore {
     await this.db.raw(`INSERT INTO ${this.schema}.as_txn (txn_id, received_ts) VALUES (?, ?) ON CONFLICT DO NOTHING`, [txnId, Date.now()]);
   }
 
+  async seenDelivery(id: string): Promise<boolean> {
+    const r = await this.db.raw(`SELECT 1 FROM ${this.schema}.webhook_seen WHERE id = ?`, [id]);
+    return r.rows.length > 0;
+  }
+
   /** Records a webhook delivery ID; false if it was already seen (at-least-once senders retry). */
   async firstDelivery(id: string): Promise<boolean> {
     const r = await this.db.raw(`INSERT INTO ${this.schema}.webhook_seen (id, received_ts) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1`, [id, Date.now()]);

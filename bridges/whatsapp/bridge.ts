@@ -71,7 +71,13 @@ export class WhatsAppBridge {
     app.disable("x-powered-by");
     mountAppservice(app, this.c.appservice.hs_token, this.store, {
       onTransaction: (events, ephemeral) => this.serial(async () => { await this.fromMatrix(events); await this.receipts(ephemeral); }),
-      onUserQuery: async (userId) => userId.startsWith(`@${this.c.appservice.user_prefix}`),
+      // The homeserver asks about a ghost nobody has made yet: make it (a WhatsApp number).
+      onUserQuery: async (userId) => {
+        const m = new RegExp(`^@${this.c.appservice.user_prefix}(\\d{5,20}):`).exec(userId);
+        if (!m) return false;
+        await this.intents.for(userId).ensureRegistered();
+        return true;
+      },
     });
     const path = this.c.whatsapp.webhook_path;
     // The verification handshake Meta makes when the callback URL is configured.
@@ -121,13 +127,17 @@ export class WhatsAppBridge {
         if (change.field !== "messages" || !v) continue;
         if (v.metadata?.phone_number_id && v.metadata.phone_number_id !== this.c.whatsapp.phone_number_id) continue;
         const names = new Map((v.contacts ?? []).map((c) => [c.wa_id, c.profile?.name]));
+        // Recorded after handling: a crash in between means Meta's retry handles it again,
+        // and every step is idempotent (the wamid is the Matrix transaction ID).
         for (const m of v.messages ?? []) {
-          if (!(await this.store.firstDelivery(`msg:${m.id}`))) continue;
+          if (await this.store.seenDelivery(`msg:${m.id}`)) continue;
           await this.inbound(m, names.get(m.from));
+          await this.store.firstDelivery(`msg:${m.id}`);
         }
         for (const s of v.statuses ?? []) {
-          if (!(await this.store.firstDelivery(`status:${s.id}:${s.status}`))) continue;
+          if (await this.store.seenDelivery(`status:${s.id}:${s.status}`)) continue;
           await this.status(s);
+          await this.store.firstDelivery(`status:${s.id}:${s.status}`);
         }
       }
     }
@@ -236,7 +246,15 @@ export class WhatsAppBridge {
       if (ev.sender === this.intents.bot.userId || ev.sender.startsWith(`@${this.c.appservice.user_prefix}`)) continue;
       const portal = await this.store.portalByRoom(ev.room_id);
       if (!portal) continue;
+      if (!["m.room.message", "m.reaction", "m.room.redaction"].includes(ev.type)) continue;
       if (await this.store.messageByEvent(ev.event_id)) continue; // already sent (a retried transaction)
+      // At most once: a send that may have happened before a crash is not repeated (WhatsApp
+      // has no idempotency key); the room is told instead.
+      if (await this.store.getKv(`outbound:${ev.event_id}`)) {
+        await this.notice(ev.room_id, "A message may not have reached WhatsApp (the bridge restarted while sending it).", `unsure-${ev.event_id}`);
+        continue;
+      }
+      await this.store.setKv(`outbound:${ev.event_id}`, "pending");
       try {
         await this.toWhatsApp(ev, portal.remoteId);
       } catch (e) {

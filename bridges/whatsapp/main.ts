@@ -31,14 +31,21 @@ async function main(): Promise<void> {
     process.stdout.write(`registration written to ${out}\n`);
     return;
   }
-  if (!config.database.url) {
-    process.stderr.write("database.url is required (an embedded database for the bridge is not available yet)\n");
-    process.exit(2);
+  // database.url, or an embedded Postgres in database.data_dir (the same generic starter the
+  // homeserver uses; the bridge shares no state with the homeserver through it).
+  let dbUrl = config.database.url;
+  let embedded: { stop(): Promise<void> } | null = null;
+  if (!dbUrl) {
+    const { startEmbeddedPostgres } = await import("../../src/store/embedded.js");
+    const { pino } = await import("pino");
+    const h = await startEmbeddedPostgres(config.database.data_dir!, null, pino({ level: "warn" }));
+    dbUrl = h.url;
+    embedded = h;
   }
-  const bridge = new WhatsAppBridge(config, config.database.url);
+  const bridge = new WhatsAppBridge(config, dbUrl);
   const { port } = await bridge.start();
   process.stdout.write(`${JSON.stringify({ msg: "whatsapp bridge listening", port })}\n`);
-  const stop = () => { void bridge.stop().then(() => process.exit(0)); };
+  const stop = () => { void bridge.stop().then(() => embedded?.stop()).then(() => process.exit(0)); };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
 }

@@ -34,6 +34,8 @@ describe("WhatsApp bridge", function () {
   let fake: FakeWhatsApp;
   let alice: UserClient;
   let webhook = "";
+  let bridgeConfig: ReturnType<typeof buildConfig>;
+  let bridgeDb = "";
 
   before(async () => {
     const dbUrl = await createTestDatabase();
@@ -54,6 +56,9 @@ describe("WhatsApp bridge", function () {
     bridge = new WhatsAppBridge({ ...config, homeserver: { url: hs.url, domain: "localhost" } }, dbUrl);
     await bridge.start();
     webhook = `http://127.0.0.1:${port}${config.whatsapp.webhook_path}`;
+    fake.webhookUrl = webhook;
+    bridgeConfig = { ...config, homeserver: { url: hs.url, domain: "localhost" } };
+    bridgeDb = dbUrl;
   });
   after(async () => {
     await bridge?.stop();
@@ -191,6 +196,49 @@ describe("WhatsApp bridge", function () {
     fake.failNext.push({ code: 190, status: 401 });
     await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/rl2`, { msgtype: "m.text", body: "nope" });
     await waitFor(async () => (await timeline(alice, roomId)).find((e) => String(e.content?.body).includes("access token")));
+  });
+
+  it("the homeserver's question about an unknown customer ghost makes it (invite by number)", async () => {
+    const room = await new Client(hs.url, alice.token).post("/_matrix/client/v3/createRoom", {});
+    const inv = await alice.post(`/_matrix/client/v3/rooms/${encodeURIComponent(room.body.room_id)}/invite`, { user_id: "@whatsapp_15559990000:localhost" });
+    expect(inv.status, inv.text).to.equal(200);
+    expect((await alice.post(`/_matrix/client/v3/rooms/${encodeURIComponent(room.body.room_id)}/invite`, { user_id: "@whatsapp_nonsense:localhost" })).status).to.equal(404);
+  });
+
+  it("when the 24-hour window has closed, WhatsApp's failure (131047) comes back as a notice", async () => {
+    const who = "16505550004";
+    await fake.deliver(webhook, fake.inboundText(who, "Sol", "hi", "wamid.s1"));
+    const roomId = await waitFor(() => portalOf(who));
+    await waitFor(async () => (await alice.get("/_matrix/client/v3/sync")).body.rooms.invite[roomId]);
+    await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+    fake.advance(25 * 3600 * 1000);
+    await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/late`, { msgtype: "m.text", body: "sorry for the delay" });
+    const n = await waitFor(async () => (await timeline(alice, roomId)).find((e) => String(e.content?.body).includes("Not delivered") && String(e.content?.body).includes("24 hours")));
+    expect(n.sender).to.equal("@whatsappbot:localhost");
+    fake.advance(-25 * 3600 * 1000);
+  });
+
+  it("a bridge restart mid-stream loses and duplicates nothing", async () => {
+    const who = "16505550005";
+    await fake.deliver(webhook, fake.inboundText(who, "Tam", "before", "wamid.t1"));
+    const roomId = await waitFor(() => portalOf(who));
+    await waitFor(async () => (await alice.get("/_matrix/client/v3/sync")).body.rooms.invite[roomId]);
+    await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+    await bridge.stop();
+    // While it is down: the customer writes (Meta cannot deliver, and will retry), the team writes (the homeserver queues).
+    const during = fake.inboundText(who, "Tam", "while you were away", "wamid.t2");
+    expect(await fake.deliver(webhook, during).catch(() => 0)).to.equal(0);
+    await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/down1`, { msgtype: "m.text", body: "are you there?" });
+    bridge = new WhatsAppBridge(bridgeConfig, bridgeDb);
+    await bridge.start();
+    expect(await fake.deliver(webhook, during)).to.equal(200); // Meta's retry
+    expect(await fake.deliver(webhook, during)).to.equal(200); // and another
+    await new Client(hs.url, "wa-as").post("/_matrix/client/v1/appservice/whatsapp/ping", {}); // the homeserver retries now
+    await waitFor(() => fake.sent.find((b) => b.type === "text" && b.text.body === "Alice: are you there?"));
+    const tl = await waitFor(async () => { const t = await timeline(alice, roomId); return t.some((e) => e.content?.body === "while you were away") ? t : undefined; });
+    expect(tl.filter((e) => e.content?.body === "while you were away")).to.have.length(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.sent.filter((b) => b.type === "text" && b.text.body === "Alice: are you there?")).to.have.length(1);
   });
 });
 

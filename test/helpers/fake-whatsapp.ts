@@ -10,6 +10,19 @@ export class FakeWhatsApp {
   readonly media = new Map<string, { bytes: Buffer; mime: string }>();
   /** Errors the next sends answer with (a Graph error code and HTTP status each). */
   readonly failNext: { code: number; status: number }[] = [];
+  /** Where status webhooks go (the bridge's webhook URL), for the 24-hour window failures. */
+  webhookUrl = "";
+  /** Simulated time: lets a test close a customer's 24-hour window. */
+  private clockOffset = 0;
+  private readonly lastInbound = new Map<string, number>();
+
+  now(): number {
+    return Date.now() + this.clockOffset;
+  }
+
+  advance(ms: number): void {
+    this.clockOffset += ms;
+  }
   url = "";
   private server!: Server;
 
@@ -67,7 +80,14 @@ export class FakeWhatsApp {
     if (["image", "audio", "video", "document", "sticker"].includes(t) && !body[t]?.id === !body[t]?.link) return graphError(400, 100, "Give id or link");
     if (t === "reaction" && (typeof body.reaction?.message_id !== "string" || typeof body.reaction?.emoji !== "string")) return graphError(400, 100, "Invalid reaction");
     if (t === "template" && (typeof body.template?.name !== "string" || typeof body.template?.language?.code !== "string")) return graphError(400, 100, "Invalid template");
-    json(200, { messaging_product: "whatsapp", contacts: [{ input: body.to, wa_id: body.to }], messages: [{ id: `wamid.${randomUUID()}` }] });
+    const wamid = `wamid.${randomUUID()}`;
+    json(200, { messaging_product: "whatsapp", contacts: [{ input: body.to, wa_id: body.to }], messages: [{ id: wamid }] });
+    // Outside the customer's 24-hour window only templates go out: as on WhatsApp, the send is
+    // accepted, then a signed `failed` status with 131047 follows.
+    const last = this.lastInbound.get(body.to);
+    if (t !== "template" && t !== "reaction" && this.webhookUrl && (last === undefined || this.now() - last > 24 * 3600 * 1000)) {
+      setTimeout(() => void this.deliver(this.webhookUrl, this.status(wamid, "failed", body.to, [{ code: 131047, title: "Re-engagement message" }])).catch(() => undefined), 20);
+    }
   }
 
   /** Media a customer sent (for inbound media webhooks); returns its media ID. */
@@ -105,6 +125,10 @@ export class FakeWhatsApp {
   /** POSTs a payload to the bridge's webhook, signed (or not, or badly) as Meta signs. */
   async deliver(webhookUrl: string, payload: unknown, signing: "good" | "bad" | "none" = "good"): Promise<number> {
     const raw = JSON.stringify(payload);
+    // A customer's message opens (or refreshes) their 24-hour window.
+    for (const e of (payload as { entry?: { changes?: { value?: { messages?: { from: string }[] } }[] }[] }).entry ?? []) {
+      for (const c of e.changes ?? []) for (const m of c.value?.messages ?? []) this.lastInbound.set(m.from, this.now());
+    }
     const sig = signing === "good" ? createHmac("sha256", this.appSecret).update(raw).digest("hex") : "0".repeat(64);
     const res = await fetch(webhookUrl, { method: "POST", headers: { "Content-Type": "application/json", ...(signing === "none" ? {} : { "X-Hub-Signature-256": `sha256=${sig}` }) }, body: raw });
     return res.status;
