@@ -19,6 +19,7 @@ const HELP = [
   "!wa help — this text",
   "!wa template <name> <language> [parameters…] — send an approved template (the only message",
   "  WhatsApp allows when the customer has not written in the last 24 hours)",
+  "!wa resume — send again after the access token was refused and has been fixed",
 ].join("\n");
 
 const NETWORK = "whatsapp";
@@ -54,6 +55,8 @@ export class WhatsAppBridge {
   private server: Server | null = null;
   /** Work is done in order, one item at a time (a webhook batch, a transaction). */
   private queue: Promise<void> = Promise.resolve();
+  /** Set when WhatsApp refused the access token (190): nothing is sent until `!wa resume`. */
+  private paused = false;
 
   constructor(private readonly c: WhatsAppConfig, dbUrl: string) {
     this.store = new KitStore(dbUrl, c.database.schema);
@@ -241,7 +244,21 @@ export class WhatsAppBridge {
     }
   }
 
+  /**
+   * Events of a transaction, a queue per room (per customer): in order within a room, rooms
+   * side by side, so one customer's rate-limit retries do not hold up the others.
+   */
   private async fromMatrix(events: MatrixEvent[]): Promise<void> {
+    const byRoom = new Map<string, MatrixEvent[]>();
+    for (const ev of events) {
+      let l = byRoom.get(ev.room_id);
+      if (!l) byRoom.set(ev.room_id, (l = []));
+      l.push(ev);
+    }
+    await Promise.all([...byRoom.values()].map((list) => this.fromMatrixRoom(list)));
+  }
+
+  private async fromMatrixRoom(events: MatrixEvent[]): Promise<void> {
     for (const ev of events) {
       if (ev.sender === this.intents.bot.userId || ev.sender.startsWith(`@${this.c.appservice.user_prefix}`)) continue;
       const portal = await this.store.portalByRoom(ev.room_id);
@@ -254,13 +271,24 @@ export class WhatsAppBridge {
         await this.notice(ev.room_id, "A message may not have reached WhatsApp (the bridge restarted while sending it).", `unsure-${ev.event_id}`);
         continue;
       }
+      const body = typeof ev.content.body === "string" ? ev.content.body : "";
+      if (this.paused && !body.startsWith("!wa")) {
+        await this.notice(ev.room_id, "Not sent: sending to WhatsApp is paused because its access token was refused. Fix the token, then `!wa resume`.", `paused-${ev.event_id}`);
+        continue;
+      }
       await this.store.setKv(`outbound:${ev.event_id}`, "pending");
       try {
         await this.toWhatsApp(ev, portal.remoteId);
       } catch (e) {
-        const why = e instanceof GraphError
-          ? e.code === 190 ? "the bridge's WhatsApp access token is invalid or expired (ask the administrator)" : e.message
-          : "WhatsApp could not be reached";
+        if (e instanceof GraphError && e.code === 190) {
+          // The token is dead: every send would fail. Stop, and tell whoever can fix it.
+          this.paused = true;
+          const alert = "WhatsApp refused the bridge's access token (error 190): sending is paused. Put a valid token in the config and restart, or `!wa resume` once it is fixed.";
+          await this.notice(this.c.admin_room ?? ev.room_id, alert, `alert-${ev.event_id}`).catch(() => undefined);
+          if (this.c.admin_room) await this.notice(ev.room_id, "Not sent to WhatsApp: the bridge's access token was refused (the administrator has been told).", `err-${ev.event_id}`);
+          continue;
+        }
+        const why = e instanceof GraphError ? e.message : "WhatsApp could not be reached";
         await this.notice(ev.room_id, `Not sent to WhatsApp: ${why}`, `err-${ev.event_id}`);
       }
     }
@@ -341,6 +369,11 @@ export class WhatsAppBridge {
   /** `!wa help`, `!wa template <name> <language> [params…]`. */
   private async command(ev: MatrixEvent, waId: string, body: string): Promise<void> {
     const [, cmd, ...args] = body.trim().split(/\s+/);
+    if (cmd === "resume") {
+      this.paused = false;
+      await this.notice(ev.room_id, "Sending to WhatsApp resumed.", `cmd-${ev.event_id}`);
+      return;
+    }
     if (cmd === "template" && args.length >= 2) {
       const [name, lang, ...params] = args;
       const wamid = await this.wa.send(waId, {

@@ -9,6 +9,8 @@ export interface WhatsAppConfig {
   database: { url?: string; data_dir?: string; schema: string };
   whatsapp: { graph_base_url: string; graph_version: string; phone_number_id: string; access_token: string; app_secret: string; verify_token: string; webhook_path: string };
   team: string[];
+  /** Where the bridge reports problems that stop it (a room ID); unset: the room concerned. */
+  admin_room: string | null;
   relay: { format: string };
 }
 
@@ -38,6 +40,7 @@ const schema = {
       },
     },
     team: { type: "array", items: { type: "string", pattern: "^@" }, default: [] },
+    admin_room: { type: ["string", "null"], pattern: "^!", default: null },
     relay: { type: "object", default: {}, properties: { format: { ...str, default: "{displayname}: {message}" } } },
   },
 };

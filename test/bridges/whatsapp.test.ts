@@ -182,7 +182,7 @@ describe("WhatsApp bridge", function () {
     expect(fake.sent.filter((b) => b.type === "text" && String(b.text.body).includes("fixed"))).to.have.length(0);
   });
 
-  it("rate limits are retried; a bad token becomes a notice", async () => {
+  it("rate limits are retried; a refused token pauses sending until `!wa resume`", async () => {
     const who = "16505550003";
     await fake.deliver(webhook, fake.inboundText(who, "Rae", "hi", "wamid.r1"));
     const roomId = await waitFor(() => portalOf(who));
@@ -196,6 +196,14 @@ describe("WhatsApp bridge", function () {
     fake.failNext.push({ code: 190, status: 401 });
     await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/rl2`, { msgtype: "m.text", body: "nope" });
     await waitFor(async () => (await timeline(alice, roomId)).find((e) => String(e.content?.body).includes("access token")));
+    const before = fake.sent.length;
+    await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/rl3`, { msgtype: "m.text", body: "while paused" });
+    await waitFor(async () => (await timeline(alice, roomId)).find((e) => String(e.content?.body).includes("paused because")));
+    expect(fake.sent.length).to.equal(before);
+    await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/rl4`, { msgtype: "m.text", body: "!wa resume" });
+    await waitFor(async () => (await timeline(alice, roomId)).find((e) => e.content?.body === "Sending to WhatsApp resumed."));
+    await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/rl5`, { msgtype: "m.text", body: "back again" });
+    await waitFor(() => fake.sent.find((b) => b.type === "text" && b.text.body === "Alice: back again"));
   });
 
   it("the homeserver's question about an unknown customer ghost makes it (invite by number)", async () => {

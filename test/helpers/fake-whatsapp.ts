@@ -45,9 +45,10 @@ export class FakeWhatsApp {
     if (headers.authorization !== `Bearer ${this.token}`) return graphError(401, 190, "Invalid OAuth access token.");
     let m: RegExpExecArray | null;
     // The lookaside URL: bytes, with the same bearer token.
-    if (method === "GET" && (m = /^\/__media\/([^/?]+)/.exec(url))) {
+    if (method === "GET" && (m = /^\/__media\/([^/?]+)\?ext=(\d+)/.exec(url))) {
       const f = this.media.get(m[1]!);
-      if (!f) { res.writeHead(404).end(); return; }
+      // Lookaside URLs expire after 5 minutes (the Graph API hands out a fresh one each time).
+      if (!f || this.now() > Number(m[2])) { res.writeHead(404).end(); return; }
       res.writeHead(200, { "Content-Type": f.mime });
       res.end(f.bytes);
       return;
@@ -55,7 +56,7 @@ export class FakeWhatsApp {
     if (method === "GET" && (m = /^\/v[\d.]+\/([^/?]+)$/.exec(url))) {
       const f = this.media.get(m[1]!);
       if (!f) return graphError(400, 100, "Unsupported get request");
-      return json(200, { messaging_product: "whatsapp", url: `${this.url}/__media/${m[1]}?ext=1&hash=x`, mime_type: f.mime, sha256: "x", file_size: String(f.bytes.length), id: m[1] });
+      return json(200, { messaging_product: "whatsapp", url: `${this.url}/__media/${m[1]}?ext=${this.now() + 5 * 60 * 1000}&hash=x`, mime_type: f.mime, sha256: "x", file_size: String(f.bytes.length), id: m[1] });
     }
     if (method === "POST" && (m = /^\/v[\d.]+\/([^/]+)\/media$/.exec(url))) {
       const form = await new Response(raw, { headers: { "Content-Type": String(headers["content-type"]) } }).formData();
