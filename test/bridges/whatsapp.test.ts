@@ -206,6 +206,25 @@ describe("WhatsApp bridge", function () {
     await waitFor(() => fake.sent.find((b) => b.type === "text" && b.text.body === "Alice: back again"));
   });
 
+  it("batched and out-of-order webhooks: every message once, in order; a late 'delivered' after 'read' changes nothing", async () => {
+    const who = "16505550006";
+    const batch = fake.envelope({
+      contacts: [{ profile: { name: "Uma" }, wa_id: who }],
+      messages: [1, 2, 3].map((n) => ({ from: who, id: `wamid.u${n}`, timestamp: String(1749416380 + n), type: "text", text: { body: `batch ${n}` } })),
+    });
+    expect(await fake.deliver(webhook, batch)).to.equal(200);
+    const roomId = await waitFor(() => portalOf(who));
+    await waitFor(async () => (await alice.get("/_matrix/client/v3/sync")).body.rooms.invite[roomId]);
+    await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+    const sent = await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/u-out`, { msgtype: "m.text", body: "got them" });
+    const wamid = await waitFor(async () => (await bridge.store.messageByEvent(sent.body.event_id))?.remoteId);
+    expect(await fake.deliver(webhook, fake.status(wamid, "read", who))).to.equal(200);
+    expect(await fake.deliver(webhook, fake.status(wamid, "delivered", who))).to.equal(200);
+    expect(await fake.deliver(webhook, batch)).to.equal(200); // the whole batch again
+    const bodies = (await timeline(alice, roomId)).filter((e) => String(e.content?.body).startsWith("batch")).map((e) => e.content.body).reverse();
+    expect(bodies).to.deep.equal(["batch 1", "batch 2", "batch 3"]);
+  });
+
   it("the homeserver's question about an unknown customer ghost makes it (invite by number)", async () => {
     const room = await new Client(hs.url, alice.token).post("/_matrix/client/v3/createRoom", {});
     const inv = await alice.post(`/_matrix/client/v3/rooms/${encodeURIComponent(room.body.room_id)}/invite`, { user_id: "@whatsapp_15559990000:localhost" });
