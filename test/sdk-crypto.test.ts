@@ -4,6 +4,7 @@ import { expect } from "chai";
 import * as sdk from "matrix-js-sdk";
 import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
 import { useServer } from "./helpers/server.js";
+import { waitFor } from "./helpers/wait.js";
 
 (sdkLogger as unknown as { setLevel(level: string): void }).setLevel("silent");
 
@@ -13,15 +14,6 @@ async function loggedIn(baseUrl: string, username: string): Promise<sdk.MatrixCl
   return sdk.createClient({ baseUrl, accessToken: reg.access_token, userId: reg.user_id, deviceId: reg.device_id });
 }
 
-async function waitFor<T>(fn: () => T | undefined | false | null | Promise<T | undefined | false | null>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as T;
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("matrix-js-sdk with Rust crypto: an encrypted conversation", () => {
   const t = useServer();

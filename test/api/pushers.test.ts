@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:http";
 import { expect } from "chai";
 import { useServer } from "../helpers/server.js";
 import { enc, send, twoInRoom } from "../helpers/rooms.js";
+import { waitFor } from "../helpers/wait.js";
 
 describe("pushers", function () {
   this.timeout(60_000);
@@ -28,15 +29,6 @@ describe("pushers", function () {
   });
   after(() => new Promise<void>((r) => gw.close(() => r())));
 
-  const waitFor = async <T>(pick: () => T | undefined, ms = 20_000): Promise<T> => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = pick();
-      if (v) return v;
-      if (Date.now() > end) throw new Error("the gateway did not get it");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
   const pusher = (pushkey: string, format?: string) => ({
     pushkey, kind: "http", app_id: "org.example.app", app_display_name: "App", device_display_name: "Phone", lang: "en",
     data: { url, ...(format ? { format } : {}) },

@@ -14,18 +14,10 @@ import { Client, type UserClient } from "../helpers/client.js";
 import { FakeWhatsApp } from "../helpers/fake-whatsapp.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { testConfig } from "../helpers/server.js";
+import { waitFor } from "../helpers/wait.js";
 
 const freePort = () => new Promise<number>((r) => { const s = createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)); }); });
 
-async function waitFor<T>(f: () => Promise<T | undefined | false> | T | undefined | false, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v as T;
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("WhatsApp bridge", function () {
   this.timeout(60_000);
@@ -67,6 +59,14 @@ describe("WhatsApp bridge", function () {
   });
 
   const portalOf = async (waId: string) => (await bridge.store.portalByRemote("whatsapp", waId))?.roomId;
+  /** A customer's first message (as given), then Alice joins the portal; returns the room. */
+  async function openPortal(who: string, payload: Record<string, unknown>): Promise<string> {
+    expect(await fake.deliver(webhook, payload)).to.equal(200);
+    const roomId = await waitFor(() => portalOf(who));
+    await waitFor(async () => (await alice.get("/_matrix/client/v3/sync")).body.rooms.invite[roomId]);
+    expect((await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {})).status).to.equal(200);
+    return roomId;
+  }
   const timeline = async (c: UserClient, roomId: string) =>
     (await c.get(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=50`)).body.chunk as any[];
 
@@ -116,10 +116,7 @@ describe("WhatsApp bridge", function () {
 
   it("customer media, locations, replies and reactions arrive as Matrix events; a removed reaction is redacted", async () => {
     const who = "16505550001";
-    await fake.deliver(webhook, fake.inboundText(who, "Pat", "first *bold* words", "wamid.p1"));
-    const roomId = await waitFor(() => portalOf(who));
-    await waitFor(async () => (await alice.get("/_matrix/client/v3/sync")).body.rooms.invite[roomId]);
-    await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+    const roomId = await openPortal(who, fake.inboundText(who, "Pat", "first *bold* words", "wamid.p1"));
     const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5]);
     const mediaId = fake.addMedia(jpeg, "image/jpeg");
     await fake.deliver(webhook, fake.inbound(who, { type: "image", image: { id: mediaId, mime_type: "image/jpeg", caption: "look" } }, "wamid.p2"));
@@ -145,10 +142,7 @@ describe("WhatsApp bridge", function () {
 
   it("the team's media, reactions, replies, read receipts and templates reach WhatsApp; edits and deletions get a notice", async () => {
     const who = "16505550002";
-    await fake.deliver(webhook, fake.inboundText(who, "Quinn", "hello team", "wamid.q1"));
-    const roomId = await waitFor(() => portalOf(who));
-    await waitFor(async () => (await alice.get("/_matrix/client/v3/sync")).body.rooms.invite[roomId]);
-    await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+    const roomId = await openPortal(who, fake.inboundText(who, "Quinn", "hello team", "wamid.q1"));
     const inbound = (await bridge.store.messageByRemote("whatsapp", "wamid.q1"))!.eventId;
     const put = (txn: string, type: string, content: unknown) => alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${type}/${txn}`, content);
     // An image: downloaded from the homeserver, uploaded to the Graph API, sent by ID.
@@ -184,10 +178,7 @@ describe("WhatsApp bridge", function () {
 
   it("rate limits are retried; a refused token pauses sending until `!wa resume`", async () => {
     const who = "16505550003";
-    await fake.deliver(webhook, fake.inboundText(who, "Rae", "hi", "wamid.r1"));
-    const roomId = await waitFor(() => portalOf(who));
-    await waitFor(async () => (await alice.get("/_matrix/client/v3/sync")).body.rooms.invite[roomId]);
-    await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+    const roomId = await openPortal(who, fake.inboundText(who, "Rae", "hi", "wamid.r1"));
     (bridge as any).wa.retryDelays = [50, 50, 50, 50];
     fake.failNext.push({ code: 130429, status: 400 }, { code: 131056, status: 400 });
     await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/rl1`, { msgtype: "m.text", body: "eventually" });
@@ -212,10 +203,7 @@ describe("WhatsApp bridge", function () {
       contacts: [{ profile: { name: "Uma" }, wa_id: who }],
       messages: [1, 2, 3].map((n) => ({ from: who, id: `wamid.u${n}`, timestamp: String(1749416380 + n), type: "text", text: { body: `batch ${n}` } })),
     });
-    expect(await fake.deliver(webhook, batch)).to.equal(200);
-    const roomId = await waitFor(() => portalOf(who));
-    await waitFor(async () => (await alice.get("/_matrix/client/v3/sync")).body.rooms.invite[roomId]);
-    await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+    const roomId = await openPortal(who, batch);
     const sent = await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/u-out`, { msgtype: "m.text", body: "got them" });
     const wamid = await waitFor(async () => (await bridge.store.messageByEvent(sent.body.event_id))?.remoteId);
     expect(await fake.deliver(webhook, fake.status(wamid, "read", who))).to.equal(200);
@@ -234,10 +222,7 @@ describe("WhatsApp bridge", function () {
 
   it("when the 24-hour window has closed, WhatsApp's failure (131047) comes back as a notice", async () => {
     const who = "16505550004";
-    await fake.deliver(webhook, fake.inboundText(who, "Sol", "hi", "wamid.s1"));
-    const roomId = await waitFor(() => portalOf(who));
-    await waitFor(async () => (await alice.get("/_matrix/client/v3/sync")).body.rooms.invite[roomId]);
-    await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+    const roomId = await openPortal(who, fake.inboundText(who, "Sol", "hi", "wamid.s1"));
     fake.advance(25 * 3600 * 1000);
     await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/late`, { msgtype: "m.text", body: "sorry for the delay" });
     const n = await waitFor(async () => (await timeline(alice, roomId)).find((e) => String(e.content?.body).includes("Not delivered") && String(e.content?.body).includes("24 hours")));
@@ -247,10 +232,7 @@ describe("WhatsApp bridge", function () {
 
   it("a bridge restart mid-stream loses and duplicates nothing", async () => {
     const who = "16505550005";
-    await fake.deliver(webhook, fake.inboundText(who, "Tam", "before", "wamid.t1"));
-    const roomId = await waitFor(() => portalOf(who));
-    await waitFor(async () => (await alice.get("/_matrix/client/v3/sync")).body.rooms.invite[roomId]);
-    await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+    const roomId = await openPortal(who, fake.inboundText(who, "Tam", "before", "wamid.t1"));
     await bridge.stop();
     // While it is down: the customer writes (Meta cannot deliver, and will retry), the team writes (the homeserver queues).
     const during = fake.inboundText(who, "Tam", "while you were away", "wamid.t2");
