@@ -9,7 +9,7 @@ import express from "express";
 import { mountAppservice, type MatrixEvent } from "../kit/appservice.js";
 import { Intents } from "../kit/intent.js";
 import { KitStore } from "../kit/store.js";
-import { ChatClient, ChatError, EventVerifier, type ServiceAccount } from "./client.js";
+import { ChatClient, ChatError, EventVerifier, IdTokenVerifier, type ServiceAccount } from "./client.js";
 import type { GoogleChatConfig } from "./config.js";
 
 const NETWORK = "googlechat";
@@ -27,7 +27,7 @@ export class GoogleChatBridge {
   readonly store: KitStore;
   private readonly intents: Intents;
   private readonly chat: ChatClient;
-  private readonly verifier: EventVerifier;
+  private readonly verifier: { verify(token: string): Promise<unknown> };
   private server: Server | null = null;
   private queue: Promise<void> = Promise.resolve();
   private lastError: string | null = null;
@@ -37,7 +37,9 @@ export class GoogleChatBridge {
     this.intents = new Intents(c.homeserver.url, c.appservice.as_token, `@${c.appservice.bot_localpart}:${c.homeserver.domain}`);
     const sa = serviceAccount ?? (JSON.parse(readFileSync(c.googlechat.service_account_file, "utf8")) as ServiceAccount);
     this.chat = new ChatClient(c.googlechat.chat_base_url, sa);
-    this.verifier = new EventVerifier(c.googlechat.certs_url, c.googlechat.project_number);
+    this.verifier = c.googlechat.auth_audience === "endpoint_url"
+      ? new IdTokenVerifier(c.googlechat.oidc_jwks_url, c.googlechat.endpoint_url!)
+      : new EventVerifier(c.googlechat.certs_url, c.googlechat.project_number);
   }
 
   /** users/12345 → @googlechat_12345:domain */
@@ -91,7 +93,7 @@ export class GoogleChatBridge {
     const key = ev.type === "MESSAGE" && ev.message ? `msg:${ev.message.name}` : `${ev.type}:${space}:${ev.eventTime ?? ""}`;
     if (await this.store.seenDelivery(key)) return; // Google retries; each event once
     if (ev.type === "ADDED_TO_SPACE") {
-      await this.portal(ev.space!);
+      await this.portal(ev.space!, ev.user);
       await this.store.setKv(`removed:${space}`, false);
     } else if (ev.type === "REMOVED_FROM_SPACE") {
       const p = await this.store.portalByRemote(NETWORK, space);
@@ -103,10 +105,11 @@ export class GoogleChatBridge {
     await this.store.firstDelivery(key);
   }
 
-  private async portal(space: NonNullable<ChatEvent["space"]>): Promise<string> {
+  private async portal(space: NonNullable<ChatEvent["space"]>, user?: ChatUser): Promise<string> {
     const existing = await this.store.portalByRemote(NETWORK, space.name);
     if (existing) return existing.roomId;
-    const name = space.displayName || (space.spaceType === "DIRECT_MESSAGE" || space.type === "DM" ? "Google Chat DM" : space.name);
+    const dm = space.spaceType === "DIRECT_MESSAGE" || space.type === "DM";
+    const name = space.displayName || (dm ? `${user?.displayName ?? "Someone"} (DM)` : space.name);
     const roomId = await this.intents.bot.createRoom({
       preset: "private_chat", name: `${name} (Google Chat)`, invite: this.c.team,
       initial_state: [{ type: "m.bridge", state_key: `googlechat/${space.name}`, content: { bridgebot: this.intents.bot.userId, protocol: { id: "googlechat", displayname: "Google Chat" }, channel: { id: space.name, displayname: name } } }],
@@ -116,7 +119,7 @@ export class GoogleChatBridge {
   }
 
   private async inbound(space: NonNullable<ChatEvent["space"]>, m: ChatMessage): Promise<void> {
-    const roomId = await this.portal(space);
+    const roomId = await this.portal(space, m.sender);
     const sender = m.sender ?? { name: "users/unknown" };
     const ghost = this.intents.for(this.ghostId(sender.name));
     await ghost.ensureRegistered();

@@ -3,7 +3,7 @@
 // https://developers.google.com/identity/protocols/oauth2/service-account
 // https://developers.google.com/workspace/chat/verify-requests-from-chat
 import { createHash, randomBytes } from "node:crypto";
-import { decodeProtectedHeader, importPKCS8, importX509, jwtVerify, SignJWT } from "jose";
+import { createRemoteJWKSet, decodeProtectedHeader, importPKCS8, importX509, jwtVerify, SignJWT } from "jose";
 
 type KeyLike = Awaited<ReturnType<typeof importX509>>;
 
@@ -16,6 +16,24 @@ export class ChatError extends Error {
 }
 
 export const CHAT_ISSUER = "chat@system.gserviceaccount.com";
+
+/**
+ * The other authentication audience a Chat app can choose ("HTTP endpoint URL"): a Google
+ * OIDC ID token for the endpoint URL, whose email must be Chat's service account.
+ */
+export class IdTokenVerifier {
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+
+  constructor(jwksUrl: string, private readonly endpointUrl: string) {
+    this.jwks = createRemoteJWKSet(new URL(jwksUrl));
+  }
+
+  async verify(token: string): Promise<Record<string, unknown>> {
+    const { payload } = await jwtVerify(token, this.jwks, { issuer: ["https://accounts.google.com", "accounts.google.com"], audience: this.endpointUrl, algorithms: ["RS256"] });
+    if (payload.email !== CHAT_ISSUER || payload.email_verified !== true) throw new Error("not Google Chat");
+    return payload;
+  }
+}
 
 /** Verifies an event's Bearer JWT (project-number audience); keys by kid, refreshed once for an unknown kid. */
 export class EventVerifier {
@@ -91,7 +109,11 @@ export class ChatClient {
       });
       const text = await res.text();
       if (res.ok) return (text ? JSON.parse(text) : {}) as T;
-      if (res.status === 401) this.token = null;
+      // A token Google no longer takes: get a new one and try once more.
+      if (res.status === 401 && attempt === 0) {
+        this.token = null;
+        continue;
+      }
       if (!retryable(res.status) || attempt >= this.retryDelays.length) {
         let msg = text;
         try { msg = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? text; } catch { /* text */ }

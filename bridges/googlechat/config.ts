@@ -7,7 +7,10 @@ export interface GoogleChatConfig {
   homeserver: { url: string; domain: string };
   appservice: { id: string; listen: { host: string; port: number }; url: string; as_token: string; hs_token: string; bot_localpart: string; user_prefix: string };
   database: { url?: string; data_dir?: string; schema: string };
-  googlechat: { chat_base_url: string; service_account_file: string; project_number: string; certs_url: string; events_path: string };
+  googlechat: {
+    chat_base_url: string; service_account_file: string; project_number: string; certs_url: string; events_path: string;
+    auth_audience: "project_number" | "endpoint_url"; endpoint_url: string | null; oidc_jwks_url: string;
+  };
   team: string[];
   admin_room: string | null;
   relay: { format: string };
@@ -37,6 +40,9 @@ const schema = {
         project_number: str,
         certs_url: { type: "string", pattern: "^https?://", default: "https://www.googleapis.com/service_accounts/v1/metadata/x509/chat@system.gserviceaccount.com" },
         events_path: { type: "string", pattern: "^/", default: "/googlechat/events" },
+        auth_audience: { enum: ["project_number", "endpoint_url"], default: "project_number" },
+        endpoint_url: { type: ["string", "null"], pattern: "^https?://", default: null },
+        oidc_jwks_url: { type: "string", pattern: "^https?://", default: "https://www.googleapis.com/oauth2/v3/certs" },
       },
     },
     team: { type: "array", items: { type: "string", pattern: "^@" }, default: [] },
@@ -53,6 +59,7 @@ export function buildConfig(raw: unknown): GoogleChatConfig {
   }
   const c = doc as unknown as GoogleChatConfig;
   if (!c.database.url && !c.database.data_dir) throw new Error("invalid Google Chat bridge config:\n  - database: give url (or data_dir for an embedded Postgres)");
+  if (c.googlechat.auth_audience === "endpoint_url" && !c.googlechat.endpoint_url) throw new Error("invalid Google Chat bridge config:\n  - googlechat.endpoint_url: needed with auth_audience endpoint_url");
   return c;
 }
 

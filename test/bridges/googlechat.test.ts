@@ -9,6 +9,7 @@ import { pino } from "pino";
 import { registrationYaml } from "../../bridges/kit/registration.js";
 import { GoogleChatBridge } from "../../bridges/googlechat/bridge.js";
 import { buildConfig } from "../../bridges/googlechat/config.js";
+import { IdTokenVerifier } from "../../bridges/googlechat/client.js";
 import { startHomeserver, type Homeserver } from "../../src/server.js";
 import { Client, type UserClient } from "../helpers/client.js";
 import { FakeGoogle } from "../helpers/fake-google.js";
@@ -25,6 +26,8 @@ describe("Google Chat bridge", function () {
   let google: FakeGoogle;
   let alice: UserClient;
   let events = "";
+  let bridgeConfig: ReturnType<typeof buildConfig>;
+  let bridgeDb = "";
   const space = { name: "spaces/AAAAAAAAAAA", displayName: "Customer Support Superstars", spaceType: "SPACE" };
   const izumi = { name: "users/12345678901234567890", displayName: "Izumi", type: "HUMAN" };
   const message = (id: string, text: string, thread = "spaces/AAAAAAAAAAA/threads/T1") => ({
@@ -50,7 +53,9 @@ describe("Google Chat bridge", function () {
     hs = await startHomeserver(testConfig(dbUrl, { appservices: { registration_files: [reg] } }), { log: pino({ level: "silent" }), shutdownGraceMs: 1000 });
     alice = await new Client(hs.url).register("alice");
     await alice.put(`/_matrix/client/v3/profile/${encodeURIComponent(alice.userId)}/displayname`, { displayname: "Alice" });
-    bridge = new GoogleChatBridge({ ...config, homeserver: { url: hs.url, domain: "localhost" } }, dbUrl);
+    bridgeConfig = { ...config, homeserver: { url: hs.url, domain: "localhost" } };
+    bridgeDb = dbUrl;
+    bridge = new GoogleChatBridge(bridgeConfig, dbUrl);
     await bridge.start();
     events = `http://127.0.0.1:${port}${config.googlechat.events_path}`;
   });
@@ -120,6 +125,75 @@ describe("Google Chat bridge", function () {
     // Commands.
     await put("g6", "m.room.message", { msgtype: "m.text", body: "!gc spaces" });
     await waitFor(async () => (await timeline(roomId)).find((e) => String(e.content?.body).includes("spaces/AAAAAAAAAAA")));
+  });
+
+  it("the access token is cached, and renewed when Google stops taking it; a 429 after the message was made still makes one", async () => {
+    const roomId = (await portal())!;
+    const put = (txn: string, body: string) => alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${txn}`, { msgtype: "m.text", body });
+    const tokens = google.tokenRequests;
+    await put("tk1", "one");
+    await put("tk2", "two");
+    await waitFor(() => google.requests.find((r) => r.body?.text === "Alice: two"));
+    expect(google.tokenRequests).to.equal(tokens); // cached since the earlier sends
+    google.revokeTokens();
+    await put("tk3", "three");
+    await waitFor(() => google.requests.find((r) => r.body?.text === "Alice: three"));
+    expect(google.tokenRequests).to.equal(tokens + 1);
+    (bridge as any).chat.retryDelays = [50, 50, 50];
+    google.failNext.push({ status: 429, afterCreate: true });
+    await put("tk4", "four");
+    await waitFor(() => google.requests.filter((r) => r.body?.text === "Alice: four").length >= 2);
+    expect([...google.messages.values()].filter((m) => m.text === "Alice: four")).to.have.length(1);
+  });
+
+  it("attachments are fetched through the media API and uploaded to the homeserver", async () => {
+    const roomId = (await portal())!;
+    google.attachments.set("ATT-REF-1", { bytes: Buffer.from("PNGDATA"), type: "image/png" });
+    const ev = message("A1", "a picture", "spaces/AAAAAAAAAAA/threads/A");
+    (ev.message as any).attachment = [{ name: "spaces/AAAAAAAAAAA/messages/A1/attachments/X", contentName: "pic.png", contentType: "image/png", attachmentDataRef: { resourceName: "ATT-REF-1" } }];
+    expect(await google.emit(events, ev)).to.equal(200);
+    const img = await waitFor(async () => (await timeline(roomId)).find((e) => e.content?.msgtype === "m.image"));
+    expect(img.content.body).to.equal("pic.png");
+    const dl = await fetch(`${hs.url}/_matrix/client/v1/media/download/${String(img.content.url).slice(6)}`, { headers: { Authorization: `Bearer ${alice.token}` } });
+    expect(await dl.text()).to.equal("PNGDATA");
+  });
+
+  it("a DM with the app is a portal of its own", async () => {
+    const dm = { name: "spaces/DMDMDMDM", spaceType: "DIRECT_MESSAGE" };
+    expect(await google.emit(events, { type: "ADDED_TO_SPACE", eventTime: new Date().toISOString(), space: dm, user: izumi })).to.equal(200);
+    const roomId = await waitFor(() => bridge.store.portalByRemote("googlechat", dm.name).then((p) => p?.roomId));
+    expect(await google.emit(events, { type: "MESSAGE", eventTime: new Date().toISOString(), space: dm, user: izumi,
+      message: { name: "spaces/DMDMDMDM/messages/D1", sender: izumi, text: "just us", thread: { name: "spaces/DMDMDMDM/threads/D" } } })).to.equal(200);
+    await waitFor(async () => (await alice.get("/_matrix/client/v3/sync")).body.rooms.invite[roomId]);
+    await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+    expect((await alice.get(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.name`)).body.name).to.equal("Izumi (DM) (Google Chat)");
+    await waitFor(async () => (await timeline(roomId)).find((e) => e.content?.body === "just us"));
+  });
+
+  it("a bridge restart mid-stream loses and duplicates nothing", async () => {
+    const roomId = (await portal())!;
+    await bridge.stop();
+    const during = message("RS1", "while the bridge was down", "spaces/AAAAAAAAAAA/threads/RS");
+    expect(await google.emit(events, during).catch(() => 0)).to.equal(0);
+    await alice.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/rs1`, { msgtype: "m.text", body: "queued while down" });
+    bridge = new GoogleChatBridge(bridgeConfig, bridgeDb);
+    await bridge.start();
+    expect(await google.emit(events, during)).to.equal(200); // Google's retry
+    expect(await google.emit(events, during)).to.equal(200);
+    await new Client(hs.url, "gc-as").post("/_matrix/client/v1/appservice/googlechat/ping", {});
+    await waitFor(() => google.requests.find((r) => r.body?.text === "Alice: queued while down"));
+    const tl = await waitFor(async () => { const t = await timeline(roomId); return t.some((e) => e.content?.body === "while the bridge was down") ? t : undefined; });
+    expect(tl.filter((e) => e.content?.body === "while the bridge was down")).to.have.length(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect([...google.messages.values()].filter((m) => m.text === "Alice: queued while down")).to.have.length(1);
+  });
+
+  it("the endpoint-URL audience: a Google ID token for the endpoint whose email is Chat's", async () => {
+    const v = new IdTokenVerifier(`${google.url}/oauth2/v3/certs`, "https://bridge.example.org/googlechat/events");
+    expect((await v.verify(await google.idToken("https://bridge.example.org/googlechat/events"))).email).to.equal("chat@system.gserviceaccount.com");
+    for (const bad of [await google.idToken("https://elsewhere/"), await google.idToken("https://bridge.example.org/googlechat/events", { email: "x@y.z" }), await google.idToken("https://bridge.example.org/googlechat/events", { verified: false })]) {
+      expect(await v.verify(bad).then(() => "accepted", () => "refused")).to.equal("refused");
+    }
   });
 
   it("removed from the space: a notice, and nothing more is bridged", async () => {

@@ -32,6 +32,13 @@ export class FakeGoogle {
   private chatKey = makeKey();
   private readonly oldKeys: SigningKey[] = [];
   private readonly tokens = new Set<string>();
+  /** Token requests answered (to see the bridge caching its access token). */
+  tokenRequests = 0;
+  /** The next message creations fail with this status; `afterCreate`: the message is made first (a lost answer). */
+  readonly failNext: { status: number; afterCreate?: boolean }[] = [];
+  /** Google's OIDC key (ID tokens for the endpoint-URL audience), served as a JWKS. */
+  private readonly oidc = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  private readonly oidcKid = "oidc-1";
   /** The service account the bridge is configured with (its private key signs token requests). */
   readonly serviceAccount: { client_email: string; private_key: string; private_key_id: string; token_uri: string };
   private readonly saPublic: string;
@@ -70,6 +77,10 @@ export class FakeGoogle {
     const json = (status: number, b: unknown) => { res.writeHead(status, { "Content-Type": "application/json" }); res.end(JSON.stringify(b)); };
     const u = new URL(url, this.url);
     if (method === "GET" && u.pathname === "/certs") return json(200, Object.fromEntries([this.chatKey, ...this.oldKeys].map((k) => [k.kid, k.certPem])));
+    if (method === "GET" && u.pathname === "/oauth2/v3/certs") {
+      const jwk = this.oidc.publicKey.export({ format: "jwk" });
+      return json(200, { keys: [{ ...jwk, kid: this.oidcKid, alg: "RS256", use: "sig" }] });
+    }
     if (method === "POST" && u.pathname === "/token") {
       const form = new URLSearchParams(raw.toString("utf8"));
       if (form.get("grant_type") !== "urn:ietf:params:oauth:grant-type:jwt-bearer") return json(400, { error: "unsupported_grant_type" });
@@ -81,6 +92,7 @@ export class FakeGoogle {
       }
       const token = `ya29.${randomUUID()}`;
       this.tokens.add(token);
+      this.tokenRequests++;
       return json(200, { access_token: token, expires_in: 3599, token_type: "Bearer" });
     }
     const bearer = auth?.startsWith("Bearer ") ? auth.slice(7) : "";
@@ -101,10 +113,13 @@ export class FakeGoogle {
       const messageId = u.searchParams.get("messageId");
       if (messageId && !/^client-[a-z0-9-]{1,56}$/.test(messageId)) return json(400, { error: { code: 400, message: "messageId must start with client-" } });
       if (typeof body?.text !== "string") return json(400, { error: { code: 400, message: "text is required" } });
+      const fail = this.failNext.shift();
+      if (fail && !fail.afterCreate) return json(fail.status, { error: { code: fail.status, message: "Injected" } });
       const threadName = body.thread?.name && u.searchParams.get("messageReplyOption") ? body.thread.name : `${m[1]}/threads/${randomUUID().slice(0, 8)}`;
       const msg = { name: `${m[1]}/messages/${messageId ?? randomUUID().slice(0, 12)}`, text: body.text, thread: { name: threadName } };
       this.messages.set(msg.name, msg);
       if (requestId) this.byRequestId.set(requestId, msg.name);
+      if (fail) return json(fail.status, { error: { code: fail.status, message: "Injected after the message was made" } });
       return json(200, msg);
     }
     if ((m = /^\/v1\/(spaces\/[^/]+\/messages\/[^/]+)$/.exec(u.pathname))) {
@@ -118,6 +133,20 @@ export class FakeGoogle {
       if (method === "DELETE") { this.messages.delete(m[1]!); return json(200, {}); }
     }
     json(404, { error: { code: 404, message: "Not found" } });
+  }
+
+  /** Every access token handed out stops working (the bridge must get a new one). */
+  revokeTokens(): void {
+    this.tokens.clear();
+  }
+
+  /** A Google ID token as Chat sends with the endpoint-URL audience. */
+  async idToken(audience: string, opts: { email?: string; verified?: boolean } = {}): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ email: opts.email ?? "chat@system.gserviceaccount.com", email_verified: opts.verified ?? true })
+      .setProtectedHeader({ alg: "RS256", kid: this.oidcKid, typ: "JWT" })
+      .setIssuer("https://accounts.google.com").setAudience(audience).setIssuedAt(now).setExpirationTime(now + 3600)
+      .sign(this.oidc.privateKey);
   }
 
   /** Signs an event as Chat does and POSTs it to the bridge; tampering options for the tests. */
