@@ -4,11 +4,9 @@
 // @mention it in a space (Google's rule); docs/bridges.md explains the seam for the Workspace
 // Events source that would bring every message.
 import { readFileSync } from "node:fs";
-import type { Server } from "node:http";
 import express from "express";
 import { mountAppservice, type MatrixEvent } from "../kit/appservice.js";
-import { Intents } from "../kit/intent.js";
-import { KitStore } from "../kit/store.js";
+import { BridgeBase } from "../kit/bridge-base.js";
 import { ChatClient, ChatError, EventVerifier, IdTokenVerifier, type ServiceAccount } from "./client.js";
 import type { GoogleChatConfig } from "./config.js";
 
@@ -23,18 +21,13 @@ interface ChatEvent { type: string; eventTime?: string; space?: { name: string; 
 
 const HELP = ["Google Chat bridge commands:", "!gc help — this text", "!gc spaces — the bridged spaces", "!gc status — is the bridge talking to Google"].join("\n");
 
-export class GoogleChatBridge {
-  readonly store: KitStore;
-  private readonly intents: Intents;
+export class GoogleChatBridge extends BridgeBase<GoogleChatConfig> {
   private readonly chat: ChatClient;
   private readonly verifier: { verify(token: string): Promise<unknown> };
-  private server: Server | null = null;
-  private queue: Promise<void> = Promise.resolve();
   private lastError: string | null = null;
 
-  constructor(private readonly c: GoogleChatConfig, dbUrl: string, serviceAccount?: ServiceAccount) {
-    this.store = new KitStore(dbUrl, c.database.schema);
-    this.intents = new Intents(c.homeserver.url, c.appservice.as_token, `@${c.appservice.bot_localpart}:${c.homeserver.domain}`);
+  constructor(c: GoogleChatConfig, dbUrl: string, serviceAccount?: ServiceAccount) {
+    super(c, dbUrl);
     const sa = serviceAccount ?? (JSON.parse(readFileSync(c.googlechat.service_account_file, "utf8")) as ServiceAccount);
     this.chat = new ChatClient(c.googlechat.chat_base_url, sa);
     this.verifier = c.googlechat.auth_audience === "endpoint_url"
@@ -71,21 +64,10 @@ export class GoogleChatBridge {
         res.status(500).json({});
       }
     });
-    await new Promise<void>((resolve) => { this.server = app.listen(this.c.appservice.listen.port, this.c.appservice.listen.host, () => resolve()); });
-    return { port: (this.server!.address() as { port: number }).port };
+    return this.listen(app);
   }
 
-  async stop(): Promise<void> {
-    await new Promise((r) => (this.server ? this.server.close(r) : r(undefined)));
-    await this.queue.catch(() => undefined);
-    await this.store.close();
-  }
 
-  private serial(f: () => Promise<void>): Promise<void> {
-    const run = this.queue.then(f, f);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
 
   private async fromChat(ev: ChatEvent): Promise<void> {
     const space = ev.space?.name;
@@ -160,7 +142,7 @@ export class GoogleChatBridge {
 
   private async fromMatrix(events: MatrixEvent[]): Promise<void> {
     for (const ev of events) {
-      if (ev.sender === this.intents.bot.userId || ev.sender.startsWith(`@${this.c.appservice.user_prefix}`)) continue;
+      if (this.isBridged(ev.sender)) continue;
       if (!["m.room.message", "m.reaction", "m.room.redaction", "m.sticker"].includes(ev.type)) continue;
       const portal = await this.store.portalByRoom(ev.room_id);
       if (!portal) continue;
@@ -235,18 +217,7 @@ export class GoogleChatBridge {
     }
   }
 
-  private async notice(roomId: string, body: string, txnId: string): Promise<void> {
-    await this.intents.bot.send(roomId, "m.room.message", { msgtype: "m.notice", body }, txnId);
-  }
 
-  private async displayName(roomId: string, userId: string): Promise<string> {
-    try {
-      const m = await this.intents.bot.call<{ displayname?: string }>("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(userId)}`);
-      return m.displayname ?? userId;
-    } catch {
-      return userId;
-    }
-  }
 }
 
 /** Matrix HTML → Google Chat text formatting (*bold*, _italic_, ~strike~, `code`). */

@@ -3,11 +3,9 @@
 // Text (with formatting), media, locations, contacts, button replies, reactions and replies
 // both ways; statuses as read receipts or notices; the 24-hour window with `!wa template`.
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { Server } from "node:http";
 import express from "express";
 import { mountAppservice, type MatrixEvent } from "../kit/appservice.js";
-import { Intents } from "../kit/intent.js";
-import { KitStore } from "../kit/store.js";
+import { BridgeBase } from "../kit/bridge-base.js";
 import { GraphError, WhatsAppClient } from "./client.js";
 import type { WhatsAppConfig } from "./config.js";
 import { htmlToWa, waToHtml } from "./format.js";
@@ -48,19 +46,13 @@ export function signatureValid(raw: Buffer, header: string | undefined, appSecre
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-export class WhatsAppBridge {
-  readonly store: KitStore;
-  private readonly intents: Intents;
+export class WhatsAppBridge extends BridgeBase<WhatsAppConfig> {
   private readonly wa: WhatsAppClient;
-  private server: Server | null = null;
-  /** Work is done in order, one item at a time (a webhook batch, a transaction). */
-  private queue: Promise<void> = Promise.resolve();
   /** Set when WhatsApp refused the access token (190): nothing is sent until `!wa resume`. */
   private paused = false;
 
-  constructor(private readonly c: WhatsAppConfig, dbUrl: string) {
-    this.store = new KitStore(dbUrl, c.database.schema);
-    this.intents = new Intents(c.homeserver.url, c.appservice.as_token, `@${c.appservice.bot_localpart}:${c.homeserver.domain}`);
+  constructor(c: WhatsAppConfig, dbUrl: string) {
+    super(c, dbUrl);
     this.wa = new WhatsAppClient(c.whatsapp.graph_base_url, c.whatsapp.graph_version, c.whatsapp.phone_number_id, c.whatsapp.access_token);
   }
 
@@ -107,21 +99,10 @@ export class WhatsAppBridge {
         res.status(500).end();
       }
     });
-    await new Promise<void>((resolve) => { this.server = app.listen(this.c.appservice.listen.port, this.c.appservice.listen.host, () => resolve()); });
-    return { port: (this.server!.address() as { port: number }).port };
+    return this.listen(app);
   }
 
-  async stop(): Promise<void> {
-    await new Promise((r) => (this.server ? this.server.close(r) : r(undefined)));
-    await this.queue.catch(() => undefined);
-    await this.store.close();
-  }
 
-  private serial(f: () => Promise<void>): Promise<void> {
-    const run = this.queue.then(f, f);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
 
   private async fromWhatsApp(body: { entry?: { changes?: { field?: string; value?: WaValue }[] }[] }): Promise<void> {
     for (const entry of body.entry ?? []) {
@@ -260,7 +241,7 @@ export class WhatsAppBridge {
 
   private async fromMatrixRoom(events: MatrixEvent[]): Promise<void> {
     for (const ev of events) {
-      if (ev.sender === this.intents.bot.userId || ev.sender.startsWith(`@${this.c.appservice.user_prefix}`)) continue;
+      if (this.isBridged(ev.sender)) continue;
       const portal = await this.store.portalByRoom(ev.room_id);
       if (!portal) continue;
       if (!["m.room.message", "m.reaction", "m.room.redaction"].includes(ev.type)) continue;
@@ -387,18 +368,7 @@ export class WhatsAppBridge {
     await this.notice(ev.room_id, HELP, `cmd-${ev.event_id}`);
   }
 
-  private async notice(roomId: string, body: string, txnId: string): Promise<void> {
-    await this.intents.bot.send(roomId, "m.room.message", { msgtype: "m.notice", body }, txnId);
-  }
 
-  private async displayName(roomId: string, userId: string): Promise<string> {
-    try {
-      const m = await this.intents.bot.call<{ displayname?: string }>("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(userId)}`);
-      return m.displayname ?? userId;
-    } catch {
-      return userId;
-    }
-  }
 }
 
 /** A reply's plain body starts with the quoted lines ("> …"); WhatsApp shows the quote itself. */

@@ -1,23 +1,19 @@
 // The Google Chat bridge against the real homeserver and a fake Google that follows the real
 // contracts (token endpoint, x509 certs, Chat REST subset, signed events).
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { pino } from "pino";
-import { registrationYaml } from "../../bridges/kit/registration.js";
 import { GoogleChatBridge } from "../../bridges/googlechat/bridge.js";
 import { buildConfig } from "../../bridges/googlechat/config.js";
 import { IdTokenVerifier } from "../../bridges/googlechat/client.js";
-import { startHomeserver, type Homeserver } from "../../src/server.js";
+import type { Homeserver } from "../../src/server.js";
 import { Client, type UserClient } from "../helpers/client.js";
 import { FakeGoogle } from "../helpers/fake-google.js";
 import { createTestDatabase } from "../helpers/postgres.js";
-import { testConfig } from "../helpers/server.js";
+import { freePort, generateRegistration, homeserverFor } from "../helpers/bridge.js";
 import { waitFor } from "../helpers/wait.js";
 
-const freePort = () => new Promise<number>((r) => { const s = createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)); }); });
 
 describe("Google Chat bridge", function () {
   this.timeout(60_000);
@@ -48,9 +44,7 @@ describe("Google Chat bridge", function () {
       googlechat: { chat_base_url: google.url, service_account_file: saFile, project_number: "123456789012", certs_url: `${google.url}/certs` },
       team: ["@alice:localhost"],
     });
-    const reg = path.join(mkdtempSync(path.join(tmpdir(), "ganglion-gc-")), "registration.yaml");
-    writeFileSync(reg, registrationYaml({ id: config.appservice.id, url: config.appservice.url, asToken: "gc-as", hsToken: "gc-hs", botLocalpart: config.appservice.bot_localpart, userPrefix: config.appservice.user_prefix, domain: "localhost" }));
-    hs = await startHomeserver(testConfig(dbUrl, { appservices: { registration_files: [reg] } }), { log: pino({ level: "silent" }), shutdownGraceMs: 1000 });
+    hs = await homeserverFor(dbUrl, config);
     alice = await new Client(hs.url).register("alice");
     await alice.put(`/_matrix/client/v3/profile/${encodeURIComponent(alice.userId)}/displayname`, { displayname: "Alice" });
     bridgeConfig = { ...config, homeserver: { url: hs.url, domain: "localhost" } };
@@ -211,19 +205,16 @@ describe("Google Chat bridge", function () {
 describe("Google Chat bridge: config and registration", () => {
   it("the sample config is valid; --generate-registration writes a file the homeserver accepts", async function () {
     this.timeout(30_000);
-    const { spawnSync } = await import("node:child_process");
     const { readFileSync } = await import("node:fs");
     const { parse } = await import("yaml");
     const { loadRegistrations } = await import("../../src/config/appservices.js");
-    const root = path.resolve(import.meta.dirname, "../..");
-    const sample = path.join(root, "bridges/googlechat/config.sample.yaml");
+    const g = generateRegistration("googlechat");
+    const sample = g.sample;
     const c = buildConfig(parse(readFileSync(sample, "utf8")));
     expect(c.appservice).to.include({ id: "googlechat", bot_localpart: "googlechatbot", user_prefix: "googlechat_" });
     expect(c.appservice.listen.port).to.equal(29319);
-    const out = path.join(mkdtempSync(path.join(tmpdir(), "ganglion-gc-reg-")), "reg.yaml");
-    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "bridges/googlechat/main.ts"), "--config", sample, "--generate-registration", out], { cwd: root, encoding: "utf8" });
-    expect(r.status, r.stderr).to.equal(0);
-    const [reg] = loadRegistrations([out]);
+    expect(g.status, g.stderr).to.equal(0);
+    const [reg] = loadRegistrations([g.file]);
     expect(reg!.sender_localpart).to.equal("googlechatbot");
   });
 });

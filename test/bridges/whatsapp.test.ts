@@ -1,22 +1,15 @@
 // The WhatsApp bridge against the real homeserver and a fake Graph API that follows the real
 // contract: webhook security and delivery semantics, text both ways, statuses.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { expect } from "chai";
-import { pino } from "pino";
-import { registrationYaml } from "../../bridges/kit/registration.js";
 import { WhatsAppBridge } from "../../bridges/whatsapp/bridge.js";
 import { buildConfig } from "../../bridges/whatsapp/config.js";
-import { startHomeserver, type Homeserver } from "../../src/server.js";
+import type { Homeserver } from "../../src/server.js";
 import { Client, type UserClient } from "../helpers/client.js";
 import { FakeWhatsApp } from "../helpers/fake-whatsapp.js";
 import { createTestDatabase } from "../helpers/postgres.js";
-import { testConfig } from "../helpers/server.js";
+import { freePort, generateRegistration, homeserverFor } from "../helpers/bridge.js";
 import { waitFor } from "../helpers/wait.js";
 
-const freePort = () => new Promise<number>((r) => { const s = createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)); }); });
 
 
 describe("WhatsApp bridge", function () {
@@ -40,9 +33,7 @@ describe("WhatsApp bridge", function () {
       whatsapp: { graph_base_url: fake.url, phone_number_id: "106540352242922", access_token: "wa-token", app_secret: "wa-app-secret", verify_token: "verify-me" },
       team: ["@alice:localhost"],
     });
-    const reg = path.join(mkdtempSync(path.join(tmpdir(), "ganglion-wa-")), "registration.yaml");
-    writeFileSync(reg, registrationYaml({ id: config.appservice.id, url: config.appservice.url, asToken: "wa-as", hsToken: "wa-hs", botLocalpart: config.appservice.bot_localpart, userPrefix: config.appservice.user_prefix, domain: "localhost" }));
-    hs = await startHomeserver(testConfig(dbUrl, { appservices: { registration_files: [reg] } }), { log: pino({ level: "silent" }), shutdownGraceMs: 1000 });
+    hs = await homeserverFor(dbUrl, config);
     alice = await new Client(hs.url).register("alice");
     await alice.put(`/_matrix/client/v3/profile/${encodeURIComponent(alice.userId)}/displayname`, { displayname: "Alice" });
     bridge = new WhatsAppBridge({ ...config, homeserver: { url: hs.url, domain: "localhost" } }, dbUrl);
@@ -254,19 +245,16 @@ describe("WhatsApp bridge", function () {
 describe("WhatsApp bridge: config and registration", () => {
   it("the sample config is valid; --generate-registration writes a file the homeserver accepts", async function () {
     this.timeout(30_000);
-    const { spawnSync } = await import("node:child_process");
     const { readFileSync } = await import("node:fs");
     const { parse } = await import("yaml");
     const { loadRegistrations } = await import("../../src/config/appservices.js");
-    const root = path.resolve(import.meta.dirname, "../..");
-    const sample = path.join(root, "bridges/whatsapp/config.sample.yaml");
+    const g = generateRegistration("whatsapp");
+    const sample = g.sample;
     const c = buildConfig(parse(readFileSync(sample, "utf8")));
     expect(c.appservice.user_prefix).to.equal("whatsapp_");
     expect(() => buildConfig({ homeserver: { url: "x" } })).to.throw(/invalid WhatsApp bridge config/);
-    const out = path.join(mkdtempSync(path.join(tmpdir(), "ganglion-wa-reg-")), "reg.yaml");
-    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "bridges/whatsapp/main.ts"), "--config", sample, "--generate-registration", out], { cwd: root, encoding: "utf8" });
-    expect(r.status, r.stderr).to.equal(0);
-    const [reg] = loadRegistrations([out]);
+    expect(g.status, g.stderr).to.equal(0);
+    const [reg] = loadRegistrations([g.file]);
     expect(reg!.namespaces.users[0]!.exclusive).to.equal(true);
     expect(reg!.sender_localpart).to.equal("whatsappbot");
   });
