@@ -20,6 +20,7 @@ import type { ReceiptService } from "./receipts.js";
 import type { TypingService } from "./typing.js";
 import type { PresenceService, PresenceValue } from "./presence.js";
 import type { UnreadService } from "./unread.js";
+import { isEmpty, summary } from "./sync-shape.js";
 import type { RelationService } from "./relations.js";
 import type { KeyService } from "./e2ee.js";
 import { parseToken } from "../matrix/tokens.js";
@@ -373,30 +374,4 @@ export class SyncService {
     out = out.filter((r) => r.event.type !== "m.room.member" || senders.has(r.event.state_key!));
     return out;
   }
-}
-
-/** Room summary (spec: m.heroes, counts) from the room's membership events. */
-function summary(members: ClientEvent[], userId: UserId): Json {
-  let joined = 0;
-  let invited = 0;
-  const heroes: string[] = [];
-  for (const ev of [...members].sort((a, b) => (a.state_key! < b.state_key! ? -1 : 1))) {
-    const m = ev.content.membership;
-    if (m === "join") joined++;
-    else if (m === "invite") invited++;
-    else continue;
-    if (ev.state_key !== userId && heroes.length < 5) heroes.push(ev.state_key!);
-  }
-  return { "m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited };
-}
-
-export function isEmpty(res: Json): boolean {
-  const rooms = res.rooms as Record<string, Json>;
-  return Object.keys(rooms.join!).length === 0 && Object.keys(rooms.invite!).length === 0 && Object.keys(rooms.leave!).length === 0
-    && Object.keys(rooms.knock!).length === 0
-    && ((res.account_data as { events: unknown[] }).events.length === 0)
-    && ((res.presence as { events: unknown[] }).events.length === 0)
-    && ((res.to_device as { events: unknown[] }).events.length === 0)
-    && ((res.device_lists as { changed: unknown[]; left: unknown[] }).changed.length === 0)
-    && ((res.device_lists as { changed: unknown[]; left: unknown[] }).left.length === 0);
 }

@@ -14,7 +14,7 @@ import { hasNul, invoke, validatorFor } from "../http/route.js";
 import { compile, schemaError, type Schema } from "../http/validate.js";
 import { parseToken } from "../matrix/tokens.js";
 import type { Services } from "../services/index.js";
-import { isEmpty } from "../services/sync.js";
+import { isEmpty } from "../services/sync-shape.js";
 import type { Requester } from "../services/tokens.js";
 import { COMMANDS } from "./commands.js";
 
