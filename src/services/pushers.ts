@@ -107,9 +107,17 @@ export class PushService {
     })();
   }
 
+  private idleSince = 0;
+
   /** Reads the events after the position and pushes what notifies. */
   private async round(): Promise<void> {
     const now = Date.now();
+    // Nobody has a pusher: no reading per commit. The position still moves now and then, so
+    // a pusher set later is not sent old events.
+    if ((await this.ownersSet()).size === 0) {
+      if (now - this.idleSince < 5000) return;
+      this.idleSince = now;
+    }
     const top = this.notifier.currentPos;
     let pos = await store.pushPosition(this.db, top); // made at the current position on first use
     if (now > this.leaseUntil - LEASE_MS / 3) {
@@ -178,11 +186,16 @@ export class PushService {
    * the TTL), refreshed at once when a pusher is set here.
    */
   private owners: { at: number; set: Set<string> } | null = null;
-  private async withPushers(userIds: string[]): Promise<Set<string>> {
+  private async ownersSet(): Promise<Set<string>> {
     if (!this.owners || Date.now() - this.owners.at > 5000) {
       this.owners = { at: Date.now(), set: await store.pusherOwners(this.db) };
     }
-    return new Set(userIds.filter((u) => this.owners!.set.has(u)));
+    return this.owners.set;
+  }
+
+  private async withPushers(userIds: string[]): Promise<Set<string>> {
+    const owners = await this.ownersSet();
+    return new Set(userIds.filter((u) => owners.has(u)));
   }
 
   /** Pushes to one pusher go one after another, each retried with backoff. */
