@@ -35,6 +35,7 @@ import { MediaService } from "./media.js";
 import { UserDirectoryService } from "./directory-users.js";
 import { PushService } from "./pushers.js";
 import { NotificationService } from "./notifications.js";
+import { ReportService } from "./reports.js";
 import { loadRegistrations } from "../config/appservices.js";
 import { AppserviceRegistry } from "./appservices.js";
 import { AppserviceDelivery } from "./appservice-delivery.js";
@@ -70,6 +71,7 @@ export interface Services {
   userDirectory: UserDirectoryService;
   pushers: PushService;
   notifications: NotificationService;
+  reports: ReportService;
   appservices: AppserviceRegistry;
   delivery: AppserviceDelivery;
   /** Other processes (Redis), or nobody. */
@@ -165,6 +167,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     keyBackup: new KeyBackupService(db),
     media: new MediaService(db, config),
     userDirectory: new UserDirectoryService(db, roomCache, config.user_directory.search_all_users),
+    reports: new ReportService(db),
     notifications: new NotificationService(db, notifier, memberships, roomCache, (u) => pushRules.get(u)),
     pushers: new PushService(db, notifier, roomCache, memberships, unread, (u) => pushRules.get(u), log.child({ module: "pushers" })),
     shutdown: new AbortController(),

@@ -63,6 +63,11 @@ describe("media", () => {
     expect([again.width, again.height]).to.deep.equal([96, 96]);
     const bad = await u.get(`/_matrix/client/v1/media/thumbnail/${path(content_uri)}?width=0&height=10`);
     expect(bad.status).to.equal(400);
+    // Not an image: no thumbnail, a clear error.
+    const txt = await upload(u.token!, Buffer.from("just text"), "text/plain");
+    const notImage = await u.get(`/_matrix/client/v1/media/thumbnail/${path(((await txt.json()) as { content_uri: string }).content_uri)}?width=32&height=32&method=crop`);
+    expect(notImage.status).to.equal(400);
+    expect(notImage.body.errcode).to.equal("M_UNKNOWN");
   });
 
   it("create, then upload to the ID once; before that, downloads say not yet uploaded", async () => {

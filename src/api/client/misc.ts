@@ -1,8 +1,7 @@
 // Smaller endpoints clients call at start-up or now and then: voip.yaml, third-party IDs
 // (administrative_contact.yaml), users.yaml (user directory), space_hierarchy.yaml,
 // report_content.yaml, openid.yaml, admin.yaml.
-import { createHmac, randomBytes } from "node:crypto";
-import * as misc from "../../store/misc.js";
+import { createHmac } from "node:crypto";
 import { MatrixError, forbidden, notFound } from "../../http/errors.js";
 import { defineRoutes } from "../../http/route.js";
 import { int, obj, parseLimit, str } from "../../http/validate.js";
@@ -55,7 +54,7 @@ export default defineRoutes({
       // Only an event the reporter can see (404 otherwise, as the spec asks).
       await s.reader.visibleEvent(user, parseRoomId(params.roomId!), parseEventId(params.eventId!));
       const b = body as { reason?: string; score?: number };
-      await misc.insertReport(s.db, { reporter: user.userId, roomId: params.roomId!, eventId: params.eventId!, reason: b.reason ?? null, score: b.score ?? null });
+      await s.reports.report(user.userId, params.roomId!, params.eventId!, b.reason ?? null, b.score ?? null);
       return {};
     },
   },
@@ -67,7 +66,7 @@ export default defineRoutes({
     async handler({ user, params, body }, s) {
       const room = await s.roomCache.get(parseRoomId(params.roomId!));
       if (!room) throw notFound("Unknown room");
-      await misc.insertReport(s.db, { reporter: user.userId, roomId: params.roomId!, eventId: null, reason: (body as { reason?: string }).reason ?? null, score: null });
+      await s.reports.report(user.userId, params.roomId!, null, (body as { reason?: string }).reason ?? null, null);
       return {};
     },
   },
@@ -77,10 +76,8 @@ export default defineRoutes({
     method: "POST", path: "/_matrix/client/v3/user/:userId/openid/request_token", auth: "user",
     async handler({ user, params }, s) {
       if (parseUserId(params.userId!) !== user.userId) throw forbidden("You can only request tokens for yourself");
-      const token = randomBytes(32).toString("base64url");
-      const ttl = 3600;
-      await misc.insertOpenIdToken(s.db, token, user.userId, Date.now() + ttl * 1000);
-      return { access_token: token, token_type: "Bearer", matrix_server_name: s.config.server_name, expires_in: ttl };
+      const t = await s.reports.openIdToken(user.userId);
+      return { access_token: t.access_token, token_type: "Bearer", matrix_server_name: s.config.server_name, expires_in: t.expires_in };
     },
   },
 
@@ -90,7 +87,7 @@ export default defineRoutes({
     async handler({ query }, s) {
       const token = query.access_token;
       if (!token) throw new MatrixError(401, "M_UNKNOWN_TOKEN", "Missing token");
-      const sub = await misc.selectOpenIdUser(s.db, token);
+      const sub = await s.reports.openIdUser(token);
       if (!sub) throw new MatrixError(401, "M_UNKNOWN_TOKEN", "Unknown or expired token");
       return { sub };
     },
