@@ -12,6 +12,7 @@ import { deliveryLatency, memoryPerConnection, startRedis, twoProcesses, usersIn
 import { createServer } from "node:net";
 import { commonTerms, loadHistory, rareTerms, searchLatency, sendRate } from "./search.js";
 import { appserviceSection } from "./appservice.js";
+import { scaleSection } from "./scale.js";
 
 const SEQ_SENDS = Number(process.env.BENCH_SEQ ?? 1000);
 const CONC_SENDERS = 100;
@@ -75,6 +76,11 @@ async function main(): Promise<void> {
     // `npm run bench -- search` or `-- appservice`: that section alone.
     if (process.argv.includes("search")) {
       await searchSection(pgHandle.url, say);
+      return;
+    }
+    if (process.argv.includes("scale")) {
+      await server.stop();
+      await scaleSection(pgHandle.url, say);
       return;
     }
     if (process.argv.includes("appservice")) {
@@ -214,6 +220,8 @@ async function main(): Promise<void> {
     await searchSection(pgHandle.url, say);
     say("");
     await appserviceSection(pgHandle.url, say);
+    say("");
+    await scaleSection(pgHandle.url, say);
   } finally {
     if (server.child.exitCode === null) await server.stop();
     await pgHandle.stop();

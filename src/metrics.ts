@@ -28,6 +28,9 @@ export class Metrics {
     pool("free", "Idle database connections");
     pool("pending", "Requests waiting for a database connection");
     pool("max", "Database pool size");
+    // Every statement sent to Postgres (the benchmark reads it to count queries per delivery).
+    const queries = new Counter({ name: "ganglion_db_queries_total", help: "Statements sent to the database", registers: [this.registry] });
+    db.on("query", () => queries.inc());
   }
 
   /** Room writer totals: commits, events, time in commit statements, head conflicts. */
