@@ -35,7 +35,9 @@ export async function startServerProcess(dbUrl: string, extraConfig: string[] = 
     ...extraConfig,
   ].join("\n"));
   // The production build (npm run bench builds it first), as `npm start` runs it.
-  const child = spawn(process.execPath, [path.join(root, "dist/src/main.js"), "--config", cfg], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof") profiles the server processes.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(root, "dist/src/main.js"), "--config", cfg], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {

@@ -13,6 +13,7 @@ import { createServer } from "node:net";
 import { commonTerms, loadHistory, rareTerms, searchLatency, sendRate } from "./search.js";
 import { appserviceSection } from "./appservice.js";
 import { scaleSection } from "./scale.js";
+import { initialSyncSection } from "./initial-sync.js";
 
 const SEQ_SENDS = Number(process.env.BENCH_SEQ ?? 1000);
 const CONC_SENDERS = 100;
@@ -76,6 +77,11 @@ async function main(): Promise<void> {
     // `npm run bench -- search` or `-- appservice`: that section alone.
     if (process.argv.includes("search")) {
       await searchSection(pgHandle.url, say);
+      return;
+    }
+    if (process.argv.includes("initial-sync")) {
+      await server.stop();
+      await initialSyncSection(pgHandle.url, say);
       return;
     }
     if (process.argv.includes("scale")) {
@@ -220,6 +226,8 @@ async function main(): Promise<void> {
     await searchSection(pgHandle.url, say);
     say("");
     await appserviceSection(pgHandle.url, say);
+    say("");
+    await initialSyncSection(pgHandle.url, say);
     say("");
     await scaleSection(pgHandle.url, say);
   } finally {

@@ -77,8 +77,9 @@ async function connect(c: Extract<Cmd, { cmd: "connect" }>): Promise<{ connected
   await pool(c.tokens, c.concurrency, async (token) => {
     if (c.kind === "poll") {
       let since = c.since;
-      if (!since) {
-        const r = await req(c.url, "GET", `/_matrix/client/v3/sync?filter=${filter}&timeout=0`, token);
+      {
+        // Connected once the first sync (initial, or resuming from the token) has been answered.
+        const r = await req(c.url, "GET", `/_matrix/client/v3/sync?filter=${filter}&timeout=0${since ? `&since=${since}` : ""}`, token);
         if (r.status !== 200) { noteError(`initial sync ${r.status} ${r.text}`); return; }
         since = JSON.parse(r.text).next_batch as string;
       }

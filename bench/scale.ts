@@ -128,7 +128,7 @@ async function fanoutPhase(say: (s: string) => void, label: string, kind: "ws" |
   try {
     const rss0 = rssBytes(server.child.pid!);
     const c = await load.ask({ cmd: "connect", kind, url: server.url, tokens, roomId, since, concurrency: 50 });
-    await sleep(1000);
+    await sleep(3000); // the presence of the clients that came online reaches the others first
     const rss1 = rssBytes(server.child.pid!);
     say(`### ${label}: ${tokens.length} ${kind === "ws" ? "WebSocket" : "long-poll"} clients in one room of ${tokens.length} members`);
     say(`connected ${c.connected} in ${fmt(c.secs, 1)} s (${since ? "resuming from a token" : "each with an initial sync"}); server RSS ${fmt(rss0 / 2 ** 20, 0)} → ${fmt(rss1 / 2 ** 20, 0)} MiB (${fmt((rss1 - rss0) / tokens.length / 1024, 1)} KiB per client)`);
@@ -162,11 +162,11 @@ async function fanoutPhase(say: (s: string) => void, label: string, kind: "ws" |
 
 export async function scaleSection(pgUrl: string, say: (s: string) => void): Promise<void> {
   say(`## Scale: one message to ${CLIENTS.toLocaleString("en")} and ${IDLE.toLocaleString("en")} clients in one room`);
-  const tA = await makeUsers(pgUrl, "scale_a", CLIENTS);
-  const tB = await makeUsers(pgUrl, "scale_b", CLIENTS);
-  const tC = await makeUsers(pgUrl, "scale_c", IDLE);
-  let server = await startServerProcess(pgUrl, ["websocket: { ping_interval_ms: 30000 }"]);
+  let server = await startServerProcess(pgUrl); // migrates a fresh database
   try {
+    const tA = await makeUsers(pgUrl, "scale_a", CLIENTS);
+    const tB = await makeUsers(pgUrl, "scale_b", CLIENTS);
+    const tC = await makeUsers(pgUrl, "scale_c", IDLE);
     const owner = await register(server.url, "scale_owner");
     const roomA = (await api(server.url, "POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" }, owner.token)).room_id;
     const roomB = (await api(server.url, "POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" }, owner.token)).room_id;
@@ -188,3 +188,6 @@ export async function scaleSection(pgUrl: string, say: (s: string) => void): Pro
     await server.stop();
   }
 }
+
+/** For development scripts that run one phase. */
+export const __test = { makeUsers, joinAll, fanoutPhase };

@@ -170,6 +170,7 @@ async function shutdown(server: Server, services: Services, ws: WsHandle, embedd
   clearInterval(sweeper);
   clearTimeout(timer);
   await deliveryStopped;
+  await services.tokens.flushSeen();
   await services.bus.close();
   await db.destroy();
   if (embedded) await embedded.stop();

@@ -1,5 +1,6 @@
 // defineRoutes/mountRoutes: how a route file declares its endpoints, and the one wrapper that
 // reads the body, authenticates, validates, rate-limits, calls the handler and renders errors.
+import { stringifyJson } from "../matrix/raw-json.js";
 import type { Express, Request, Response } from "express";
 import type { Logger } from "pino";
 import type { ValidateFunction } from "ajv";
@@ -206,7 +207,12 @@ export function hasNul(v: unknown, depth = 0): boolean {
 
 export function sendJson(res: Response, body: unknown): void {
   res.setHeader("Content-Type", "application/json");
-  res.end(JSON.stringify(body));
+  res.end(body instanceof SharedJson ? stringifyJson(body.value) : JSON.stringify(body));
+}
+
+/** A response body holding RawJson fragments (sync): stringified with them copied in. */
+export class SharedJson {
+  constructor(readonly value: unknown) {}
 }
 
 /** Renders any thrown value as a Matrix error; returns the status. Unknown errors are 500 M_UNKNOWN and logged once. */

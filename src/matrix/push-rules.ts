@@ -53,7 +53,7 @@ function ruleMatches(kind: (typeof KINDS)[number], rule: PushRule, event: Record
     case "room": return event.room_id === rule.rule_id;
     case "sender": return event.sender === rule.rule_id;
     case "content": {
-      const body = lookup(event, ["content", "body"]);
+      const body = lookup(event, BODY);
       return typeof body === "string" && typeof rule.pattern === "string" && globMatch(rule.pattern, body, true);
     }
     default:
@@ -65,21 +65,21 @@ function conditionMatches(c: Record<string, unknown>, event: Record<string, unkn
   switch (c.kind) {
     case "event_match": {
       if (typeof c.key !== "string" || typeof c.pattern !== "string") return false;
-      const v = lookup(event, splitPath(c.key));
+      const v = lookup(event, pathOf(c.key));
       return typeof v === "string" && globMatch(c.pattern, v, c.key === "content.body");
     }
     case "event_property_is": {
       if (typeof c.key !== "string") return false;
-      const v = lookup(event, splitPath(c.key));
+      const v = lookup(event, pathOf(c.key));
       return isScalar(v) && v === c.value;
     }
     case "event_property_contains": {
       if (typeof c.key !== "string") return false;
-      const v = lookup(event, splitPath(c.key));
+      const v = lookup(event, pathOf(c.key));
       return Array.isArray(v) && v.some((x) => isScalar(x) && x === c.value);
     }
     case "contains_display_name": {
-      const body = lookup(event, ["content", "body"]);
+      const body = lookup(event, BODY);
       if (typeof body !== "string" || !ctx.displayName) return false;
       return globMatch(escapeGlob(ctx.displayName), body, true);
     }
@@ -126,6 +126,19 @@ export function splitPath(key: string): string[] {
   return out;
 }
 
+/** splitPath, remembered: rules are evaluated for every member on every event. */
+const paths = new Map<string, string[]>();
+function pathOf(key: string): string[] {
+  let p = paths.get(key);
+  if (!p) {
+    if (paths.size > 10_000) paths.clear();
+    paths.set(key, (p = splitPath(key)));
+  }
+  return p;
+}
+
+const BODY = ["content", "body"];
+
 function lookup(event: Record<string, unknown>, path: string[]): unknown {
   let v: unknown = event;
   for (const p of path) {
@@ -137,14 +150,14 @@ function lookup(event: Record<string, unknown>, path: string[]): unknown {
 
 const escapeGlob = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 
-const globCache = new Map<string, RegExp>();
+const globCache = { w: new Map<string, RegExp>(), f: new Map<string, RegExp>() };
 /**
  * Glob (`*`, `?`) matched case-insensitively against the whole value or, for `content.body`,
  * any substring that starts and ends at a word boundary (non-[A-Za-z0-9_] or the ends).
  */
 export function globMatch(pattern: string, value: string, words: boolean): boolean {
-  const key = `${words ? "w" : "f"}${pattern}`;
-  let re = globCache.get(key);
+  const cache = words ? globCache.w : globCache.f;
+  let re = cache.get(pattern);
   if (!re) {
     let src = "";
     for (let i = 0; i < pattern.length; i++) {
@@ -155,8 +168,8 @@ export function globMatch(pattern: string, value: string, words: boolean): boole
       else src += escapeRe(ch);
     }
     re = words ? new RegExp(`(?:^|(?<=[^A-Za-z0-9_]))${src}(?=[^A-Za-z0-9_]|$)`, "iu") : new RegExp(`^${src}$`, "iu");
-    if (globCache.size > 10_000) globCache.clear();
-    globCache.set(key, re);
+    if (cache.size > 10_000) cache.clear();
+    cache.set(pattern, re);
   }
   return re.test(value);
 }

@@ -13,7 +13,9 @@ export type BusMessage =
   | { k: "pos"; pos: number }
   | { k: "typing"; room: RoomId; user: UserId; typing: boolean; ms: number }
   | { k: "presence"; user: UserId; presence: "online" | "unavailable" | "offline"; msg: string | null; lastActive: number }
-  | { k: "tokens"; user: UserId };
+  | { k: "tokens"; user: UserId }
+  /** A device's one-time or fallback keys changed (counts kept in memory are stale). */
+  | { k: "keys"; user: UserId; device: string };
 
 type Envelope = BusMessage & { o: string };
 

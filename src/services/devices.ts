@@ -23,10 +23,12 @@ export class DeviceService {
   constructor(private readonly db: Db, private readonly tokens: TokenService) {}
 
   async list(userId: UserId): Promise<DeviceJson[]> {
+    await this.tokens.flushSeen(); // last-seen times are written in batches
     return (await devices.selectDevices(this.db, userId)).map(toJson);
   }
 
   async get(userId: UserId, deviceId: DeviceId): Promise<DeviceJson> {
+    await this.tokens.flushSeen();
     const d = await devices.selectDevice(this.db, userId, deviceId);
     if (!d) throw notFound("Device not found");
     return toJson(d);

@@ -6,6 +6,7 @@ import type { UserId } from "../matrix/ids.js";
 import type { Db } from "../store/db.js";
 import * as store from "../store/e2ee.js";
 import { roomMatesOf, type MembershipCache } from "./memberships.js";
+import { LocalBus, type Bus } from "./bus.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomStateCache } from "./room-state.js";
 import type { Requester } from "./tokens.js";
@@ -14,18 +15,37 @@ type Json = Record<string, unknown>;
 
 /** To-device messages handed out per sync; the rest follow in the next ones. */
 export const TO_DEVICE_LIMIT = 100;
-/** One-time key counts are kept this long in memory between uploads and claims here. */
-const OTK_COUNT_TTL_MS = 30_000;
 
 export class KeyService {
-  private readonly otkCounts = new Map<string, { at: number; counts: Record<string, number>; unusedFallback: string[] }>();
+  /**
+   * One-time key counts and unused fallback types per device, in memory: they change only on
+   * upload, claim and device deletion, which drop the entry here and, on the bus, in every
+   * other process. So a sync wake-up reads no key table.
+   */
+  /** Moves on every invalidation: a count read while one happened is not kept. */
+  private countsGeneration = 0;
+  private readonly otkCounts = new Map<string, { counts: Record<string, number>; unusedFallback: string[] }>();
 
   constructor(
     private readonly db: Db,
     private readonly notifier: Notifier,
     private readonly members: MembershipCache,
     private readonly cache: RoomStateCache,
-  ) {}
+    private readonly bus: Bus = new LocalBus(),
+  ) {
+    bus.onMessage((m) => {
+      if (m.k !== "keys") return;
+      this.countsGeneration++;
+      this.otkCounts.delete(`${m.user}|${m.device}`);
+    });
+  }
+
+  /** A device's key counts changed: forget them here and in the other processes. */
+  private forgetCounts(userId: string, deviceId: string): void {
+    this.countsGeneration++;
+    this.otkCounts.delete(`${userId}|${deviceId}`);
+    this.bus.publish({ k: "keys", user: userId as UserId, device: deviceId });
+  }
 
   /** POST /keys/upload */
   async upload(who: Requester, body: { device_keys?: Json; one_time_keys?: Json; fallback_keys?: Json }): Promise<{ one_time_key_counts: Record<string, number> }> {
@@ -49,7 +69,7 @@ export class KeyService {
       // Last in the transaction: it takes a stream position (schema/0002).
       if (changedPos === -1) changedPos = await store.noteDeviceListChange(trx, who.userId);
     });
-    this.otkCounts.delete(`${who.userId}|${deviceId}`);
+    this.forgetCounts(who.userId, deviceId);
     if (changedPos !== null) await this.announce(who.userId, changedPos);
     return { one_time_key_counts: (await this.counts(who.userId, deviceId)).counts };
   }
@@ -80,7 +100,7 @@ export class KeyService {
     for (const [userId, devices] of Object.entries(wanted).slice(0, 1000)) {
       for (const [deviceId, algorithm] of Object.entries(devices)) {
         const k = await store.claimKey(this.db, userId, deviceId, algorithm);
-        this.otkCounts.delete(`${userId}|${deviceId}`);
+        this.forgetCounts(userId, deviceId);
         if (!k) continue;
         ((out[userId] ??= {})[deviceId] ??= {})[`${algorithm}:${k.keyId}`] = k.key;
       }
@@ -140,7 +160,7 @@ export class KeyService {
       await store.deleteDeviceKeys(trx, userId, deviceIds);
       pos = await store.noteDeviceListChange(trx, userId);
     });
-    for (const d of deviceIds) this.otkCounts.delete(`${userId}|${d}`);
+    for (const d of deviceIds) this.forgetCounts(userId, d);
     await this.announce(userId, pos);
   }
 
@@ -186,14 +206,20 @@ export class KeyService {
     return store.selectDeviceListChanges(this.db, [...mates], after, upTo);
   }
 
-  /** One-time key counts and unused fallback key types of a device (kept briefly in memory). */
+  hasCounts(userId: string, deviceId: string): boolean {
+    return this.otkCounts.has(`${userId}|${deviceId}`);
+  }
+
+  /** One-time key counts and unused fallback key types of a device (kept in memory, see otkCounts). */
   async counts(userId: UserId, deviceId: string): Promise<{ counts: Record<string, number>; unusedFallback: string[] }> {
     const k = `${userId}|${deviceId}`;
     const hit = this.otkCounts.get(k);
-    if (hit && Date.now() - hit.at < OTK_COUNT_TTL_MS) return hit;
+    if (hit) return hit;
+    const gen = this.countsGeneration;
     const c = await store.countOneTimeKeys(this.db, userId, deviceId);
+    if (gen !== this.countsGeneration) return c;
     if (this.otkCounts.size > 100_000) this.otkCounts.clear();
-    this.otkCounts.set(k, { at: Date.now(), ...c });
+    this.otkCounts.set(k, c);
     return c;
   }
 

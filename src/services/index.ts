@@ -123,7 +123,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   await typing.load();
   await presence.load();
   const reader = new RoomReadService(db, roomCache, notifier);
-  const keys = new KeyService(db, notifier, memberships, roomCache);
+  const keys = new KeyService(db, notifier, memberships, roomCache, bus);
   const devices = new DeviceService(db, tokens);
   devices.onDeleted = (userId, ids) => keys.devicesDeleted(userId, ids);
   const directory = new DirectoryService(db, config.server_name, roomCache);

@@ -32,6 +32,11 @@ export class MembershipCache {
     }
   }
 
+  /** Loaded (a get answers from memory)? */
+  has(userId: UserId): boolean {
+    return this.users.has(userId);
+  }
+
   clear(): void {
     this.users.clear();
     for (const l of this.loading.values()) l.stale = true;
@@ -50,13 +55,23 @@ export class MembershipCache {
   }
 }
 
-/** Users who share a joined room with `userId` (joined or invited there). */
-export async function roomMatesOf(members: MembershipCache, cache: import("./room-state.js").RoomStateCache, userId: UserId): Promise<Set<UserId>> {
-  const out = new Set<UserId>();
+/** The rooms `userId` is joined to. */
+export async function joinedRoomsOf(members: MembershipCache, cache: import("./room-state.js").RoomStateCache, userId: UserId): Promise<RoomState[]> {
+  const out: RoomState[] = [];
   for (const m of await members.get(userId)) {
     if (m.membership !== "join") continue;
     const room = await cache.get(m.roomId);
-    if (room) for (const u of room.interested) out.add(u);
+    if (room) out.push(room);
   }
+  return out;
+}
+
+/**
+ * Users who share a joined room with `userId` (joined or invited there). This walks every
+ * member of every room: to ask about a few users, test `room.interested` of joinedRoomsOf.
+ */
+export async function roomMatesOf(members: MembershipCache, cache: import("./room-state.js").RoomStateCache, userId: UserId): Promise<Set<UserId>> {
+  const out = new Set<UserId>();
+  for (const room of await joinedRoomsOf(members, cache, userId)) for (const u of room.interested) out.add(u);
   return out;
 }

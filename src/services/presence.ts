@@ -10,9 +10,14 @@ import type { Config } from "../config/schema.js";
 import { forbidden, notFound } from "../http/errors.js";
 import type { UserId } from "../matrix/ids.js";
 import type { Bus } from "./bus.js";
-import { roomMatesOf, type MembershipCache } from "./memberships.js";
+import { joinedRoomsOf, roomMatesOf, type MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomStateCache } from "./room-state.js";
+
+/** How long changes gather before a batch is announced. */
+const BATCH_MS = 50;
+/** Spacing between batches per user a batch woke (see announce). */
+const WAKE_SPACING_MS = 0.5;
 
 export type PresenceValue = "online" | "unavailable" | "offline";
 
@@ -117,13 +122,14 @@ export class PresenceService {
       for (let i = this.changes.length - 1; i >= 0 && this.changes[i]!.serial > since; i--) changed.add(this.changes[i]!.userId);
     }
     if (changed.size === 0) return [];
-    const mates = await this.roomMates(userId);
-    mates.add(userId);
-    return [...changed].filter((u) => mates.has(u)).map((u) => ({ type: "m.presence", sender: u, content: this.content(u) }));
+    const rooms = await joinedRoomsOf(this.members, this.cache, userId);
+    const visible = (u: UserId) => u === userId || rooms.some((r) => r.interested.has(u));
+    return [...changed].filter(visible).map((u) => ({ type: "m.presence", sender: u, content: this.content(u) }));
   }
 
   close(): void {
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
   }
 
   private content(userId: UserId): Record<string, unknown> {
@@ -150,11 +156,41 @@ export class PresenceService {
     this.listeners.push(fn);
   }
 
+  /**
+   * Changes are announced in batches: every change since the last batch wakes each room-mate
+   * once. A batch that wakes many users delays the next one in proportion (WAKE_SPACING_MS per
+   * woken user), so presence costs a bounded share of the CPU however large the rooms are:
+   * 10,000 users coming online in a room of 10,000 cost a few wake-ups of each, not 10,000.
+   * Presence then reaches big rooms within seconds rather than at once, which the spec allows.
+   */
+  private pending = new Map<UserId, number>();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private nextFlush = 0;
+
   private async announce(userId: UserId, serial: number): Promise<void> {
-    const mates = await this.roomMates(userId);
-    mates.add(userId);
-    this.notifier.presence(mates, serial);
-    for (const l of this.listeners) l(userId, this.content(userId), mates);
+    this.pending.set(userId, serial);
+    if (this.flushTimer) return;
+    const wait = Math.max(BATCH_MS, this.nextFlush - Date.now());
+    this.flushTimer = setTimeout(() => void this.flush().catch(() => undefined), wait);
+    this.flushTimer.unref();
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = new Map();
+    const woken = new Set<UserId>();
+    let serial = 0;
+    for (const [userId, s] of batch) {
+      const mates = await this.roomMates(userId);
+      mates.add(userId);
+      for (const u of mates) woken.add(u);
+      if (s > serial) serial = s;
+      for (const l of this.listeners) l(userId, this.content(userId), mates);
+    }
+    this.notifier.presence(woken, serial);
+    this.nextFlush = Date.now() + woken.size * WAKE_SPACING_MS;
+    this.flushTimer = null;
+    if (this.pending.size) void this.announce(...this.pending.entries().next().value!);
   }
 
   private nextSerial(userId: UserId): number {

@@ -24,8 +24,12 @@ import { isEmpty, summary } from "./sync-shape.js";
 import type { RelationService } from "./relations.js";
 import type { KeyService } from "./e2ee.js";
 import { parseToken } from "../matrix/tokens.js";
+import { Gate } from "./gate.js";
+import { eventJsonWithAge } from "../matrix/raw-json.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
+/** Connections whose first sync loads their user's data from the database at once. */
+const PREPARE_CONCURRENCY = 4;
 export const MAX_TIMELINE_LIMIT = 500;
 const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
 
@@ -81,6 +85,7 @@ export class SyncService {
       if (since > this.notifier.currentPos) since = this.notifier.currentPos;
     }
     if (o.setPresence !== "offline") await this.presence.set(who.userId, o.setPresence ?? "online");
+    if (since !== null) await this.prepare(who, since);
     for (;;) {
       const cancelled = () => o.signal?.aborted === true || o.shutdown?.aborted === true;
       if (since !== null && !o.fullState && this.notifier.hasNews(who.userId, since) === false
@@ -97,6 +102,32 @@ export class SyncService {
       sinceTyping = Math.max(sinceTyping, next.ephemeral[0] ?? 0);
       sincePresence = Math.max(sincePresence, next.ephemeral[1] ?? 0);
     }
+  }
+
+  /**
+   * Loads, before waiting, what a wake-up of this user will read: memberships, ignored users,
+   * unread counts of the joined rooms, the device's key counts. Each is kept in memory and kept
+   * current by the writes that change it, so the wake-up itself costs no query (DESIGN §6).
+   * A user's second connection, or next long-poll, finds them loaded.
+   */
+  private async prepare(who: Requester, since: number): Promise<void> {
+    if (this.members.has(who.userId) && this.ignored.has(who.userId) && (!who.deviceId || this.keys.hasCounts(who.userId, who.deviceId))) {
+      const joined = (await this.members.get(who.userId)).filter((m) => m.membership === "join").map((m) => m.roomId);
+      if (this.unread.has(who.userId, joined)) return;
+    }
+    // Many clients connecting at once queue here rather than for the database pool, so sends
+    // and everyone else's requests still find connections (no 503 while the database is fine).
+    await this.prepareGate.run(() => this.load(who, since));
+  }
+
+  private readonly prepareGate = new Gate(PREPARE_CONCURRENCY);
+
+  private async load(who: Requester, since: number): Promise<void> {
+    const memberships = await this.members.get(who.userId);
+    await this.ignoredBy(who.userId);
+    const joined = memberships.filter((m) => m.membership === "join").map((m) => m.roomId);
+    if (joined.length) await this.unread.warm(who.userId, joined, Math.max(since, this.notifier.currentPos));
+    if (who.deviceId) await this.keys.counts(who.userId, who.deviceId);
   }
 
   private async compute(who: Requester, since: number | null, sinceTyping: number, sincePresence: number, o: SyncOptions): Promise<Json> {
@@ -148,15 +179,38 @@ export class SyncService {
     // Timeline events carry their bundled aggregations (relations.ts).
     const bundled = new Map<string, events.EventRow>();
     const addBundles = (rows: events.EventRow[]) => { for (const r of rows) bundled.set(r.event.event_id, r); };
-    const ser = (r: events.EventRow) => pickFields(serialize(bundled.get(r.event.event_id) ?? r, who, now) as unknown as Json, f.event_fields) as unknown as ClientEvent;
+    // Each event's text is built once and shared by every user it goes to (raw-json.ts); the
+    // sending device's own copy (transaction_id) and event_fields filters are built per user.
+    const ser = (r: events.EventRow): ClientEvent => {
+      const row = bundled.get(r.event.event_id) ?? r;
+      if (!f.event_fields && !(row.txn && row.event.sender === who.userId)) return eventJsonWithAge(row.event, now) as unknown as ClientEvent;
+      return pickFields(serialize(row, who, now) as unknown as Json, f.event_fields) as unknown as ClientEvent;
+    };
 
     // Full views: state before the timeline, and the timeline.
     if (fullRooms.length) {
-      const [recent, stateMap, visMap] = await Promise.all([
-        events.selectRecentEventsMany(this.db, fullRooms, -1, upTo, limit + 1),
-        events.selectCurrentStateMany(this.db, fullRooms),
+      // Current state and the latest events from the rooms held in memory (no parsing of a
+      // big room's member list per sync); one query per section for the others.
+      await this.cache.loadMany(fullRooms);
+      const recent = new Map<RoomId, events.EventRow[]>();
+      const stateMap = new Map<RoomId, events.EventRow[]>();
+      const needRecent: RoomId[] = [];
+      const needState: RoomId[] = [];
+      for (const roomId of fullRooms) {
+        const room = this.cache.peek(roomId);
+        if (room && room.lastPos <= upTo) stateMap.set(roomId, [...room.state.values()]);
+        else needState.push(roomId);
+        const mem = room ? room.recent.filter((r) => r.pos <= upTo) : [];
+        if (room && mem.length >= limit + 1) recent.set(roomId, mem.slice(-(limit + 1)));
+        else needRecent.push(roomId);
+      }
+      const [fromDb, stateDb, visMap] = await Promise.all([
+        needRecent.length ? events.selectRecentEventsMany(this.db, needRecent, -1, upTo, limit + 1) : new Map<RoomId, events.EventRow[]>(),
+        needState.length ? events.selectCurrentStateMany(this.db, needState) : new Map<RoomId, events.EventRow[]>(),
         Visibility.loadMany(this.db, fullRooms, userId),
       ]);
+      for (const [k, v] of fromDb) recent.set(k, v);
+      for (const [k, v] of stateDb) stateMap.set(k, v);
       addBundles(await this.relations.bundle([...recent.values()].flat(), userId, upTo));
       for (const roomId of fullRooms) {
         const rows = recent.get(roomId) ?? [];

@@ -2,7 +2,7 @@
 // https://spec.matrix.org/latest/client-server-api/#client-authentication
 import { createHash, randomBytes } from "node:crypto";
 import type { Config } from "../config/schema.js";
-import { unknownToken } from "../http/errors.js";
+import { MatrixError, unknownToken } from "../http/errors.js";
 import type { DeviceId, UserId } from "../matrix/ids.js";
 import type { Db, Queryable } from "../store/db.js";
 import * as devices from "../store/devices.js";
@@ -33,8 +33,13 @@ export const hashToken = (t: string): Buffer => createHash("sha256").update(t, "
 const LAST_SEEN_INTERVAL_MS = 5 * 60 * 1000;
 // Resolved tokens are kept this long, so a request costs no query to authenticate. Every
 // revocation drops the user's entries at once, in every process (on the Redis bus); the TTL
-// bounds how long another process may still accept a revoked token while Redis is away.
+// bounds how long another process may still accept a revoked token while Redis is away (the
+// first use after it checks the token in the background, so the next use is refused).
 const CACHE_TTL_MS = 60_000;
+/** An entry older than this is checked before it is used again (the soft TTL checks in the background). */
+const CACHE_HARD_TTL_MS = 10 * 60_000;
+/** Last-seen times gathered this long before one write. */
+const LAST_SEEN_FLUSH_MS = 2000;
 const CACHE_MAX = 100_000;
 
 interface Cached { requester: Requester; expiresTs: number | null; cachedAt: number }
@@ -76,11 +81,32 @@ export class TokenService {
     const key = hash.toString("base64");
     const now = Date.now();
     const hit = this.cache.get(key);
-    if (hit && now - hit.cachedAt < CACHE_TTL_MS) {
+    if (hit && now - hit.cachedAt < CACHE_HARD_TTL_MS) {
       if (hit.expiresTs !== null && hit.expiresTs <= now) throw unknownToken("Access token has expired.", true);
-      await this.noteSeen(hit.requester.tokenId!, hit.requester.userId, hit.requester.deviceId!, ip);
+      // Past the soft TTL the answer is checked again in the background: a request (a sync
+      // wake-up above all) never waits for that check.
+      if (now - hit.cachedAt >= CACHE_TTL_MS) this.revalidate(key, hash);
+      this.noteSeen(hit.requester.tokenId!, hit.requester.userId, hit.requester.deviceId!, ip);
       return hit.requester;
     }
+    return this.lookup(key, hash, ip);
+  }
+
+  private readonly revalidating = new Set<string>();
+
+  private revalidate(key: string, hash: Buffer): void {
+    if (this.revalidating.has(key)) return;
+    this.revalidating.add(key);
+    void this.lookup(key, hash, null)
+      .catch((e) => {
+        // Gone (revoked elsewhere while the bus was down, or the user deactivated): forget it.
+        if (e instanceof MatrixError && e.status === 401) this.cache.delete(key);
+      })
+      .finally(() => this.revalidating.delete(key));
+  }
+
+  private async lookup(key: string, hash: Buffer, ip: string | null): Promise<Requester> {
+    const now = Date.now();
     const row = await devices.selectTokenByHash(this.db, hash);
     if (!row) throw unknownToken();
     if (row.expiresTs !== null && row.expiresTs <= Date.now()) {
@@ -93,7 +119,7 @@ export class TokenService {
     }
     const user = await users.selectUser(this.db, row.userId);
     if (!user || user.deactivated) throw unknownToken();
-    await this.noteSeen(row.id, row.userId, row.deviceId, ip);
+    if (ip !== null) this.noteSeen(row.id, row.userId, row.deviceId, ip);
     const requester: Requester = { userId: row.userId, deviceId: row.deviceId, tokenId: row.id, isGuest: user.isGuest, isAdmin: user.isAdmin, appserviceId: null };
     this.remember(key, { requester, expiresTs: row.expiresTs, cachedAt: now });
     return requester;
@@ -105,11 +131,18 @@ export class TokenService {
     this.forgetLocally(userId);
   }
 
+  private readonly forgetListeners: ((userId: UserId) => void)[] = [];
+
+  /** Called when a user's tokens may have been revoked (here or on another process). */
+  onForget(fn: (userId: UserId) => void): void {
+    this.forgetListeners.push(fn);
+  }
+
   private forgetLocally(userId: UserId): void {
     const keys = this.byUser.get(userId);
-    if (!keys) return;
-    for (const k of keys) this.cache.delete(k);
+    if (keys) for (const k of keys) this.cache.delete(k);
     this.byUser.delete(userId);
+    for (const l of this.forgetListeners) l(userId);
   }
 
   private remember(key: string, c: Cached): void {
@@ -141,14 +174,32 @@ export class TokenService {
     this.forgetUser(userId);
   }
 
-  /** Writes last-seen at most once per interval per token, so almost every request skips it. */
-  private async noteSeen(tokenId: number, userId: UserId, deviceId: DeviceId, ip: string | null): Promise<void> {
+  private seen = new Map<number, { userId: UserId; deviceId: DeviceId; ts: number; ip: string | null }>();
+  private seenTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * Last-seen is noted at most once per interval per token and written in batches off the
+   * request path (one statement for all devices seen meanwhile): a request never waits for it.
+   */
+  private noteSeen(tokenId: number, userId: UserId, deviceId: DeviceId, ip: string | null): void {
     const now = Date.now();
     const last = this.lastSeenWritten.get(tokenId) ?? 0;
     if (now - last < LAST_SEEN_INTERVAL_MS) return;
     this.lastSeenWritten.set(tokenId, now);
     if (this.lastSeenWritten.size > 100_000) this.lastSeenWritten.clear();
-    // Best effort: a failure here must not fail the request.
-    await devices.updateDeviceLastSeen(this.db, userId, deviceId, now, ip).catch(() => undefined);
+    this.seen.set(tokenId, { userId, deviceId, ts: now, ip });
+    if (!this.seenTimer) {
+      this.seenTimer = setTimeout(() => void this.flushSeen(), LAST_SEEN_FLUSH_MS);
+      this.seenTimer.unref();
+    }
+  }
+
+  /** Writes the gathered last-seen times (also at shutdown). Best effort: a failure is dropped. */
+  async flushSeen(): Promise<void> {
+    if (this.seenTimer) clearTimeout(this.seenTimer);
+    this.seenTimer = null;
+    const rows = [...this.seen.values()];
+    this.seen = new Map();
+    for (let i = 0; i < rows.length; i += 1000) await devices.updateDevicesLastSeen(this.db, rows.slice(i, i + 1000)).catch(() => undefined);
   }
 }

@@ -29,6 +29,20 @@ interface Counts { countedTo: number; byThread: Map<string, Pair> }
 export interface UnreadCounts { notification_count: number; highlight_count: number }
 export interface RoomUnread { total: UnreadCounts; main: UnreadCounts; threads: Record<string, UnreadCounts> }
 
+/** Power levels parsed once per power-levels event (the room's current one), not per event counted. */
+const levels = new WeakMap<object, ReturnType<typeof powerLevelsFrom>>();
+function levelsOf(room: RoomState): ReturnType<typeof powerLevelsFrom> {
+  const create = room.get("m.room.create", "");
+  const plEvent = room.get("m.room.power_levels", "");
+  const k = plEvent ?? create;
+  let pl = k ? levels.get(k) : undefined;
+  if (!pl) {
+    pl = powerLevelsFrom(plEvent?.content, create ? [create.sender] : []);
+    if (k) levels.set(k, pl);
+  }
+  return pl;
+}
+
 const out = (p: Pair | undefined): UnreadCounts => ({ notification_count: p?.notify ?? 0, highlight_count: p?.highlight ?? 0 });
 
 export class UnreadService {
@@ -48,6 +62,19 @@ export class UnreadService {
   /** The user's push rules changed: recount everything. */
   forgetUser(userId: UserId): void {
     this.users.delete(userId);
+  }
+
+  /** Are the user's counts for these rooms in memory? */
+  has(userId: UserId, roomIds: RoomId[]): boolean {
+    const mine = this.users.get(userId);
+    return !!mine && roomIds.every((r) => mine.has(r));
+  }
+
+  /** Counts the rooms not yet counted for the user, so later syncs count on from memory. */
+  async warm(userId: UserId, roomIds: RoomId[], upTo: number): Promise<void> {
+    const mine = this.users.get(userId);
+    const missing = mine ? roomIds.filter((r) => !mine.has(r)) : roomIds;
+    if (missing.length) await this.counts(userId, missing, upTo);
   }
 
   async counts(userId: UserId, roomIds: RoomId[], upTo: number): Promise<Map<RoomId, RoomUnread>> {
@@ -70,6 +97,7 @@ export class UnreadService {
       c.countedTo = upTo;
     }
     if (recount.length) {
+      await this.cache.loadMany(recount);
       const read = await receipts.selectReadPositions(this.db, userId, recount);
       const unthreaded = (r: RoomId) => read.get(r)?.get("") ?? -1;
       const newest = await events.selectEventsAfterEach(this.db, recount.map((r) => ({ roomId: r, after: unthreaded(r) })), upTo, COUNT_CAP);
@@ -112,8 +140,7 @@ export class UnreadService {
       return;
     }
     if (ev.unsigned?.redacted_because) return; // a redacted message is no longer news
-    const create = room.get("m.room.create", "");
-    const pl = powerLevelsFrom(room.get("m.room.power_levels", "")?.content, create ? [create.sender] : []);
+    const pl = levelsOf(room);
     const name = room.get("m.room.member", userId)?.content.displayname;
     const res = evaluatePushRules(rules, ev as unknown as Record<string, unknown>, {
       userId,

@@ -19,7 +19,10 @@ export function createDb(url: string, poolSize: number, statementTimeoutMs: numb
       application_name: "ganglion",
     },
     pool: { min: 0, max: poolSize, idleTimeoutMillis: 30000 },
-    acquireConnectionTimeout: 10000,
+    // How long a query may wait for a free connection. Load must queue rather than fail: a
+    // database that is down fails at once (the connection attempt is refused), so this only
+    // bounds waiting behind other queries of a healthy one.
+    acquireConnectionTimeout: 60_000,
   });
 }
 

@@ -44,6 +44,17 @@ export async function updateDeviceLastSeen(q: Queryable, userId: UserId, deviceI
   await q("devices").where({ user_id: userId, device_id: deviceId }).update({ last_seen_ts: ts, last_seen_ip: ip });
 }
 
+/** Last-seen of many devices in one statement (the token service gathers them). */
+export async function updateDevicesLastSeen(q: Queryable, rows: { userId: string; deviceId: string; ts: number; ip: string | null }[]): Promise<void> {
+  if (!rows.length) return;
+  await q.raw(
+    `UPDATE devices d SET last_seen_ts = v.ts, last_seen_ip = v.ip
+       FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[]) AS v(user_id, device_id, ts, ip)
+      WHERE d.user_id = v.user_id AND d.device_id = v.device_id`,
+    [rows.map((r) => r.userId), rows.map((r) => r.deviceId), rows.map((r) => r.ts), rows.map((r) => r.ip)] as never,
+  );
+}
+
 /** Deletes devices (their tokens go with them, by cascade). */
 export async function deleteDevices(q: Queryable, userId: UserId, deviceIds: DeviceId[] | "all", except?: DeviceId): Promise<void> {
   let query = q("devices").where({ user_id: userId });

@@ -56,6 +56,18 @@ export async function selectRoom(q: Queryable, roomId: RoomId): Promise<RoomRow 
   return { roomId: r.room_id, roomVersion: r.room_version, creator: r.creator, isPublic: r.is_public, headEventId: r.head_event_id, headDepth: r.head_depth };
 }
 
+/** Several rooms with the last position of each (loading many rooms into memory at once). */
+export async function selectRoomsWithMaxPos(q: Queryable, roomIds: RoomId[]): Promise<(RoomRow & { maxPos: number })[]> {
+  if (roomIds.length === 0) return [];
+  const res = await q.raw(
+    `SELECT r.*, coalesce((SELECT max(pos) FROM events e WHERE e.room_id = r.room_id), 0) AS max_pos
+       FROM rooms r WHERE r.room_id = ANY(?::text[])`, [roomIds]);
+  return res.rows.map((r: Record<string, unknown>) => ({
+    roomId: r.room_id as RoomId, roomVersion: r.room_version as string, creator: r.creator as string, isPublic: r.is_public as boolean,
+    headEventId: r.head_event_id as EventId | null, headDepth: r.head_depth as number, maxPos: Number(r.max_pos),
+  }));
+}
+
 export interface RoomBatch {
   roomId: RoomId;
   /** The head the batch was built on; the append happens only if it is still the head. */

@@ -13,6 +13,7 @@ import { MatrixError } from "../http/errors.js";
 import { hasNul, invoke, validatorFor } from "../http/route.js";
 import { compile, schemaError, type Schema } from "../http/validate.js";
 import { parseToken } from "../matrix/tokens.js";
+import { stringifyJson } from "../matrix/raw-json.js";
 import type { Services } from "../services/index.js";
 import { isEmpty } from "../services/sync-shape.js";
 import type { Requester } from "../services/tokens.js";
@@ -27,6 +28,9 @@ export const CLOSE = {
   /** The server is stopping. */
   GOING_AWAY: 1001,
 } as const;
+
+/** A connection's token is checked again at least this often (revocations also check it at once). */
+const RECHECK_MS = 60_000;
 
 /** Commands running at once on one connection; more get M_LIMIT_EXCEEDED. */
 const MAX_IN_FLIGHT = 32;
@@ -60,6 +64,16 @@ export class WsConnection {
   private sub: AbortController | null = null;
   private authTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** When the token was last found valid. */
+  private checkedAt = 0;
+
+  get userId(): string | null { return this.user?.userId ?? null; }
+
+  /** The user's tokens may have been revoked: check this connection's now (closes it if so). */
+  recheck(): void {
+    this.checkedAt = 0;
+    if (this.user && !this.closed) void this.requester().catch(() => undefined);
+  }
 
   constructor(
     private readonly ws: WebSocket,
@@ -71,6 +85,7 @@ export class WsConnection {
     if (auth) {
       this.user = auth.user;
       this.token = auth.token;
+      this.checkedAt = Date.now();
     } else {
       this.authTimer = setTimeout(() => this.close(CLOSE.UNAUTHENTICATED, "no authentication received in time"), s.config.websocket.auth_timeout_ms);
       this.authTimer.unref();
@@ -145,6 +160,7 @@ export class WsConnection {
     const token = params.access_token as string;
     try {
       this.user = await this.s.tokens.authenticate(token, this.ip);
+      this.checkedAt = Date.now();
     } catch (e) {
       // Refused: the error frame goes out first, then the close.
       setImmediate(() => this.close(CLOSE.UNAUTHENTICATED, "authentication failed"));
@@ -160,6 +176,7 @@ export class WsConnection {
     if (!this.user || !this.token) throw new MatrixError(401, "M_MISSING_TOKEN", "Authenticate first (method auth)");
     try {
       this.user = await this.s.tokens.authenticate(this.token, this.ip);
+      this.checkedAt = Date.now();
       return this.user;
     } catch (e) {
       if (e instanceof MatrixError && e.status === 401) setImmediate(() => this.close(CLOSE.UNAUTHENTICATED, "token no longer valid"));
@@ -186,7 +203,9 @@ export class WsConnection {
     const waitMs = Math.max(1000, Math.min(30_000, Math.floor(this.s.config.presence.offline_after_ms / 2)));
     while (!sub.signal.aborted && !this.closed) {
       try {
-        const user = await this.requester();
+        // The token is checked again when it may have been revoked (recheck) and once a
+        // minute, not on every wake-up: a wake-up costs no authentication.
+        const user = Date.now() - this.checkedAt > RECHECK_MS ? await this.requester() : this.user!;
         const t = parseToken(token);
         const res = await this.s.sync.sync(user, {
           ...opts, since: t.pos, sinceTyping: t.ephemeral[0] ?? 0, sincePresence: t.ephemeral[1] ?? 0, sinceToDevice: t.ephemeral[2],
@@ -233,7 +252,7 @@ export class WsConnection {
         resolve();
       }, slowMs);
       timer.unref();
-      this.ws.send(JSON.stringify(frame), () => {
+      this.ws.send(stringifyJson(frame), () => {
         clearTimeout(timer);
         resolve();
       });

@@ -30,6 +30,11 @@ export function attachWebSocket(server: Server, s: Services, log: Logger): WsHan
   const wss = new WebSocketServer({ noServer: true, maxPayload: s.config.http.max_body_bytes });
   const conns = new Map<import("ws").WebSocket, WsConnection>();
   const wlog = log.child({ module: "ws" });
+  // A revocation (logout, password change, deactivation, here or on another process) checks
+  // the user's connections at once.
+  s.tokens.onForget((userId) => {
+    for (const conn of conns.values()) if (conn.userId === userId) conn.recheck();
+  });
 
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => undefined);

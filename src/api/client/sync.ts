@@ -1,6 +1,6 @@
 // sync.yaml and filter.yaml
 import { MatrixError, forbidden, invalidParam, notFound } from "../../http/errors.js";
-import { defineRoutes } from "../../http/route.js";
+import { SharedJson, defineRoutes } from "../../http/route.js";
 import { check, compile } from "../../http/validate.js";
 import { filterSchema, type Filter } from "../../matrix/filter.js";
 import { parseUserId, type UserId } from "../../matrix/ids.js";
@@ -68,7 +68,7 @@ export default defineRoutes({
       const opts = await syncOptions(user.userId, {
         filter: query.filter, since: query.since, set_presence: query.set_presence, full_state: query.full_state === "true",
       }, s);
-      return s.sync.sync(user, { ...opts, timeoutMs, signal: closed.signal, shutdown: s.shutdown.signal });
+      return new SharedJson(await s.sync.sync(user, { ...opts, timeoutMs, signal: closed.signal, shutdown: s.shutdown.signal }));
     },
   },
 
