@@ -75,14 +75,14 @@ export function stats(xs: number[]): { p50: number; p95: number; p99: number; n:
 
 // The load generator shares the machine with the server, so it should cost little CPU:
 // node:http with a keep-alive agent is several times cheaper per request than fetch.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
-export function request(base: string, method: string, p: string, body?: unknown, token?: string): Promise<{ status: number; text: string }> {
+export function request(base: string, method: string, p: string, body?: unknown, token?: string, signal?: AbortSignal): Promise<{ status: number; text: string }> {
   const u = new URL(base + p);
   const payload = body !== undefined ? JSON.stringify(body) : undefined;
   return new Promise((resolve, reject) => {
     const req = http.request({
-      host: u.hostname, port: u.port, path: u.pathname + u.search, method, agent,
+      host: u.hostname, port: u.port, path: u.pathname + u.search, method, agent, signal,
       headers: {
         ...(token ? { Authorization: `Bearer ${token}` } : {}),
         ...(payload !== undefined ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } : {}),

@@ -3,35 +3,19 @@
 // orchestrator. It holds N WebSocket or long-poll clients, sends one tagged message when asked
 // and reports when each client saw it. All times are read on this process's clock: the send
 // (or the raw broadcast request) and every arrival.
-import http from "node:http";
+import { setMaxListeners } from "node:events";
+import { request } from "./lib.js";
 import { WebSocket } from "ws";
 
 const WS_PATH = "/_matrix/client/unstable/org.ganglion.ws/v1/stream";
 const FILTER = { room: { timeline: { limit: 20 }, state: { lazy_load_members: true } } };
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
 type Cmd =
   | { cmd: "connect"; kind: "ws" | "poll" | "raw"; url: string; tokens: string[]; roomId: string; since?: string; concurrency: number }
   | { cmd: "fanout"; tag: string; url: string; roomId: string; sender: string; timeoutMs: number }
   | { cmd: "close" };
 
-function req(base: string, method: string, p: string, token?: string, body?: unknown, signal?: AbortSignal): Promise<{ status: number; text: string }> {
-  const u = new URL(base + p);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const r = http.request({
-      host: u.hostname, port: u.port, path: u.pathname + u.search, method, agent, signal,
-      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(payload ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } : {}) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
-    r.on("error", reject);
-    r.end(payload);
-  });
-}
+const req = (base: string, method: string, p: string, token?: string, body?: unknown, signal?: AbortSignal) => request(base, method, p, body, token, signal);
 
 /** Arrival times per tag: tag → one time per client that saw it. */
 const arrivals = new Map<string, number[]>();
@@ -42,6 +26,7 @@ let running = true;
 const sockets: WebSocket[] = [];
 const polls: Promise<void>[] = [];
 const aborter = new AbortController();
+setMaxListeners(0, aborter.signal); // one signal for every long-poll's request
 
 function noteError(what: string): void {
   errors++;
