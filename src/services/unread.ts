@@ -23,6 +23,10 @@ import type { RoomState, RoomStateCache } from "./room-state.js";
 
 const COUNT_CAP = 1000;
 const MAX_USERS = 50_000;
+/** Recount reads kept for sharing (eventsAfter): how long, how many, and only the long ones. */
+const SHARED_MS = 5000;
+const SHARED_MAX = 1000;
+const SHARED_MIN_ROWS = 100;
 
 interface Pair { notify: number; highlight: number }
 interface Counts { countedTo: number; byThread: Map<string, Pair> }
@@ -57,6 +61,7 @@ export class UnreadService {
   /** A message in the room was redacted: whoever had it counted recounts. */
   forgetRoom(roomId: RoomId): void {
     for (const rooms of this.users.values()) rooms.delete(roomId);
+    for (const k of this.shared.keys()) if (k.startsWith(`${roomId}|`)) this.shared.delete(k);
   }
 
   /** The user's push rules changed: recount everything. */
@@ -100,7 +105,7 @@ export class UnreadService {
       await this.cache.loadMany(recount);
       const read = await receipts.selectReadPositions(this.db, userId, recount);
       const unthreaded = (r: RoomId) => read.get(r)?.get("") ?? -1;
-      const newest = await events.selectEventsAfterEach(this.db, recount.map((r) => ({ roomId: r, after: unthreaded(r) })), upTo, COUNT_CAP);
+      const newest = await this.eventsAfter(recount.map((r) => ({ roomId: r, after: unthreaded(r) })), upTo);
       for (const roomId of recount) {
         const room = await this.cache.get(roomId);
         const c: Counts = { countedTo: upTo, byThread: new Map() };
@@ -128,6 +133,36 @@ export class UnreadService {
       result.set(roomId, { total: out(total), main: out(c.byThread.get("main")), threads });
     }
     return result;
+  }
+
+  /**
+   * The events each recount reads, shared for a few seconds between users who ask for the same
+   * room from the same read position up to the same position: a crowd joining or connecting to
+   * a big room (where nobody has read anything yet) reads and parses its history once, not once
+   * per user. History below a committed position does not change but for redactions, which
+   * clear this (forgetRoom).
+   */
+  private readonly shared = new Map<string, { at: number; rows: events.EventRow[] }>();
+
+  private async eventsAfter(rooms: { roomId: RoomId; after: number }[], upTo: number): Promise<Map<RoomId, events.EventRow[]>> {
+    const out = new Map<RoomId, events.EventRow[]>();
+    const now = Date.now();
+    const missing: { roomId: RoomId; after: number }[] = [];
+    for (const r of rooms) {
+      const hit = this.shared.get(`${r.roomId}|${r.after}|${upTo}`);
+      if (hit && now - hit.at < SHARED_MS) out.set(r.roomId, hit.rows);
+      else missing.push(r);
+    }
+    if (missing.length) {
+      const fromDb = await events.selectEventsAfterEach(this.db, missing, upTo, COUNT_CAP);
+      if (this.shared.size > SHARED_MAX) this.shared.clear();
+      for (const r of missing) {
+        const rows = fromDb.get(r.roomId) ?? [];
+        out.set(r.roomId, rows);
+        if (rows.length >= SHARED_MIN_ROWS) this.shared.set(`${r.roomId}|${r.after}|${upTo}`, { at: now, rows });
+      }
+    }
+    return out;
   }
 
   private count(c: Counts, ev: ClientEvent, room: RoomState, userId: UserId, rules: RuleSet): void {

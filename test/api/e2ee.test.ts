@@ -39,6 +39,19 @@ describe("end-to-end encryption plumbing", () => {
     expect(sync.body.device_unused_fallback_key_types).to.deep.equal([]);
   });
 
+  it("one-time key counts in /sync follow every upload and claim at once (kept in memory, never stale)", async () => {
+    const { a, b } = await twoInRoom(t.s.client());
+    const counts = async () => (await a.get("/_matrix/client/v3/sync?timeout=0")).body.device_one_time_keys_count;
+    expect(await counts()).to.deep.equal({});
+    await a.post("/_matrix/client/v3/keys/upload", { one_time_keys: { "signed_curve25519:K1": { key: "1" }, "signed_curve25519:K2": { key: "2" }, "signed_curve25519:K3": { key: "3" } } });
+    expect(await counts()).to.deep.equal({ signed_curve25519: 3 });
+    const claimed = await b.post("/_matrix/client/v3/keys/claim", { one_time_keys: { [a.userId]: { [a.deviceId]: "signed_curve25519" } } });
+    expect(claimed.status).to.equal(200);
+    expect(await counts()).to.deep.equal({ signed_curve25519: 2 }); // the claim dropped the kept counts
+    await a.post("/_matrix/client/v3/keys/upload", { one_time_keys: { "signed_curve25519:K4": { key: "4" } } });
+    expect(await counts()).to.deep.equal({ signed_curve25519: 3 });
+  });
+
   it("a room-mate's new keys show up in device_lists.changed; /keys/changes agrees", async () => {
     const { a, b } = await twoInRoom(t.s.client());
     const s0 = await b.get("/_matrix/client/v3/sync");

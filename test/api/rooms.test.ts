@@ -208,6 +208,30 @@ describe("rooms", () => {
       expect(theirs.body.unsigned).to.not.have.property("transaction_id");
     });
 
+    it("in /sync too: one event text shared by every member, but the sending device's copy carries its transaction_id", async () => {
+      const a = await t.s.client().register();
+      const b = await t.s.client().register();
+      const c = await t.s.client().register();
+      const roomId = await createRoom(a, { preset: "public_chat" });
+      await join(b, roomId);
+      await join(c, roomId);
+      const since = async (u: typeof a) => (await u.get("/_matrix/client/v3/sync?timeout=0")).body.next_batch as string;
+      const [sa, sb, sc] = [await since(a), await since(b), await since(c)];
+      await a.put(`/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/shared1`, { msgtype: "m.text", body: "once \u0001 \"quoted\"" });
+      const timeline = async (u: typeof a, s: string) => (await u.get(`/_matrix/client/v3/sync?since=${s}&timeout=0`)).body.rooms.join[roomId].timeline.events as any[];
+      const [ea, eb, ec] = [(await timeline(a, sa)).at(-1), (await timeline(b, sb)).at(-1), (await timeline(c, sc)).at(-1)];
+      expect(ea.unsigned.transaction_id).to.equal("shared1");
+      for (const e of [eb, ec]) {
+        expect(e.unsigned).to.not.have.property("transaction_id");
+        expect(e.unsigned.age).to.be.a("number").and.at.least(0);
+        expect(e.content.body).to.equal("once \u0001 \"quoted\"");
+      }
+      const { unsigned: _u1, ...restB } = eb;
+      const { unsigned: _u2, ...restC } = ec;
+      expect(restB).to.deep.equal(restC);
+      expect(ea.event_id).to.equal(eb.event_id);
+    });
+
     it("limits: content over 64 KiB is 413 M_TOO_LARGE; floats are M_BAD_JSON; a long type is refused", async () => {
       const a = await t.s.client().register();
       const roomId = await createRoom(a);
