@@ -14,7 +14,7 @@ export interface Config {
   registration: { enabled: boolean; allow_guests: boolean; shared_secret: string | null; password_min_length: number };
   auth: { refresh_tokens: boolean; access_token_lifetime_ms: number };
   rooms: { default_version: "10" | "11" };
-  presence: { enabled: boolean; offline_after_ms: number };
+  presence: { enabled: boolean; offline_after_ms: number; max_room_members: number };
   rate_limiting: { enabled: boolean; login: RateLimit; registration: RateLimit; requests: RateLimit };
   http: { max_body_bytes: number; cors_origins: string[]; trust_proxy: boolean | string[] };
   appservices: { registration_files: string[]; query_timeout_ms: number };
@@ -90,6 +90,7 @@ export const configSchema = {
     presence: section({
       enabled: { type: "boolean", default: true },
       offline_after_ms: { type: "integer", minimum: 100, default: 300000 },
+      max_room_members: { type: "integer", minimum: 0, default: 1000 },
     }),
     rate_limiting: section({
       enabled: { type: "boolean", default: true },

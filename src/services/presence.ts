@@ -122,7 +122,7 @@ export class PresenceService {
       for (let i = this.changes.length - 1; i >= 0 && this.changes[i]!.serial > since; i--) changed.add(this.changes[i]!.userId);
     }
     if (changed.size === 0) return [];
-    const rooms = await joinedRoomsOf(this.members, this.cache, userId);
+    const rooms = await this.sharingRooms(userId);
     const visible = (u: UserId) => u === userId || rooms.some((r) => r.interested.has(u));
     return [...changed].filter(visible).map((u) => ({ type: "m.presence", sender: u, content: this.content(u) }));
   }
@@ -142,6 +142,19 @@ export class PresenceService {
       currently_active: s.presence === "online" && ago < 60_000,
       ...(s.statusMsg !== null ? { status_msg: s.statusMsg } : {}),
     };
+  }
+
+  /** The user's joined rooms through which presence is shared (presence.max_room_members). */
+  private async sharingRooms(userId: UserId) {
+    const max = this.config.presence.max_room_members;
+    return (await joinedRoomsOf(this.members, this.cache, userId)).filter((r) => r.joined.size <= max);
+  }
+
+  /** Who hears of the user's presence: room-mates in the rooms that share it. */
+  private async audience(userId: UserId): Promise<Set<UserId>> {
+    const out = new Set<UserId>();
+    for (const room of await this.sharingRooms(userId)) for (const u of room.interested) out.add(u);
+    return out;
   }
 
   /** Users in a joined or invited membership with `userId` in any room. */
@@ -181,7 +194,7 @@ export class PresenceService {
     const woken = new Set<UserId>();
     let serial = 0;
     for (const [userId, s] of batch) {
-      const mates = await this.roomMates(userId);
+      const mates = await this.audience(userId);
       mates.add(userId);
       for (const u of mates) woken.add(u);
       if (s > serial) serial = s;

@@ -65,3 +65,28 @@ describe("presence switched off", () => {
     }
   });
 });
+
+describe("presence in big rooms", () => {
+  it("is shared only through rooms of at most presence.max_room_members (a direct chat still carries it)", async () => {
+    const s = await startTestServer({ presence: { max_room_members: 2 } });
+    try {
+      const { a, b } = await twoInRoom(s.client());
+      const c = await s.client().register();
+      // a and c share only a room of three: over the limit.
+      const big = (await a.post("/_matrix/client/v3/createRoom", { preset: "public_chat" })).body.room_id;
+      await b.post(`/_matrix/client/v3/join/${enc(big)}`, {});
+      await c.post(`/_matrix/client/v3/join/${enc(big)}`, {});
+      const s0 = await a.get("/_matrix/client/v3/sync?set_presence=offline");
+      await b.get("/_matrix/client/v3/sync?timeout=0");
+      await c.get("/_matrix/client/v3/sync?timeout=0");
+      await new Promise((r) => setTimeout(r, 300)); // presence is announced in batches
+      const s1 = await a.get(`/_matrix/client/v3/sync?since=${s0.body.next_batch}&timeout=0&set_presence=offline`);
+      expect(presenceOf(s1, b.userId)?.presence).to.equal("online");
+      expect(presenceOf(s1, c.userId)).to.equal(undefined);
+      // Asking directly still answers for any room-mate.
+      expect((await a.get(`/_matrix/client/v3/presence/${enc(c.userId)}/status`)).body.presence).to.equal("online");
+    } finally {
+      await s.hs.close();
+    }
+  });
+});
