@@ -115,16 +115,32 @@ export class PresenceService {
   /** m.presence events for /sync: room-mates (and the user) whose presence changed after `since`. */
   async forSync(userId: UserId, since: number | null): Promise<Record<string, unknown>[]> {
     if (!this.enabled) return [];
-    const changed = new Set<UserId>();
-    if (since === null) {
-      for (const [u, s] of this.users) if (s.presence !== "offline") changed.add(u);
-    } else {
-      for (let i = this.changes.length - 1; i >= 0 && this.changes[i]!.serial > since; i--) changed.add(this.changes[i]!.userId);
-    }
-    if (changed.size === 0) return [];
     const rooms = await this.sharingRooms(userId);
     const visible = (u: UserId) => u === userId || rooms.some((r) => r.interested.has(u));
-    return [...changed].filter(visible).map((u) => ({ type: "m.presence", sender: u, content: this.content(u) }));
+    // Walk whichever is smaller: the changes since the token, or the users this one can see
+    // (a token from before a crowd came online would otherwise scan the whole crowd per sync).
+    let audience = 1;
+    for (const r of rooms) audience += r.interested.size;
+    const changed = new Set<UserId>();
+    const newer = (u: UserId) => { const s = this.users.get(u); return !!s && (since === null ? s.presence !== "offline" : s.serial > since); };
+    const fromLog = since !== null ? this.changesAfter(since, audience) : null;
+    if (fromLog) {
+      for (const u of fromLog) if (visible(u)) changed.add(u);
+    } else {
+      if (newer(userId)) changed.add(userId);
+      for (const r of rooms) for (const u of r.interested) if (newer(u)) changed.add(u);
+    }
+    return [...changed].map((u) => ({ type: "m.presence", sender: u, content: this.content(u) }));
+  }
+
+  /** Users whose presence changed after `since`, or null when there are more than `max` changes. */
+  private changesAfter(since: number, max: number): Set<UserId> | null {
+    const out = new Set<UserId>();
+    for (let i = this.changes.length - 1; i >= 0 && this.changes[i]!.serial > since; i--) {
+      out.add(this.changes[i]!.userId);
+      if (out.size > max) return null;
+    }
+    return out;
   }
 
   close(): void {
