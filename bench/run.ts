@@ -137,6 +137,7 @@ async function main(): Promise<void> {
     say(`1 sender, sequential:            ${fmt(seqRate, 0)} events/s  (${fmt(seqRate / rawSeq * 100, 0)}% of raw 1-connection insert; server CPU ${fmt(seqCpu, 2)} ms/event)`);
     say(`100 senders, 10 shared rooms:    ${fmt(concRate, 0)} events/s  (${fmt(concRate / rawConc * 100, 0)}% of raw 10-connection insert; server CPU ${fmt(concCpu, 2)} ms/event)`);
     say("");
+    if (process.argv.includes("sends")) return; // `npm run bench -- sends`: baselines and sends alone
 
     // Delivery latency: 100 clients long-polling /sync in one shared room; one sender.
     const pollers = await Promise.all(Array.from({ length: POLLERS }, (_, i) => register(server.url, `bench_p${i}`)));

@@ -2,7 +2,7 @@
 // https://spec.matrix.org/latest/client-server-api/#client-authentication
 import { createHash, randomBytes } from "node:crypto";
 import type { Config } from "../config/schema.js";
-import { MatrixError, unknownToken } from "../http/errors.js";
+import { unknownToken } from "../http/errors.js";
 import type { DeviceId, UserId } from "../matrix/ids.js";
 import type { Db, Queryable } from "../store/db.js";
 import * as devices from "../store/devices.js";
@@ -38,6 +38,8 @@ const LAST_SEEN_INTERVAL_MS = 5 * 60 * 1000;
 const CACHE_TTL_MS = 60_000;
 /** An entry older than this is checked before it is used again (the soft TTL checks in the background). */
 const CACHE_HARD_TTL_MS = 10 * 60_000;
+/** Soft-expired tokens are checked again in batches this often. */
+const REVALIDATE_EVERY_MS = 1000;
 /** Last-seen times gathered this long before one write. */
 const LAST_SEEN_FLUSH_MS = 2000;
 const CACHE_MAX = 100_000;
@@ -92,17 +94,40 @@ export class TokenService {
     return this.lookup(key, hash, ip);
   }
 
-  private readonly revalidating = new Set<string>();
+  /** Cached tokens past the soft TTL, checked together in one query every second. */
+  private revalidating = new Map<string, Buffer>();
+  private revalidateTimer: NodeJS.Timeout | null = null;
 
   private revalidate(key: string, hash: Buffer): void {
     if (this.revalidating.has(key)) return;
-    this.revalidating.add(key);
-    void this.lookup(key, hash, null)
-      .catch((e) => {
-        // Gone (revoked elsewhere while the bus was down, or the user deactivated): forget it.
-        if (e instanceof MatrixError && e.status === 401) this.cache.delete(key);
-      })
-      .finally(() => this.revalidating.delete(key));
+    this.revalidating.set(key, hash);
+    if (this.revalidateTimer) return;
+    this.revalidateTimer = setTimeout(() => void this.revalidateNow(), REVALIDATE_EVERY_MS);
+    this.revalidateTimer.unref();
+  }
+
+  private async revalidateNow(): Promise<void> {
+    this.revalidateTimer = null;
+    const batch = this.revalidating;
+    this.revalidating = new Map();
+    const checkedAt = Date.now();
+    const keys = [...batch.keys()];
+    for (let i = 0; i < keys.length; i += 1000) {
+      const part = keys.slice(i, i + 1000);
+      let live: Set<string>;
+      try {
+        live = await devices.selectLiveTokenHashes(this.db, part.map((k) => batch.get(k)!));
+      } catch {
+        continue; // the database is away: the entries stay until the hard TTL
+      }
+      for (const k of part) {
+        const c = this.cache.get(k);
+        if (!c) continue;
+        // Gone (revoked elsewhere while the bus was down, or the account deactivated): forget it.
+        if (!live.has(k)) this.cache.delete(k);
+        else if (c.cachedAt < checkedAt) c.cachedAt = checkedAt;
+      }
+    }
   }
 
   private async lookup(key: string, hash: Buffer, ip: string | null): Promise<Requester> {

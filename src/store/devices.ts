@@ -92,6 +92,15 @@ export async function selectTokenByHash(q: Queryable, hash: Buffer): Promise<Tok
   return r ? fromToken(r) : null;
 }
 
+/** Which of these token hashes still belong to a token of an active account (revalidation in bulk). */
+export async function selectLiveTokenHashes(q: Queryable, hashes: Buffer[]): Promise<Set<string>> {
+  if (!hashes.length) return new Set();
+  const res = await q.raw(
+    `SELECT t.token_hash FROM access_tokens t JOIN users u ON u.user_id = t.user_id
+      WHERE t.token_hash = ANY(?::bytea[]) AND NOT u.deactivated`, [hashes] as never);
+  return new Set(res.rows.map((r: { token_hash: Buffer }) => r.token_hash.toString("base64")));
+}
+
 export async function selectTokenByRefreshHash(q: Queryable, hash: Buffer): Promise<TokenRow | null> {
   const r: RawToken | undefined = await q("access_tokens").where({ refresh_token_hash: hash }).first("id", "user_id", "device_id", "expires_ts", "refreshed_from");
   return r ? fromToken(r) : null;
