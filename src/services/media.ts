@@ -4,7 +4,9 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import sharp from "sharp";
+// sharp (libvips) is loaded on the first thumbnail, not at start: it costs ~23 MiB of memory.
+let sharpModule: Promise<typeof import("sharp")> | null = null;
+const loadSharp = async () => (await (sharpModule ??= import("sharp"))).default;
 import type { Config } from "../config/schema.js";
 import { MatrixError, forbidden, notFound } from "../http/errors.js";
 import type { UserId } from "../matrix/ids.js";
@@ -83,6 +85,7 @@ export class MediaService {
     if (known.rows[0] && (await exists(file))) return { path: file, contentType: known.rows[0].content_type, filename: null, size: Number(known.rows[0].size) };
     let out: Buffer;
     try {
+      const sharp = await loadSharp();
       const img = sharp(await readFile(f.path), { failOn: "none", limitInputPixels: 100_000_000 }).rotate();
       out = size.method === "crop"
         ? await img.resize(size.w, size.h, { fit: "cover" }).png().toBuffer()
