@@ -31,8 +31,22 @@ export class AccountDataService {
     return store.insertFilter(this.db, userId, filter);
   }
 
-  getFilter(userId: UserId, filterId: string): Promise<unknown | null> {
-    return store.selectFilter(this.db, userId, filterId);
+  /**
+   * Filters never change once created (the API has no update), so they are kept in memory:
+   * clients name theirs on every /sync, which must not cost a query per long-poll.
+   */
+  private readonly filters = new Map<string, unknown>();
+
+  async getFilter(userId: UserId, filterId: string): Promise<unknown | null> {
+    const k = `${userId}\u0000${filterId}`;
+    const hit = this.filters.get(k);
+    if (hit !== undefined) return hit;
+    const f = await store.selectFilter(this.db, userId, filterId);
+    if (f !== null && f !== undefined) {
+      if (this.filters.size >= 100_000) this.filters.clear();
+      this.filters.set(k, f);
+    }
+    return f;
   }
 
   async tags(userId: UserId, roomId: RoomId): Promise<Record<string, unknown>> {

@@ -174,6 +174,37 @@ describe("sync", () => {
     expect((await a.get("/_matrix/client/v3/sync?set_presence=online")).status).to.equal(200);
   });
 
+  it("a long-poll (a named filter, as Element sends) and its wake-up read no table once the user's data is loaded", async () => {
+    const a = await t.s.client().register();
+    const b = await t.s.client().register();
+    const roomId = await createRoom(a, { preset: "public_chat" });
+    await join(b, roomId);
+    const filterId = (await b.post(`/_matrix/client/v3/user/${enc(b.userId)}/filter`, { room: { timeline: { limit: 5 } } })).body.filter_id;
+    const statements = async () => Number(/^ganglion_db_queries_total (\d+)/m.exec((await a.get("/metrics")).text)![1]);
+    let since = (await b.get(`/_matrix/client/v3/sync?filter=${filterId}`)).body.next_batch;
+    since = (await b.get(`/_matrix/client/v3/sync?filter=${filterId}&since=${since}&timeout=0`)).body.next_batch;
+    // The fewest statements, over a few tries (the server has background work of its own), of
+    // a send that nobody waits for, and of the same send with b's long-poll waiting for it.
+    let alone = Infinity;
+    let woken = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const q0 = await statements();
+      await send(a, roomId, `alone ${i}`);
+      alone = Math.min(alone, (await statements()) - q0);
+      since = (await b.get(`/_matrix/client/v3/sync?filter=${filterId}&since=${since}&timeout=0`)).body.next_batch;
+      const q1 = await statements();
+      const poll = b.get(`/_matrix/client/v3/sync?filter=${filterId}&since=${since}&timeout=10000`);
+      await new Promise((r) => setTimeout(r, 100));
+      await send(a, roomId, `woken ${i}`);
+      const res = await poll;
+      woken = Math.min(woken, (await statements()) - q1);
+      expect(res.body.rooms.join[roomId].timeline.events.at(-1).content.body).to.equal(`woken ${i}`);
+      since = res.body.next_batch;
+    }
+    expect(alone).to.be.greaterThan(0); // the counter counts
+    expect(woken).to.equal(alone);
+  });
+
   describe("account data and tags", () => {
     it("global and per-room account data: set, get, and in /sync once", async () => {
       const a = await t.s.client().register();

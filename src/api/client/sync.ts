@@ -9,6 +9,8 @@ import type { SyncOptions } from "../../services/sync.js";
 import { parseToken } from "../../matrix/tokens.js";
 
 const validateFilter = compile<Filter>(filterSchema);
+/** Inline filters already parsed and checked, by their text (never mutated once made). */
+const inlineFilters = new Map<string, Filter>();
 // Clients hold a long-poll open for up to this long; longer timeouts are cut to it.
 const MAX_TIMEOUT_MS = 5 * 60 * 1000;
 
@@ -27,9 +29,16 @@ export async function syncOptions(userId: UserId, p: SyncParams, s: Services): P
     filter = check(validateFilter, p.filter);
   } else if (p.filter !== undefined) {
     if (p.filter.trim().startsWith("{")) {
-      let parsed: unknown;
-      try { parsed = JSON.parse(p.filter); } catch { throw new MatrixError(400, "M_NOT_JSON", "filter is not JSON"); }
-      filter = check(validateFilter, parsed);
+      // The same inline filter comes with every long-poll: parsed and checked once.
+      const known = inlineFilters.get(p.filter);
+      if (known) filter = known;
+      else {
+        let parsed: unknown;
+        try { parsed = JSON.parse(p.filter); } catch { throw new MatrixError(400, "M_NOT_JSON", "filter is not JSON"); }
+        filter = check(validateFilter, parsed);
+        if (inlineFilters.size >= 1000) inlineFilters.clear();
+        inlineFilters.set(p.filter, filter);
+      }
     } else {
       const f = await s.accountData.getFilter(userId, p.filter);
       if (!f) throw invalidParam("No such filter");
