@@ -206,6 +206,11 @@ export class KeyService {
     return store.selectDeviceListChanges(this.db, [...mates], after, upTo);
   }
 
+  /** The device's key counts if they are in memory. */
+  peekCounts(userId: string, deviceId: string): { counts: Record<string, number>; unusedFallback: string[] } | undefined {
+    return this.otkCounts.get(`${userId}|${deviceId}`);
+  }
+
   hasCounts(userId: string, deviceId: string): boolean {
     return this.otkCounts.has(`${userId}|${deviceId}`);
   }

@@ -32,6 +32,11 @@ export class MembershipCache {
     }
   }
 
+  /** The user's memberships if loaded, without copying (not to be modified). */
+  peek(userId: UserId): ReadonlyMap<RoomId, Membership> | undefined {
+    return this.users.get(userId);
+  }
+
   /** Loaded (a get answers from memory)? */
   has(userId: UserId): boolean {
     return this.users.has(userId);

@@ -196,8 +196,19 @@ export class PresenceService {
   private flushTimer: NodeJS.Timeout | null = null;
   private nextFlush = 0;
 
+  /** The lowest serial not yet announced: of the batch gathering, and of the one being announced. */
+  private pendingMin = Infinity;
+  private flushingMin = Infinity;
+
+  /** Every change at or below this serial has been announced (woken its audience). */
+  get settled(): number {
+    const m = Math.min(this.pendingMin, this.flushingMin);
+    return m === Infinity ? this.serialNow : m - 1;
+  }
+
   private async announce(userId: UserId, serial: number): Promise<void> {
     this.pending.set(userId, serial);
+    if (serial < this.pendingMin) this.pendingMin = serial;
     if (this.flushTimer) return;
     const wait = Math.max(BATCH_MS, this.nextFlush - Date.now());
     this.flushTimer = setTimeout(() => void this.flush().catch(() => undefined), wait);
@@ -207,6 +218,8 @@ export class PresenceService {
   private async flush(): Promise<void> {
     const batch = this.pending;
     this.pending = new Map();
+    this.flushingMin = this.pendingMin;
+    this.pendingMin = Infinity;
     const woken = new Set<UserId>();
     let serial = 0;
     for (const [userId, s] of batch) {
@@ -217,6 +230,7 @@ export class PresenceService {
       for (const l of this.listeners) l(userId, this.content(userId), mates);
     }
     this.notifier.presence(woken, serial);
+    this.flushingMin = Infinity;
     this.nextFlush = Date.now() + woken.size * WAKE_SPACING_MS;
     this.flushTimer = null;
     if (this.pending.size) void this.announce(...this.pending.entries().next().value!);

@@ -25,6 +25,7 @@ import type { RelationService } from "./relations.js";
 import type { KeyService } from "./e2ee.js";
 import { parseToken } from "../matrix/tokens.js";
 import { Gate } from "./gate.js";
+import { quickDelta, type QuickDeps } from "./sync-quick.js";
 import { eventJsonWithAge } from "../matrix/raw-json.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
@@ -56,9 +57,12 @@ type Json = Record<string, unknown>;
 export class SyncService {
   constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService, private readonly presence: PresenceService, private readonly unread: UnreadService, private readonly relations: RelationService, private readonly keys: KeyService) {
     notifier.onAccountData((u, type) => { if (type === "m.ignored_user_list") this.ignored.delete(u); });
+    this.quickDeps = { notifier, members, cache, unread, keyCounts: (u, d) => keys.peekCounts(u, d) };
   }
 
   private readonly ignored = new Map<UserId, Set<string>>();
+
+  private readonly quickDeps: QuickDeps;
 
   /** The user's m.ignored_user_list, kept in memory (dropped when it changes). */
   private async ignoredBy(userId: UserId): Promise<Set<string>> {
@@ -141,6 +145,14 @@ export class SyncService {
     const lazy = f.room?.state?.lazy_load_members === true;
     const initial = since === null || o.fullState;
     const after = since ?? -1;
+
+    if (!initial) {
+      const quick = await quickDelta(this.quickDeps, {
+        who, after, upTo, sinceTyping, sincePresence, ack: o.sinceToDevice ?? o.since ?? after, filter: f, limit,
+        typingSerial, presenceSettled: this.presence.settled, ignored: this.ignored.get(userId),
+      });
+      if (quick) return quick;
+    }
 
     const memberships = await this.members.get(userId);
     const ignored = await this.ignoredBy(userId);

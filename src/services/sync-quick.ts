@@ -1,0 +1,124 @@
+// The common wake-up, answered without the general machinery: new events in rooms the user
+// stays in, and nothing else new for them (no membership, account data, receipts, typing,
+// presence, to-device or key changes). A message to a room of thousands wakes thousands of
+// connections for exactly this, so it must cost each of them little: no query, no section
+// that is known to be empty, each event's text shared (raw-json.ts).
+//
+// It gives the answer SyncService.compute would give; anything it does not cover exactly
+// (a timeline that would be limited, membership or relation events, redactions, ignored
+// users, event_fields) makes it decline, and compute answers. Changes to what an incremental
+// sync returns for a joined room must be made in both.
+import type { ClientEvent } from "../matrix/events.js";
+import { matchesEventFilter, roomAllowed, type Filter } from "../matrix/filter.js";
+import type { RoomId, UserId } from "../matrix/ids.js";
+import { eventJsonWithAge } from "../matrix/raw-json.js";
+import { formatToken } from "../matrix/tokens.js";
+import type { EventRow } from "../store/events.js";
+import type { MembershipCache } from "./memberships.js";
+import type { Notifier } from "./notifier.js";
+import type { RoomStateCache } from "./room-state.js";
+import type { Requester } from "./tokens.js";
+import type { UnreadService } from "./unread.js";
+
+type Json = Record<string, unknown>;
+
+export interface QuickInput {
+  who: Requester;
+  after: number;
+  upTo: number;
+  sinceTyping: number;
+  sincePresence: number;
+  /** The to-device position the token acknowledges. */
+  ack: number;
+  filter: Filter;
+  limit: number;
+  typingSerial: number;
+  /** The highest presence serial every change at or below which has been announced. */
+  presenceSettled: number;
+  ignored: Set<string> | undefined;
+}
+
+export interface QuickDeps {
+  notifier: Notifier;
+  members: MembershipCache;
+  cache: RoomStateCache;
+  unread: UnreadService;
+  keyCounts(userId: UserId, deviceId: string): { counts: Record<string, number>; unusedFallback: string[] } | undefined;
+}
+
+/** The response, or null when the general path must answer. */
+export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | null> {
+  const { who, after, upTo, filter: f } = q;
+  const userId = who.userId;
+  const n = d.notifier;
+  if (!q.ignored || q.ignored.size > 0 || f.event_fields) return null;
+  if (n.accountDataChanged(userId, after) || n.deviceListsChanged(userId, after) || n.typingNews(userId, q.sinceTyping) || n.presenceNews(userId, q.sincePresence)) return null;
+  if (who.deviceId && n.toDeviceChanged(userId, q.ack)) return null;
+  const keys = who.deviceId ? d.keyCounts(userId, who.deviceId) : { counts: {}, unusedFallback: [] };
+  if (!keys) return null;
+  const memberships = d.members.peek(userId);
+  if (!memberships) return null;
+  const now = Date.now();
+  const join: Json = {};
+  const joinIds: RoomId[] = [];
+  for (const m of memberships.values()) {
+    if (m.pos > after) return null; // a membership change in range
+    if (m.membership !== "join" || !roomAllowed(m.roomId, f.room)) continue;
+    if (n.receiptsChanged(m.roomId, after)) return null;
+    const last = n.roomLastPos(m.roomId);
+    if (last === null ? after < n.startPos : last <= after) continue;
+    if (last === null) return null;
+    const room = d.cache.peek(m.roomId);
+    const rows = room?.recentBetween(after, upTo);
+    if (!rows) return null;
+    if (rows.length === 0) continue;
+    if (rows.length > q.limit) return null; // limited: the state section is needed
+    const shown: EventRow[] = [];
+    for (const r of rows) {
+      if (!plain(r, userId)) return null;
+      if (matchesEventFilter(r.event, f.room?.timeline)) shown.push(r);
+    }
+    const kept = shown.slice(Math.max(0, shown.length - q.limit));
+    const firstPos = kept.length ? kept[0]!.pos : after + 1;
+    join[m.roomId] = {
+      timeline: { events: kept.map((r) => eventJsonWithAge(r.event, now) as unknown as ClientEvent), limited: false, prev_batch: formatToken(firstPos - 1) },
+      state: { events: [] },
+      ephemeral: { events: [] },
+      account_data: { events: [] },
+    };
+    joinIds.push(m.roomId);
+  }
+  if (joinIds.length) {
+    const threaded = f.room?.timeline?.unread_thread_notifications === true;
+    for (const [roomId, u] of await d.unread.counts(userId, joinIds, upTo)) {
+      const section = join[roomId] as Json;
+      if (threaded) {
+        section.unread_notifications = u.main;
+        if (Object.keys(u.threads).length) section.unread_thread_notifications = u.threads;
+      } else section.unread_notifications = u.total;
+    }
+  }
+  return {
+    next_batch: formatToken(upTo, [q.typingSerial, Math.max(q.sincePresence, q.presenceSettled), upTo]),
+    rooms: { join, invite: {}, leave: {}, knock: {} },
+    account_data: { events: [] },
+    presence: { events: [] },
+    to_device: { events: [] },
+    device_lists: { changed: [], left: [] },
+    device_one_time_keys_count: keys.counts,
+    device_unused_fallback_key_types: keys.unusedFallback,
+  };
+}
+
+/**
+ * An event the general path would serialise the same way for every member and bundle
+ * nothing onto: not a membership change, a redaction or a relation (which may carry or need
+ * aggregations), and not this user's own send (its copy carries the transaction_id).
+ */
+function plain(r: EventRow, userId: string): boolean {
+  const e = r.event;
+  if (e.type === "m.room.member" || e.type === "m.room.redaction" || e.state_key !== undefined) return false;
+  if (e.content["m.relates_to"] !== undefined) return false;
+  if (r.txn && e.sender === userId) return false;
+  return true;
+}
