@@ -37,11 +37,6 @@ export class MembershipCache {
     return this.users.get(userId);
   }
 
-  /** Loaded (a get answers from memory)? */
-  has(userId: UserId): boolean {
-    return this.users.has(userId);
-  }
-
   clear(): void {
     this.users.clear();
     for (const l of this.loading.values()) l.stale = true;

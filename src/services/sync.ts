@@ -115,10 +115,8 @@ export class SyncService {
    * A user's second connection, or next long-poll, finds them loaded.
    */
   private async prepare(who: Requester, since: number): Promise<void> {
-    if (this.members.has(who.userId) && this.ignored.has(who.userId) && (!who.deviceId || this.keys.hasCounts(who.userId, who.deviceId))) {
-      const joined = (await this.members.get(who.userId)).filter((m) => m.membership === "join").map((m) => m.roomId);
-      if (this.unread.has(who.userId, joined)) return;
-    }
+    const mine = this.members.peek(who.userId);
+    if (mine && this.ignored.has(who.userId) && (!who.deviceId || this.keys.hasCounts(who.userId, who.deviceId)) && this.unread.hasJoined(who.userId, mine)) return;
     // Many clients connecting at once queue here rather than for the database pool, so sends
     // and everyone else's requests still find connections (no 503 while the database is fine).
     await this.prepareGate.run(() => this.load(who, since));

@@ -69,10 +69,12 @@ export class UnreadService {
     this.users.delete(userId);
   }
 
-  /** Are the user's counts for these rooms in memory? */
-  has(userId: UserId, roomIds: RoomId[]): boolean {
+  /** Are the user's counts in memory for every room of `memberships` they are joined to? */
+  hasJoined(userId: UserId, memberships: ReadonlyMap<RoomId, { membership: string }>): boolean {
     const mine = this.users.get(userId);
-    return !!mine && roomIds.every((r) => mine.has(r));
+    if (!mine) return false;
+    for (const [roomId, m] of memberships) if (m.membership === "join" && !mine.has(roomId)) return false;
+    return true;
   }
 
   /** Counts the rooms not yet counted for the user, so later syncs count on from memory. */
