@@ -17,6 +17,7 @@ import type { EventRow } from "../store/events.js";
 import type { MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomStateCache } from "./room-state.js";
+import { putUnread } from "./sync-shape.js";
 import type { Requester } from "./tokens.js";
 import type { UnreadService } from "./unread.js";
 
@@ -88,16 +89,7 @@ export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | nu
     };
     joinIds.push(m.roomId);
   }
-  if (joinIds.length) {
-    const threaded = f.room?.timeline?.unread_thread_notifications === true;
-    for (const [roomId, u] of await d.unread.counts(userId, joinIds, upTo)) {
-      const section = join[roomId] as Json;
-      if (threaded) {
-        section.unread_notifications = u.main;
-        if (Object.keys(u.threads).length) section.unread_thread_notifications = u.threads;
-      } else section.unread_notifications = u.total;
-    }
-  }
+  if (joinIds.length) putUnread(join, await d.unread.counts(userId, joinIds, upTo), f.room?.timeline?.unread_thread_notifications === true);
   return {
     next_batch: formatToken(upTo, [q.typingSerial, Math.max(q.sincePresence, q.presenceSettled), upTo]),
     rooms: { join, invite: {}, leave: {}, knock: {} },

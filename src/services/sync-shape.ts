@@ -4,6 +4,17 @@ import type { UserId } from "../matrix/ids.js";
 
 type Json = Record<string, unknown>;
 
+/** Puts each room's unread counts into its section (threaded: main timeline and threads apart). */
+export function putUnread(join: Json, counts: Map<string, { total: Json | object; main: Json | object; threads: Record<string, unknown> }>, threaded: boolean): void {
+  for (const [roomId, u] of counts) {
+    const section = join[roomId] as Json;
+    if (threaded) {
+      section.unread_notifications = u.main;
+      if (Object.keys(u.threads).length) section.unread_thread_notifications = u.threads;
+    } else section.unread_notifications = u.total;
+  }
+}
+
 /** Room summary (spec: m.heroes, counts) from the room's membership events. */
 export function summary(members: ClientEvent[], userId: UserId): Json {
   let joined = 0;

@@ -20,7 +20,7 @@ import type { ReceiptService } from "./receipts.js";
 import type { TypingService } from "./typing.js";
 import type { PresenceService, PresenceValue } from "./presence.js";
 import type { UnreadService } from "./unread.js";
-import { isEmpty, summary } from "./sync-shape.js";
+import { isEmpty, putUnread, summary } from "./sync-shape.js";
 import type { RelationService } from "./relations.js";
 import type { KeyService } from "./e2ee.js";
 import { parseToken } from "../matrix/tokens.js";
@@ -352,16 +352,7 @@ export class SyncService {
 
     // Unread counts for every joined room in the response.
     const joinIds = Object.keys(join) as RoomId[];
-    if (joinIds.length) {
-      const threaded = f.room?.timeline?.unread_thread_notifications === true;
-      for (const [roomId, u] of await this.unread.counts(userId, joinIds, upTo)) {
-        const section = join[roomId] as Json;
-        if (threaded) {
-          section.unread_notifications = u.main;
-          if (Object.keys(u.threads).length) section.unread_thread_notifications = u.threads;
-        } else section.unread_notifications = u.total;
-      }
-    }
+    if (joinIds.length) putUnread(join, await this.unread.counts(userId, joinIds, upTo), f.room?.timeline?.unread_thread_notifications === true);
 
     const presenceEvents = (await this.presence.forSync(userId, initial ? null : sincePresence))
       .filter((e) => matchesEventFilter({ type: "m.presence", sender: String(e.sender) }, f.presence));

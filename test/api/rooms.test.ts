@@ -1,7 +1,7 @@
 // create_room.yaml, room_state.yaml, room_send.yaml, rooms.yaml
 import { expect } from "chai";
 import { startTestServer, useServer } from "../helpers/server.js";
-import { createRoom, enc, invite, join, send, setState } from "../helpers/rooms.js";
+import { createRoom, enc, invite, join, send, setState, twoInRoom } from "../helpers/rooms.js";
 
 describe("rooms", () => {
   const t = useServer();
@@ -209,11 +209,8 @@ describe("rooms", () => {
     });
 
     it("in /sync too: one event text shared by every member, but the sending device's copy carries its transaction_id", async () => {
-      const a = await t.s.client().register();
-      const b = await t.s.client().register();
+      const { a, b, roomId } = await twoInRoom(t.s.client());
       const c = await t.s.client().register();
-      const roomId = await createRoom(a, { preset: "public_chat" });
-      await join(b, roomId);
       await join(c, roomId);
       const since = async (u: typeof a) => (await u.get("/_matrix/client/v3/sync?timeout=0")).body.next_batch as string;
       const [sa, sb, sc] = [await since(a), await since(b), await since(c)];
