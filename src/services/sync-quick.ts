@@ -66,9 +66,13 @@ export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | nu
     if (m.pos > after) return null; // a membership change in range
     if (m.membership !== "join" || !roomAllowed(m.roomId, f.room)) continue;
     if (n.receiptsChanged(m.roomId, after)) return null;
+    // Nothing in the room since the token (or, unknown to this process, since it started).
     const last = n.roomLastPos(m.roomId);
-    if (last === null ? after < n.startPos : last <= after) continue;
-    if (last === null) return null;
+    if (last === null) {
+      if (after >= n.startPos) continue;
+      return null;
+    }
+    if (last <= after) continue;
     const room = d.cache.peek(m.roomId);
     const rows = room?.recentBetween(after, upTo);
     if (!rows) return null;
