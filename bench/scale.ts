@@ -188,6 +188,3 @@ export async function scaleSection(pgUrl: string, say: (s: string) => void): Pro
     await server.stop();
   }
 }
-
-/** For development scripts that run one phase. */
-export const __test = { makeUsers, joinAll, fanoutPhase };
