@@ -168,7 +168,7 @@ export async function invoke(def: RouteDef, validator: ValidateFunction<unknown>
     services.limits.requests.take(`user:${user.userId}`);
   }
   if (def.method !== "GET" && !def.raw) {
-    if (hasNul(inv.body)) throw new MatrixError(400, "M_BAD_JSON", "Strings may not contain NUL (U+0000)");
+    checkJson(inv.body);
     if (validator && !validator(inv.body)) throw schemaError(validator.errors);
   }
   const params: Record<string, string> = {};
@@ -197,12 +197,46 @@ function checkParam(name: string, v: string): string {
 }
 
 /** Postgres cannot store U+0000 in text or jsonb; refuse it at the edge instead of failing later. */
-export function hasNul(v: unknown, depth = 0): boolean {
-  if (typeof v === "string") return v.includes("\0");
-  if (depth > 128 || v === null || typeof v !== "object") return false;
-  if (Array.isArray(v)) return v.some((x) => hasNul(x, depth + 1));
-  for (const [k, x] of Object.entries(v)) if (k.includes("\0") || hasNul(x, depth + 1)) return true;
-  return false;
+// With the u flag a surrogate pair is one code point: only a lone surrogate is in category Cs.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** How deeply JSON input may nest (events are far shallower; code that walks values recurses). */
+export const MAX_JSON_DEPTH = 100;
+
+/**
+ * Why a parsed JSON value is refused, or null: nested deeper than MAX_JSON_DEPTH, or a string
+ * (or key) with NUL or a lone UTF-16 surrogate (`"\ud800"`: JSON allows it, Postgres and the
+ * spec's canonical JSON do not). Iterative, so no input can exhaust the stack here.
+ */
+export function badJson(root: unknown): string | null {
+  const stack: [unknown, number][] = [[root, 0]];
+  const badString = (s: string) => s.includes("\0") ? "Strings may not contain NUL (U+0000)" : LONE_SURROGATE.test(s) ? "Strings may not contain lone UTF-16 surrogates" : null;
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === "string") {
+      const why = badString(v);
+      if (why) return why;
+      continue;
+    }
+    if (v === null || typeof v !== "object") continue;
+    if (depth >= MAX_JSON_DEPTH) return `JSON may not nest more than ${MAX_JSON_DEPTH} levels deep`;
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push([x, depth + 1]);
+      continue;
+    }
+    for (const k of Object.keys(v)) {
+      const why = badString(k);
+      if (why) return why;
+      stack.push([(v as Record<string, unknown>)[k], depth + 1]);
+    }
+  }
+  return null;
+}
+
+/** Throws 400 M_BAD_JSON for what badJson refuses. */
+export function checkJson(v: unknown): void {
+  const why = badJson(v);
+  if (why) throw new MatrixError(400, "M_BAD_JSON", why);
 }
 
 export function sendJson(res: Response, body: unknown): void {
@@ -261,9 +295,16 @@ export async function readBody(req: Request, max: number): Promise<Buffer> {
 }
 
 /** Parses a JSON body: empty → undefined; not JSON → 400 M_NOT_JSON. */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 export function parseJsonBody(buf: Buffer): unknown {
   if (buf.length === 0) return undefined;
-  const text = buf.toString("utf8");
+  let text: string;
+  try {
+    text = utf8.decode(buf); // invalid UTF-8 is refused, not silently replaced
+  } catch {
+    throw new MatrixError(400, "M_NOT_JSON", "The body is not valid UTF-8");
+  }
   if (text.trim() === "") return undefined;
   try {
     return JSON.parse(text);

@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import type { WebSocket } from "ws";
 import { syncOptions, type SyncParams } from "../api/client/sync.js";
 import { MatrixError } from "../http/errors.js";
-import { hasNul, invoke, validatorFor } from "../http/route.js";
+import { checkJson, invoke, validatorFor } from "../http/route.js";
 import { compile, schemaError, type Schema } from "../http/validate.js";
 import { parseToken } from "../matrix/tokens.js";
 import { stringifyJson } from "../matrix/raw-json.js";
@@ -124,7 +124,7 @@ export class WsConnection {
       if (typeof f.method !== "string") throw new MatrixError(400, "M_MISSING_PARAM", "A frame needs a method");
       const params = f.params ?? {};
       if (!params || typeof params !== "object" || Array.isArray(params)) throw new MatrixError(400, "M_BAD_JSON", "params must be an object");
-      if (hasNul(params)) throw new MatrixError(400, "M_BAD_JSON", "Strings may not contain NUL (U+0000)");
+      checkJson(params);
       if (this.inFlight >= MAX_IN_FLIGHT) throw new MatrixError(429, "M_LIMIT_EXCEEDED", "Too many commands in flight on this connection", { retry_after_ms: 100 });
       this.inFlight++;
       try {

@@ -79,4 +79,43 @@ describe("robustness: malformed input never gives a 500", () => {
     expect(n).to.be.greaterThan(400);
     expect((await t.s.client().get("/health")).status).to.equal(200);
   });
+
+  it("lone surrogates, invalid UTF-8 and deep nesting are refused at the edge; other members' sends in the same room still succeed", async () => {
+    const a = await t.s.client().register();
+    const b = await t.s.client().register();
+    const roomId = await createRoom(a, { preset: "public_chat" });
+    await b.post(`/_matrix/client/v3/join/${enc(roomId)}`, {});
+    const path = (u: string, txn: string) => `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/${u}${txn}`;
+    // A lone surrogate is valid JSON text ("\ud800") but no valid string: 400 M_BAD_JSON, in
+    // content, in a key, in state and in a display name.
+    const lone = [
+      await a.put(path("a", "lone"), undefined, { raw: '{"msgtype":"m.text","body":"x\\ud800y"}' }),
+      await a.put(path("a", "key"), undefined, { raw: '{"msgtype":"m.text","body":"x","\\udc00":1}' }),
+      await a.put(`/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.topic`, undefined, { raw: '{"topic":"\\ud83d"}' }),
+      await a.put(`/_matrix/client/v3/profile/${enc(a.userId)}/displayname`, undefined, { raw: '{"displayname":"\\ud800"}' }),
+    ];
+    for (const r of lone) {
+      expect(r.status, r.text).to.equal(400);
+      expect(r.body.errcode).to.equal("M_BAD_JSON");
+    }
+    // A well-formed pair (an emoji) is fine.
+    expect((await a.put(path("a", "pair"), undefined, { raw: '{"msgtype":"m.text","body":"\\ud83d\\ude00"}' })).status).to.equal(200);
+    // Bytes that are not UTF-8: M_NOT_JSON, not silently replaced.
+    const bytes = Buffer.concat([Buffer.from('{"msgtype":"m.text","body":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const bad = await a.put(path("a", "bytes"), undefined, { raw: bytes });
+    expect(bad.status).to.equal(400);
+    expect(bad.body.errcode).to.equal("M_NOT_JSON");
+    // Deep nesting: a clear 400, never a stack overflow.
+    for (const raw of ['{"a":'.repeat(100_000) + "1" + "}".repeat(100_000), `{"msgtype":"m.text","body":"x","n":${"[".repeat(10_000)}${"]".repeat(10_000)}}`]) {
+      const r = await a.put(path("a", `deep${raw.length}`), undefined, { raw });
+      expect(r.status, r.text.slice(0, 200)).to.equal(400);
+      expect(["M_BAD_JSON", "M_NOT_JSON"]).to.include(r.body.errcode);
+    }
+    // Bad sends interleaved with another member's good ones fail alone.
+    const mixed = await Promise.all(Array.from({ length: 30 }, (_, i) => i % 2
+      ? b.put(path("b", `ok${i}`), { msgtype: "m.text", body: `fine ${i}` })
+      : a.put(path("a", `bad${i}`), undefined, { raw: '{"msgtype":"m.text","body":"\\ud800"}' })));
+    expect(mixed.filter((r, i) => i % 2 === 1).map((r) => r.status)).to.deep.equal(Array(15).fill(200));
+    expect(mixed.filter((r, i) => i % 2 === 0).map((r) => r.status)).to.deep.equal(Array(15).fill(400));
+  });
 });
