@@ -254,10 +254,14 @@ export function renderError(err: unknown, res: Response, log: Logger): number {
   let e: MatrixError;
   if (err instanceof MatrixError) e = err;
   else if (isDatabaseUnavailable(err)) {
-    log.warn({ err: (err as Error).message }, "database unavailable");
+    log.warn({ err: loggable(err) }, "database unavailable");
     e = new MatrixError(503, "M_UNKNOWN", "The database is unavailable; try again shortly", {}, { "Retry-After": "5" });
+  } else if ((err as { code?: unknown })?.code === "23505") {
+    // A unique-violation race with a concurrent request: the request may simply be repeated.
+    log.warn({ err: loggable(err) }, "concurrent write conflict");
+    e = new MatrixError(409, "M_UNKNOWN", "A concurrent request changed the same data; try again");
   } else {
-    log.error({ err }, "unhandled error");
+    log.error({ err: loggable(err) }, "unhandled error");
     e = new MatrixError(500, "M_UNKNOWN", "Internal server error");
   }
   if (res.headersSent) {
@@ -267,6 +271,20 @@ export function renderError(err: unknown, res: Response, log: Logger): number {
   res.status(e.status).set(e.headers);
   sendJson(res, e.toJSON());
   return e.status;
+}
+
+/**
+ * What of an error may be logged. A Postgres error's message, detail and context can quote
+ * the statement and the values it was given (message bodies among them): only its SQLSTATE
+ * and the names of what it concerns are kept.
+ */
+function loggable(err: unknown): unknown {
+  const e = err as { code?: unknown; constraint?: unknown; table?: unknown; column?: unknown; routine?: unknown; severity?: unknown; name?: string };
+  if (e && typeof e === "object" && typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) && e.severity !== undefined) {
+    return { type: "PostgresError", code: e.code, constraint: e.constraint, table: e.table, column: e.column, routine: e.routine };
+  }
+  if (e && typeof e === "object" && typeof e.code === "string") return { type: e.name ?? "Error", code: e.code };
+  return err;
 }
 
 /** Postgres unreachable, restarting, or the pool exhausted: a transient condition, not a bug. */

@@ -15,11 +15,16 @@ export class KeyBackupService {
   constructor(private readonly db: Db) {}
 
   async create(userId: UserId, algorithm: string, authData: Json): Promise<string> {
-    const r = await this.db.raw(
-      `INSERT INTO room_key_backups (user_id, version, algorithm, auth_data)
-       SELECT ?, coalesce(max(version), 0) + 1, ?, ?::jsonb FROM room_key_backups WHERE user_id = ? RETURNING version`,
-      [userId, algorithm, JSON.stringify(authData), userId]);
-    return String(r.rows[0].version);
+    // One creation at a time per user (a transaction-scoped lock), so concurrent creations
+    // each get the next version instead of colliding on it.
+    return this.db.transaction(async (trx) => {
+      await trx.raw(`SELECT pg_advisory_xact_lock(hashtextextended('room_key_backups:' || ?, 0))`, [userId]);
+      const r = await trx.raw(
+        `INSERT INTO room_key_backups (user_id, version, algorithm, auth_data)
+         SELECT ?, coalesce(max(version), 0) + 1, ?, ?::jsonb FROM room_key_backups WHERE user_id = ? RETURNING version`,
+        [userId, algorithm, JSON.stringify(authData), userId]);
+      return String(r.rows[0].version);
+    });
   }
 
   /** The version's description; the current (latest) one when `version` is null. */

@@ -23,6 +23,14 @@ describe("key backup", () => {
     expect((await u.get(`/_matrix/client/v3/room_keys/version/${v1}`)).status).to.equal(404);
   });
 
+  it("ten versions created at once: each succeeds with a version of its own", async () => {
+    const u = await t.s.client().register();
+    const rs = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+      u.post("/_matrix/client/v3/room_keys/version", { algorithm: "m.megolm_backup.v1.curve25519-aes-sha2", auth_data: { public_key: `pk${i}` } })));
+    expect(rs.map((r) => r.status)).to.deep.equal(Array(10).fill(200));
+    expect(new Set(rs.map((r) => r.body.version)).size).to.equal(10);
+  });
+
   it("keys: stored per room and session, replaced only by a better copy, only into the current version", async () => {
     const u = await t.s.client().register();
     const old = (await u.post("/_matrix/client/v3/room_keys/version", { algorithm: "a", auth_data: {} })).body.version;
