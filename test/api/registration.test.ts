@@ -197,6 +197,12 @@ describe("registration settings", () => {
     const devices = await guest.get("/_matrix/client/v3/devices");
     expect(devices.status).to.equal(403);
     expect(devices.body.errcode).to.equal("M_GUEST_ACCESS_FORBIDDEN");
+    // Of the profile, a guest may set the display name only (spec: guest access).
+    const me = encodeURIComponent(r.body.user_id);
+    expect((await guest.put(`/_matrix/client/v3/profile/${me}/displayname`, { displayname: "Visitor" })).status).to.equal(200);
+    const avatar = await guest.put(`/_matrix/client/v3/profile/${me}/avatar_url`, { avatar_url: "mxc://localhost/x" });
+    expect(avatar.status).to.equal(403);
+    expect(avatar.body.errcode).to.equal("M_GUEST_ACCESS_FORBIDDEN");
   });
 
   it("rate limits registration per address: 429 M_LIMIT_EXCEEDED with retry_after_ms and Retry-After", async () => {

@@ -26,6 +26,7 @@ export default defineRoutes({
     body: anyObject,
     async handler({ user, params, body }, s) {
       const key = params.keyName!;
+      guestMayChange(user.isGuest, key);
       const b = body as Record<string, unknown>;
       // The body holds exactly the property named in the path (spec).
       if (!(key in b)) throw new MatrixError(400, "M_MISSING_PARAM", `Missing key '${key}'`);
@@ -38,8 +39,14 @@ export default defineRoutes({
   deleteProfileField: {
     method: "DELETE", path: "/_matrix/client/v3/profile/:userId/:keyName", auth: "user", guest: true,
     async handler({ user, params }, s) {
+      guestMayChange(user.isGuest, params.keyName!);
       await s.profiles.deleteField(user.userId, parseUserId(params.userId!), params.keyName!);
       return {};
     },
   },
 });
+
+/** Guests may change their display name and nothing else of their profile (spec: guest access). */
+function guestMayChange(isGuest: boolean, key: string): void {
+  if (isGuest && key !== "displayname") throw new MatrixError(403, "M_GUEST_ACCESS_FORBIDDEN", "Guests may only set a display name");
+}
