@@ -223,8 +223,12 @@ export class RoomReadService {
 
   /** GET /rooms/{roomId}/timestamp_to_event */
   async eventAtTimestamp(who: Requester, roomId: RoomId, ts: number, dir: "f" | "b"): Promise<{ event_id: string; origin_server_ts: number }> {
-    await this.access(who.userId, roomId);
-    const row = await events.selectEventByTimestamp(this.db, roomId, ts, dir);
+    // The nearest event this user may see: a former member's answer is never an event after
+    // they left, nor one history visibility hides.
+    const a = await this.access(who.userId, roomId);
+    const vis = await Visibility.load(this.db, roomId, who.userId);
+    const rows = await events.selectEventsByTimestamp(this.db, roomId, ts, dir, (a.membership === "leave" || a.membership === "ban") && a.stateUpTo !== null ? a.stateUpTo : Number.MAX_SAFE_INTEGER, 200);
+    const row = rows.find((r) => vis.canSee(r.event, r.pos));
     if (!row) throw new MatrixError(404, "M_NOT_FOUND", "No event found");
     return { event_id: row.event.event_id, origin_server_ts: row.event.origin_server_ts };
   }

@@ -326,11 +326,12 @@ export async function selectStateChangesBetween(q: Queryable, roomId: RoomId, af
 }
 
 /** The first event at or after (dir f) / at or before (dir b) a timestamp. */
-export async function selectEventByTimestamp(q: Queryable, roomId: RoomId, ts: number, dir: "f" | "b"): Promise<EventRow | null> {
+/** The events nearest `ts` in direction `dir`, nearest first, at most up to position `maxPos`. */
+export async function selectEventsByTimestamp(q: Queryable, roomId: RoomId, ts: number, dir: "f" | "b", maxPos: number, limit: number): Promise<EventRow[]> {
   const res = await q.raw(
-    `SELECT ${COLS} FROM events WHERE room_id = ? AND origin_server_ts ${dir === "f" ? ">=" : "<="} ?
-     ORDER BY origin_server_ts ${dir === "f" ? "ASC" : "DESC"}, pos ${dir === "f" ? "ASC" : "DESC"} LIMIT 1`, [roomId, ts]);
-  return res.rows[0] ? fromRaw(res.rows[0]) : null;
+    `SELECT ${COLS} FROM events WHERE room_id = ? AND origin_server_ts ${dir === "f" ? ">=" : "<="} ? AND pos <= ?
+     ORDER BY origin_server_ts ${dir === "f" ? "ASC" : "DESC"}, pos ${dir === "f" ? "ASC" : "DESC"} LIMIT ?`, [roomId, ts, maxPos, limit]);
+  return res.rows.map(fromRaw);
 }
 
 export async function selectRoomMaxPos(q: Queryable, roomId: RoomId): Promise<number> {

@@ -333,6 +333,29 @@ describe("rooms", () => {
     expect(bad.status).to.equal(400);
   });
 
+  it("timestamp_to_event never answers with an event a former member may not see", async () => {
+    const a = await t.s.client().register();
+    const b = await t.s.client().register();
+    const roomId = await createRoom(a, { preset: "public_chat" });
+    expect((await setState(a, roomId, "m.room.history_visibility", { history_visibility: "joined" })).status).to.equal(200);
+    await join(b, roomId);
+    await send(a, roomId, "while b is here");
+    const left = (await b.post(`/_matrix/client/v3/rooms/${enc(roomId)}/leave`, {})).status;
+    expect(left).to.equal(200);
+    await new Promise((r) => setTimeout(r, 20));
+    const beforeAfter = Date.now();
+    const after = await send(a, roomId, "after b left");
+    const seen = await b.get(`/_matrix/client/v1/rooms/${enc(roomId)}/timestamp_to_event?ts=${Date.now() + 1000}&dir=b`);
+    expect(seen.status).to.equal(200);
+    expect(seen.body.event_id).to.not.equal(after);
+    const own = await b.get(`/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(seen.body.event_id)}`);
+    expect(own.status, "the answer is an event b may read").to.equal(200);
+    // Forward from just before the later message: that message is the only candidate, unseen.
+    expect((await a.get(`/_matrix/client/v1/rooms/${enc(roomId)}/timestamp_to_event?ts=${beforeAfter}&dir=f`)).body.event_id).to.equal(after);
+    const later = await b.get(`/_matrix/client/v1/rooms/${enc(roomId)}/timestamp_to_event?ts=${beforeAfter}&dir=f`);
+    expect(later.status).to.equal(404);
+  });
+
   it("invite helper sanity: invite then join", async () => {
     const a = await t.s.client().register();
     const b = await t.s.client().register();
