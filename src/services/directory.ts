@@ -25,9 +25,17 @@ export class DirectoryService {
     return alias;
   }
 
+  /**
+   * May `who` make this alias? Every way an alias is made (PUT /directory/room, createRoom's
+   * room_alias_name) asks here: an application service's exclusive namespace is its own.
+   */
+  assertMayTake(who: Requester, alias: string): void {
+    if (this.isExclusiveAlias(alias, who.appserviceId)) throw new MatrixError(400, "M_EXCLUSIVE", "This alias is reserved by an application service");
+  }
+
   async setAlias(who: Requester, raw: string, roomId: RoomId): Promise<void> {
     const alias = this.localAlias(raw);
-    if (this.isExclusiveAlias(alias, who.appserviceId)) throw new MatrixError(400, "M_EXCLUSIVE", "This alias is reserved by an application service");
+    this.assertMayTake(who, alias);
     const room = await this.cache.get(roomId);
     if (!room) throw notFound("Unknown room");
     if (!(await directory.insertAlias(this.db, alias, roomId, who.userId))) throw new MatrixError(409, "M_UNKNOWN", "Room alias already exists");

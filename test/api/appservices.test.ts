@@ -81,6 +81,11 @@ describe("application services", function () {
       const alias = await u.put(`/_matrix/client/v3/directory/room/${enc("#_bridge_room:localhost")}`, { room_id: roomId });
       expect(alias.status).to.equal(400);
       expect(alias.body.errcode).to.equal("M_EXCLUSIVE");
+      // The same alias through createRoom's room_alias_name: the same answer, and no room.
+      const viaCreate = await u.post("/_matrix/client/v3/createRoom", { room_alias_name: "_bridge_other" });
+      expect(viaCreate.status).to.equal(400);
+      expect(viaCreate.body.errcode).to.equal("M_EXCLUSIVE");
+      expect((await u.get(`/_matrix/client/v3/directory/room/${enc("#_bridge_other:localhost")}`)).status).to.equal(404);
     });
 
     it("registers users in its namespace without a password, and only there; logs them in", async () => {

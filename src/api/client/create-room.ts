@@ -23,6 +23,10 @@ export default defineRoutes({
       is_direct: bool,
       power_level_content_override: anyObject,
     }),
-    handler: ({ user, body }, s) => s.rooms.create(user.userId, body as CreateRoomRequest),
+    handler: ({ user, body }, s) => {
+      const req = body as CreateRoomRequest;
+      if (typeof req.room_alias_name === "string") s.directory.assertMayTake(user, `#${req.room_alias_name}:${s.config.server_name}`);
+      return s.rooms.create(user.userId, req);
+    },
   },
 });
