@@ -3,7 +3,7 @@
 // read; a long-poll for a user with nothing new waits on the notifier without touching the
 // database (DESIGN §4, §5).
 import type { ClientEvent } from "../matrix/events.js";
-import { matchesEventFilter, pickFields, roomAllowed, type Filter, type RoomEventFilter } from "../matrix/filter.js";
+import { matchesEventFilter, pickFields, roomAllowed, type Filter } from "../matrix/filter.js";
 import type { RoomId, UserId } from "../matrix/ids.js";
 import { formatToken } from "../matrix/tokens.js";
 import * as accountData from "../store/account-data.js";
@@ -21,6 +21,7 @@ import type { TypingService } from "./typing.js";
 import type { PresenceService, PresenceValue } from "./presence.js";
 import type { UnreadService } from "./unread.js";
 import { isEmpty, putUnread, summary } from "./sync-shape.js";
+import { lazyFilter, stateBefore, timeline } from "./sync-timeline.js";
 import type { RelationService } from "./relations.js";
 import type { KeyService } from "./e2ee.js";
 import { parseToken } from "../matrix/tokens.js";
@@ -225,13 +226,13 @@ export class SyncService {
       for (const roomId of fullRooms) {
         const rows = recent.get(roomId) ?? [];
         const vis = visMap.get(roomId)!;
-        const tl = this.timeline(rows, limit, vis, tlFilter, ignored);
+        const tl = timeline(rows, limit, vis, tlFilter, ignored);
         const start = tl.events.length ? tl.firstPos : upTo + 1;
         const current = stateMap.get(roomId) ?? [];
-        const state = await this.stateBefore(roomId, current, start);
+        const state = await stateBefore(this.db, roomId, current, start);
         join[roomId] = {
           timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken(start - 1) },
-          state: { events: this.lazyFilter(state, tl.events, userId, lazy, f).map(ser) },
+          state: { events: lazyFilter(state, tl.events, userId, lazy, f).map(ser) },
           ephemeral: { events: [] },
           account_data: { events: [] },
           summary: summary(current.filter((r) => r.event.type === "m.room.member").map((r) => r.event), userId),
@@ -259,7 +260,7 @@ export class SyncService {
         const rows = recent.get(roomId);
         if (!rows?.length) continue;
         const vis = changed.has(roomId) ? await Visibility.load(this.db, roomId, userId) : null;
-        const tl = this.timeline(rows, limit, vis, tlFilter, ignored);
+        const tl = timeline(rows, limit, vis, tlFilter, ignored);
         let state: events.EventRow[] = [];
         if (tl.limited && tl.events.length) {
           const tlIds = new Set(tl.events.map((r) => r.event.event_id));
@@ -273,7 +274,7 @@ export class SyncService {
         const room = membersChanged ? await this.cache.get(roomId) : null;
         join[roomId] = {
           timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken((tl.events.length ? tl.firstPos : after + 1) - 1) },
-          state: { events: this.lazyFilter(state, tl.events, userId, lazy && !o.fullState, f).map(ser) },
+          state: { events: lazyFilter(state, tl.events, userId, lazy && !o.fullState, f).map(ser) },
           ephemeral: { events: [] },
           account_data: { events: [] },
           ...(room ? { summary: summary([...room.interested].map((u) => room.get("m.room.member", u)!), userId) } : {}),
@@ -307,12 +308,12 @@ export class SyncService {
       const rows = await events.selectRoomEvents(this.db, m.roomId, initial ? -1 : after, m.pos, "b", limit + 1);
       rows.reverse();
       const vis = await Visibility.load(this.db, m.roomId, userId);
-      const tl = this.timeline(rows, limit, vis, tlFilter, ignored);
+      const tl = timeline(rows, limit, vis, tlFilter, ignored);
       const start = tl.events.length ? tl.firstPos : m.pos;
       const stateRows = await events.selectStateAt(this.db, m.roomId, start);
       leave[m.roomId] = {
         timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken(start - 1) },
-        state: { events: this.lazyFilter(stateRows, tl.events, userId, lazy, f).map(ser) },
+        state: { events: lazyFilter(stateRows, tl.events, userId, lazy, f).map(ser) },
         account_data: { events: [] },
       };
     }
@@ -393,40 +394,5 @@ export class SyncService {
       device_one_time_keys_count: otk.counts,
       device_unused_fallback_key_types: otk.unusedFallback,
     };
-  }
-
-  /** Keeps the last `limit` visible, matching events; `limited` when older ones were cut. */
-  private timeline(rows: events.EventRow[], limit: number, vis: Visibility | null, f: RoomEventFilter | undefined, ignored?: Set<string>) {
-    let visible = vis ? rows.filter((r) => vis.canSee(r.event, r.pos)) : rows;
-    visible = visible.filter((r) => matchesEventFilter(r.event, f));
-    // m.ignored_user_list: ignored users' messages are not shown (their state changes are).
-    if (ignored?.size) visible = visible.filter((r) => r.event.state_key !== undefined || !ignored.has(r.event.sender));
-    const limited = rows.length > limit && limit >= 0;
-    const kept = visible.slice(Math.max(0, visible.length - limit));
-    return { events: kept, limited, firstPos: kept.length ? kept[0]!.pos : 0 };
-  }
-
-  /**
-   * The state just before the timeline starts, from the current state: keys changed at or
-   * after `start` are looked up as they were before it.
-   */
-  private async stateBefore(roomId: RoomId, current: events.EventRow[], start: number): Promise<events.EventRow[]> {
-    const keep = current.filter((r) => r.pos < start);
-    const later = current.filter((r) => r.pos >= start);
-    if (later.length) {
-      const before = await events.selectStateBeforeKeys(this.db, roomId, later.map((r) => ({ type: r.event.type, stateKey: r.event.state_key! })), start);
-      keep.push(...before);
-    }
-    return keep;
-  }
-
-  /** Lazy-loading members: only the membership events of the timeline's senders (and the user). */
-  private lazyFilter(state: events.EventRow[], timeline: events.EventRow[], userId: UserId, lazy: boolean, f: Filter): events.EventRow[] {
-    let out = state.filter((r) => matchesEventFilter(r.event, f.room?.state));
-    if (!lazy) return out;
-    const senders = new Set<string>(timeline.map((r) => r.event.sender));
-    senders.add(userId);
-    out = out.filter((r) => r.event.type !== "m.room.member" || senders.has(r.event.state_key!));
-    return out;
   }
 }
