@@ -42,8 +42,9 @@ export class AccountDataService {
     const hit = this.filters.get(k);
     if (hit !== undefined) return hit;
     const f = await store.selectFilter(this.db, userId, filterId);
-    if (f !== null && f !== undefined) {
-      if (this.filters.size >= 100_000) this.filters.clear();
+    // Bounded: at most 10,000 filters of up to 4 KiB each (a larger one is read each time).
+    if (f !== null && f !== undefined && JSON.stringify(f).length <= 4096) {
+      if (this.filters.size >= 10_000) this.filters.clear();
       this.filters.set(k, f);
     }
     return f;

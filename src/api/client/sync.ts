@@ -36,8 +36,11 @@ export async function syncOptions(userId: UserId, p: SyncParams, s: Services): P
         let parsed: unknown;
         try { parsed = JSON.parse(p.filter); } catch { throw new MatrixError(400, "M_NOT_JSON", "filter is not JSON"); }
         filter = check(validateFilter, parsed);
-        if (inlineFilters.size >= 1000) inlineFilters.clear();
-        inlineFilters.set(p.filter, filter);
+        // Bounded: 1,000 filters of up to 4 KiB of text.
+        if (p.filter.length <= 4096) {
+          if (inlineFilters.size >= 1000) inlineFilters.clear();
+          inlineFilters.set(p.filter, filter);
+        }
       }
     } else {
       const f = await s.accountData.getFilter(userId, p.filter);
