@@ -52,6 +52,7 @@ export interface Services {
   limits: { login: RateLimiter; registration: RateLimiter; requests: RateLimiter };
   notifier: Notifier;
   roomCache: RoomStateCache;
+  memberships: MembershipCache;
   writer: EventWriter;
   rooms: RoomService;
   membership: MembershipService;
@@ -147,7 +148,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
       registration: new RateLimiter(rl.registration, rl.enabled),
       requests: new RateLimiter(rl.requests, rl.enabled),
     },
-    notifier, roomCache, writer, rooms,
+    notifier, roomCache, memberships, writer, rooms,
     membership,
     reader,
     relations,

@@ -10,8 +10,12 @@ export interface Membership { roomId: RoomId; membership: string; pos: number }
 
 export class MembershipCache {
   private readonly users = new Map<UserId, Map<RoomId, Membership>>();
-  /** Loads in flight; a commit for the user meanwhile makes the load's result stale. */
-  private readonly loading = new Map<UserId, { stale: boolean }>();
+  /**
+   * The load in flight per user, shared by every caller: a commit for the user meanwhile makes
+   * its result stale (then it is read again). One load per user, so no load can escape that
+   * mark by being overtaken by another.
+   */
+  private readonly loading = new Map<UserId, { stale: boolean; done: Promise<void> }>();
 
   constructor(private readonly db: Db, private readonly capacity = 100_000) {}
 
@@ -19,17 +23,27 @@ export class MembershipCache {
     for (;;) {
       const hit = this.users.get(userId);
       if (hit) return [...hit.values()];
-      const flag = { stale: false };
-      this.loading.set(userId, flag);
-      const rows = await events.selectUserMemberships(this.db, userId);
-      if (this.loading.get(userId) === flag) this.loading.delete(userId);
-      if (flag.stale) continue;
-      if (this.users.size >= this.capacity) {
-        const first = this.users.keys().next().value;
-        if (first !== undefined) this.users.delete(first);
-      }
-      this.users.set(userId, new Map(rows.map((r) => [r.roomId, r])));
+      await (this.loading.get(userId) ?? this.load(userId)).done;
     }
+  }
+
+  private load(userId: UserId): { stale: boolean; done: Promise<void> } {
+    const l = { stale: false, done: Promise.resolve() };
+    l.done = (async () => {
+      try {
+        const rows = await events.selectUserMemberships(this.db, userId);
+        if (l.stale) return;
+        if (this.users.size >= this.capacity) {
+          const first = this.users.keys().next().value;
+          if (first !== undefined) this.users.delete(first);
+        }
+        this.users.set(userId, new Map(rows.map((r) => [r.roomId, r])));
+      } finally {
+        if (this.loading.get(userId) === l) this.loading.delete(userId);
+      }
+    })();
+    this.loading.set(userId, l);
+    return l;
   }
 
   /** The user's memberships if loaded, without copying (not to be modified). */

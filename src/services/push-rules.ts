@@ -11,6 +11,7 @@ import type { PushRule } from "../matrix/push-rules.js";
 import { defaultPushRules } from "../matrix/push-rules-default.js";
 import type { AccountDataService } from "./account-data.js";
 import type { Notifier } from "./notifier.js";
+import { LoadCache } from "./load-cache.js";
 
 export const KINDS = ["override", "content", "room", "sender", "underride"] as const;
 export type Kind = (typeof KINDS)[number];
@@ -18,7 +19,7 @@ export type Kind = (typeof KINDS)[number];
 type FullSet = Record<Kind, PushRule[]>;
 
 export class PushRuleService {
-  private readonly cache = new Map<UserId, FullSet>();
+  private readonly cache = new LoadCache<UserId, FullSet>(50_000);
 
   constructor(private readonly accountData: AccountDataService, notifier: Notifier) {
     // A change of the rules here or in another process.
@@ -27,13 +28,10 @@ export class PushRuleService {
 
   /** The user's rule set, in evaluation order. */
   async get(userId: UserId): Promise<FullSet> {
-    const hit = this.cache.get(userId);
-    if (hit) return hit;
-    const stored = await this.accountData.get(userId, "", "m.push_rules").catch(() => null);
-    const set = merge(defaultPushRules(userId) as unknown as FullSet, (stored?.global ?? null) as Partial<FullSet> | null);
-    if (this.cache.size > 50_000) this.cache.clear();
-    this.cache.set(userId, set);
-    return set;
+    return this.cache.get(userId, async () => {
+      const stored = await this.accountData.get(userId, "", "m.push_rules").catch(() => null);
+      return merge(defaultPushRules(userId) as unknown as FullSet, (stored?.global ?? null) as Partial<FullSet> | null);
+    });
   }
 
   async rule(userId: UserId, kind: string, ruleId: string): Promise<PushRule> {

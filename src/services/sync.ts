@@ -28,6 +28,7 @@ import { parseToken } from "../matrix/tokens.js";
 import { Gate } from "./gate.js";
 import { quickDelta, type QuickDeps } from "./sync-quick.js";
 import { eventJsonWithAge } from "../matrix/raw-json.js";
+import { LoadCache } from "./load-cache.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
 /** Connections whose first sync loads their user's data from the database at once. */
@@ -61,21 +62,16 @@ export class SyncService {
     this.quickDeps = { notifier, members, cache, unread, keyCounts: (u, d) => keys.peekCounts(u, d) };
   }
 
-  private readonly ignored = new Map<UserId, Set<string>>();
+  private readonly ignored = new LoadCache<UserId, Set<string>>(100_000);
 
   private readonly quickDeps: QuickDeps;
 
   /** The user's m.ignored_user_list, kept in memory (dropped when it changes). */
   private async ignoredBy(userId: UserId): Promise<Set<string>> {
-    let set = this.ignored.get(userId);
-    if (!set) {
-      const c = await accountData.selectAccountData(this.db, userId, "", "m.ignored_user_list");
-      const list = c?.ignored_users;
-      set = new Set(list && typeof list === "object" ? Object.keys(list) : []);
-      if (this.ignored.size > 100_000) this.ignored.clear();
-      this.ignored.set(userId, set);
-    }
-    return set;
+    return this.ignored.get(userId, async () => {
+      const list = (await accountData.selectAccountData(this.db, userId, "", "m.ignored_user_list"))?.ignored_users;
+      return new Set(list && typeof list === "object" ? Object.keys(list) : []);
+    });
   }
 
   async sync(who: Requester, o: SyncOptions): Promise<Json> {
@@ -117,7 +113,7 @@ export class SyncService {
    */
   private async prepare(who: Requester, since: number): Promise<void> {
     const mine = this.members.peek(who.userId);
-    if (mine && this.ignored.has(who.userId) && (!who.deviceId || this.keys.hasCounts(who.userId, who.deviceId)) && this.unread.hasJoined(who.userId, mine)) return;
+    if (mine && this.ignored.peek(who.userId) && (!who.deviceId || this.keys.hasCounts(who.userId, who.deviceId)) && this.unread.hasJoined(who.userId, mine)) return;
     // Many clients connecting at once queue here rather than for the database pool, so sends
     // and everyone else's requests still find connections (no 503 while the database is fine).
     await this.prepareGate.run(() => this.load(who, since));
@@ -148,7 +144,7 @@ export class SyncService {
     if (!initial) {
       const quick = await quickDelta(this.quickDeps, {
         who, after, upTo, sinceTyping, sincePresence, ack: o.sinceToDevice ?? o.since ?? after, filter: f, limit,
-        typingSerial, presenceSettled: this.presence.settled, ignored: this.ignored.get(userId),
+        typingSerial, presenceSettled: this.presence.settled, ignored: this.ignored.peek(userId),
       });
       if (quick) return quick;
     }

@@ -115,6 +115,7 @@ export class TokenService {
     for (let i = 0; i < keys.length; i += 1000) {
       const part = keys.slice(i, i + 1000);
       let live: Set<string>;
+      const forgets = this.forgets;
       try {
         live = await devices.selectLiveTokenHashes(this.db, part.map((k) => batch.get(k)!));
       } catch {
@@ -125,13 +126,14 @@ export class TokenService {
         if (!c) continue;
         // Gone (revoked elsewhere while the bus was down, or the account deactivated): forget it.
         if (!live.has(k)) this.cache.delete(k);
-        else if (c.cachedAt < checkedAt) c.cachedAt = checkedAt;
+        else if (c.cachedAt < checkedAt && forgets === this.forgets) c.cachedAt = checkedAt;
       }
     }
   }
 
   private async lookup(key: string, hash: Buffer, ip: string | null): Promise<Requester> {
     const now = Date.now();
+    const forgets = this.forgets;
     const row = await devices.selectTokenByHash(this.db, hash);
     if (!row) throw unknownToken();
     if (row.expiresTs !== null && row.expiresTs <= Date.now()) {
@@ -146,7 +148,9 @@ export class TokenService {
     if (!user || user.deactivated) throw unknownToken();
     if (ip !== null) this.noteSeen(row.id, row.userId, row.deviceId, ip);
     const requester: Requester = { userId: row.userId, deviceId: row.deviceId, tokenId: row.id, isGuest: user.isGuest, isAdmin: user.isAdmin, appserviceId: null };
-    this.remember(key, { requester, expiresTs: row.expiresTs, cachedAt: now });
+    // A revocation while this was read may have come after the read: then the answer is not
+    // kept, or the revoked token would live on in memory until the next check.
+    if (forgets === this.forgets) this.remember(key, { requester, expiresTs: row.expiresTs, cachedAt: now });
     return requester;
   }
 
@@ -163,7 +167,11 @@ export class TokenService {
     this.forgetListeners.push(fn);
   }
 
+  /** Counts revocations seen, so a read that overlapped one is not cached. */
+  private forgets = 0;
+
   private forgetLocally(userId: UserId): void {
+    this.forgets++;
     const keys = this.byUser.get(userId);
     if (keys) for (const k of keys) this.cache.delete(k);
     this.byUser.delete(userId);

@@ -2,6 +2,10 @@
 // dropped and reloaded while a write is in flight (sync serves new events from it).
 import { expect } from "chai";
 import type { RoomId, UserId } from "../../src/matrix/ids.js";
+import type { Db } from "../../src/store/db.js";
+import type { Written } from "../../src/services/event-writer.js";
+import { MembershipCache } from "../../src/services/memberships.js";
+import type { RoomState } from "../../src/services/room-state.js";
 import { useServer } from "../helpers/server.js";
 import { createRoom, send } from "../helpers/rooms.js";
 
@@ -30,5 +34,41 @@ describe("room state cache", () => {
     // And a client sees every message.
     const s = await a.get(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=100`);
     expect(s.body.chunk.filter((e: any) => String(e.content.body).startsWith("race "))).to.have.length(25);
+  });
+});
+
+describe("membership cache", () => {
+  // A database whose membership reads answer when the test says, each with what the table
+  // held when it was read: orders two loads and a commit as they can interleave on a busy server.
+  function slowDb() {
+    const pending: { rows: unknown[]; resolve: (rows: unknown[]) => void }[] = [];
+    let table: unknown[] = [];
+    const db = (() => ({ where: () => ({ select: () => new Promise((resolve) => pending.push({ rows: table, resolve })) }) })) as unknown as Db;
+    /** Answers reads until `p` settles. */
+    const drive = async <T>(p: Promise<T>): Promise<T> => {
+      let settled = false;
+      void p.finally(() => { settled = true; });
+      while (!settled) {
+        while (pending.length) { const r = pending.shift()!; r.resolve(r.rows); }
+        await new Promise((r) => setImmediate(r));
+      }
+      return p;
+    };
+    return { db, drive, write: (rows: unknown[]) => { table = rows; } };
+  }
+  const room = "!r:test" as RoomId;
+  const user = "@u:test" as UserId;
+
+  it("a load that read before a join and answers after it is not kept", async () => {
+    const f = slowDb();
+    const cache = new MembershipCache(f.db);
+    const first = cache.get(user); // both read the table before the join
+    const second = cache.get(user);
+    f.write([{ room_id: room, membership: "join", pos: 7 }]);
+    const join = { type: "m.room.member", state_key: user, content: { membership: "join" } };
+    cache.onCommit({ roomId: room } as RoomState, [{ eventId: "$j", pos: 7, event: join } as unknown as Written]);
+    await f.drive(Promise.all([first, second]));
+    const rooms = await f.drive(cache.get(user));
+    expect(rooms.map((m) => m.roomId)).to.deep.equal([room]);
   });
 });
