@@ -26,12 +26,47 @@ type Rel = Record<string, unknown>;
 export class RelationService {
   constructor(private readonly db: Db, private readonly notifier: Notifier, private readonly reader: RoomReadService) {}
 
-  /** The rows with their bundled aggregations (as seen at `upTo`); unchanged rows are returned as they are. */
-  async bundle(rows: events.EventRow[], userId: UserId, upTo = this.notifier.currentPos, room?: RoomState | null): Promise<events.EventRow[]> {
+  /**
+   * The rows with their bundled aggregations (as seen at `upTo`); unchanged rows are returned as
+   * they are. Only relations the user may see count: a reply or reaction sent while they were
+   * away (history_visibility) is not counted, shown as a thread's latest event or offered as
+   * an edit. `seen` is the user's visibility per room if the caller has it, or "all" when the
+   * caller knows the user saw every event from the rows on (joined throughout).
+   */
+  async bundle(rows: events.EventRow[], userId: UserId, upTo = this.notifier.currentPos, room?: RoomState | null,
+    seen?: ReadonlyMap<RoomId, Visibility> | "all"): Promise<events.EventRow[]> {
     const targets = rows.filter((r) => !r.event.unsigned?.redacted_because && r.event.state_key === undefined);
     if (targets.length === 0) return rows;
-    const fromMemory = room && targets.every((r) => r.pos > room.recentFloor);
-    const agg = fromMemory ? this.fromMemory(room!, targets.map((r) => r.event.event_id), userId, upTo) : await this.fromDb(targets.map((r) => r.event.event_id), userId, upTo);
+    // Parents from which on the user saw everything need no check of their children (newer).
+    const open: events.EventRow[] = [];
+    const guarded = new Map<RoomId, { vis: Visibility; rows: events.EventRow[] }>();
+    if (seen === "all") open.push(...targets);
+    else {
+      const roomIds = [...new Set(targets.map((r) => r.event.room_id as RoomId))];
+      const missing = roomIds.filter((r) => !seen?.has(r));
+      const loaded = missing.length ? await Visibility.loadMany(this.db, missing, userId) : new Map<RoomId, Visibility>();
+      for (const r of targets) {
+        const roomId = r.event.room_id as RoomId;
+        const vis = seen?.get(roomId) ?? loaded.get(roomId)!;
+        if (r.pos >= vis.openSince()) open.push(r);
+        else {
+          const g = guarded.get(roomId) ?? { vis, rows: [] };
+          g.rows.push(r);
+          guarded.set(roomId, g);
+        }
+      }
+    }
+    const agg = new Map<string, Rel>();
+    if (open.length) {
+      const fromMemory = room && open.every((r) => r.pos > room.recentFloor && r.event.room_id === room.roomId);
+      const got = fromMemory ? this.fromMemory(room!, open, userId, upTo) : await this.fromDb(open, userId, upTo);
+      for (const [k, v] of got) agg.set(k, v);
+    }
+    for (const [roomId, g] of guarded) {
+      const children = await store.selectChildren(this.db, roomId, g.rows.map((r) => r.event.event_id), null, null, -1, upTo + 1, "f", MAX_GUARDED_CHILDREN);
+      const visible = children.filter((c) => g.vis.canSee(c.event, c.pos));
+      for (const [k, v] of aggregate(visible, g.rows, userId)) agg.set(k, v);
+    }
     if (agg.size === 0) return rows;
     return rows.map((r) => {
       const rel = agg.get(r.event.event_id);
@@ -39,48 +74,12 @@ export class RelationService {
     });
   }
 
-  private fromMemory(room: RoomState, ids: string[], userId: UserId, upTo: number): Map<string, Rel> {
-    const want = new Set(ids);
-    const ann = new Map<string, Map<string, { type: string; key: string; count: number }>>();
-    const edits = new Map<string, events.EventRow>();
-    const threads = new Map<string, { count: number; latest: events.EventRow; participated: boolean }>();
-    const refs = new Map<string, string[]>();
-    for (const r of room.recent) {
-      if (r.pos > upTo) break;
-      const rel = relationOf(r.event.content);
-      if (!rel || !want.has(rel.relatesTo)) continue;
-      const p = rel.relatesTo;
-      if (rel.relType === "m.annotation" && rel.key !== null) {
-        const m = ann.get(p) ?? new Map();
-        const k = `${r.event.type}\u0000${rel.key}`;
-        const cur = m.get(k) ?? { type: r.event.type, key: rel.key, count: 0 };
-        cur.count++;
-        m.set(k, cur);
-        ann.set(p, m);
-      } else if (rel.relType === "m.replace") edits.set(p, r);
-      else if (rel.relType === "m.thread") {
-        const t = threads.get(p) ?? { count: 0, latest: r, participated: false };
-        t.count++;
-        t.latest = r;
-        t.participated ||= r.event.sender === userId;
-        threads.set(p, t);
-      } else if (rel.relType === "m.reference") refs.set(p, [...(refs.get(p) ?? []), r.event.event_id]);
-    }
-    const out = new Map<string, Rel>();
-    const get = (p: string) => { let o = out.get(p); if (!o) out.set(p, (o = {})); return o; };
-    for (const [p, m] of ann) get(p)["m.annotation"] = { chunk: [...m.values()] };
-    for (const [p, r] of edits) get(p)["m.replace"] = serialize(r, null);
-    for (const [p, t] of threads) get(p)["m.thread"] = { latest_event: serialize(t.latest, null), count: t.count, current_user_participated: t.participated || this.senderOf(room, p) === userId };
-    for (const [p, l] of refs) get(p)["m.reference"] = { chunk: l.map((event_id) => ({ event_id })) };
-    return out;
+  private fromMemory(room: RoomState, parents: events.EventRow[], userId: UserId, upTo: number): Map<string, Rel> {
+    return aggregate(room.recent.filter((r) => r.pos <= upTo), parents, userId);
   }
 
-  private senderOf(room: RoomState, eventId: string): string | undefined {
-    return room.recent.find((r) => r.event.event_id === eventId)?.event.sender;
-  }
-
-  private async fromDb(ids: string[], userId: UserId, upTo: number): Promise<Map<string, Rel>> {
-    const a = await store.selectAggregates(this.db, ids, userId, upTo);
+  private async fromDb(parents: events.EventRow[], userId: UserId, upTo: number): Promise<Map<string, Rel>> {
+    const a = await store.selectAggregates(this.db, parents.map((r) => ({ eventId: r.event.event_id, roomId: r.event.room_id })), userId, upTo);
     const out = new Map<string, Rel>();
     if (a.annotations.size + a.edits.size + a.threads.size + a.references.size === 0) return out;
     const full = await events.selectEventsByIds(this.db, [...a.edits.values(), ...[...a.threads.values()].map((t) => t.latest)]);
@@ -149,9 +148,55 @@ export class RelationService {
     const page = roots.slice(0, n);
     const found = await events.selectEventsByIds(this.db, page.map((r) => r.root));
     const vis = await Visibility.load(this.db, roomId, who.userId);
-    const rows = page.map((r) => found.get(r.root)).filter((r): r is events.EventRow => !!r && vis.canSee(r.event, r.pos));
+    // A root is an event of this room (a reply from another room relates to nothing here).
+    const rows = page.map((r) => found.get(r.root)).filter((r): r is events.EventRow => !!r && r.event.room_id === roomId && vis.canSee(r.event, r.pos));
     const chunk = (await this.bundle(rows, who.userId)).map((r) => serialize(r, who));
     return { chunk, ...(roots.length > n ? { next_batch: `t${page[page.length - 1]!.latest}` } : {}) };
   }
 }
 
+
+/** At most this many children of parents the user did not see throughout are read to count theirs. */
+const MAX_GUARDED_CHILDREN = 5000;
+
+/**
+ * The aggregations of `parents` from their children among `rows` (in position order): the
+ * latest edit, thread replies (count, latest, whether the user took part), references and
+ * reaction keys with counts.
+ */
+function aggregate(rows: Iterable<events.EventRow>, parents: events.EventRow[], userId: UserId): Map<string, Rel> {
+  const want = new Map<string, events.EventRow>(parents.map((r) => [r.event.event_id, r]));
+  const ann = new Map<string, Map<string, { type: string; key: string; count: number }>>();
+  const edits = new Map<string, events.EventRow>();
+  const threads = new Map<string, { count: number; latest: events.EventRow; participated: boolean }>();
+  const refs = new Map<string, string[]>();
+  for (const r of rows) {
+    const rel = relationOf(r.event.content);
+    if (!rel || !want.has(rel.relatesTo)) continue;
+    const p = rel.relatesTo;
+    if (rel.relType === "m.annotation" && rel.key !== null) {
+      const m = ann.get(p) ?? new Map();
+      const k = `${r.event.type}\u0000${rel.key}`;
+      const cur = m.get(k) ?? { type: r.event.type, key: rel.key, count: 0 };
+      cur.count++;
+      m.set(k, cur);
+      ann.set(p, m);
+    } else if (rel.relType === "m.replace") edits.set(p, r);
+    else if (rel.relType === "m.thread") {
+      const t = threads.get(p) ?? { count: 0, latest: r, participated: false };
+      t.count++;
+      t.latest = r;
+      t.participated ||= r.event.sender === userId;
+      threads.set(p, t);
+    } else if (rel.relType === "m.reference") refs.set(p, [...(refs.get(p) ?? []), r.event.event_id]);
+  }
+  const out = new Map<string, Rel>();
+  const get = (p: string) => { let o = out.get(p); if (!o) out.set(p, (o = {})); return o; };
+  for (const [p, m] of ann) get(p)["m.annotation"] = { chunk: [...m.values()] };
+  for (const [p, r] of edits) get(p)["m.replace"] = serialize(r, null);
+  for (const [p, t] of threads) {
+    get(p)["m.thread"] = { latest_event: serialize(t.latest, null), count: t.count, current_user_participated: t.participated || want.get(p)!.event.sender === userId };
+  }
+  for (const [p, l] of refs) get(p)["m.reference"] = { chunk: l.map((event_id) => ({ event_id })) };
+  return out;
+}

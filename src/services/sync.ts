@@ -218,7 +218,7 @@ export class SyncService {
       ]);
       for (const [k, v] of fromDb) recent.set(k, v);
       for (const [k, v] of stateDb) stateMap.set(k, v);
-      addBundles(await this.relations.bundle([...recent.values()].flat(), userId, upTo));
+      addBundles(await this.relations.bundle([...recent.values()].flat(), userId, upTo, null, visMap));
       for (const roomId of fullRooms) {
         const rows = recent.get(roomId) ?? [];
         const vis = visMap.get(roomId)!;
@@ -246,11 +246,12 @@ export class SyncService {
         if (mem) recent.set(roomId, mem.slice(-(limit + 1)));
         else missing.push(roomId);
       }
-      for (const [roomId, rows] of recent) addBundles(await this.relations.bundle(rows, userId, upTo, this.cache.peek(roomId)));
+      // Joined throughout the range unless the membership moved in it: then every child is visible.
+      for (const [roomId, rows] of recent) addBundles(await this.relations.bundle(rows, userId, upTo, this.cache.peek(roomId), changed.has(roomId) ? undefined : "all"));
       if (missing.length) {
         const fromDb = await events.selectRecentEventsMany(this.db, missing, after, upTo, limit + 1);
         for (const [k, v] of fromDb) recent.set(k, v);
-        addBundles(await this.relations.bundle([...fromDb.values()].flat(), userId, upTo));
+        addBundles(await this.relations.bundle([...fromDb.values()].flat(), userId, upTo, null, missing.some((r) => changed.has(r)) ? undefined : "all"));
       }
       for (const roomId of deltaRooms) {
         const rows = recent.get(roomId);

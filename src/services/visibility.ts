@@ -80,6 +80,19 @@ export class Visibility {
   }
 
   /**
+   * Every event after this position is visible to the user: they are joined since it, or the
+   * room is world-readable since it. Past the end of the stream if neither holds.
+   */
+  openSince(): number {
+    let open = Number.MAX_SAFE_INTEGER;
+    const m = this.memberships[this.memberships.length - 1];
+    if (m?.value === "join") open = m.pos;
+    const v = this.visibilities[this.visibilities.length - 1];
+    if (v?.value === "world_readable") open = Math.min(open, v.pos);
+    return open;
+  }
+
+  /**
    * Below this position nothing can be visible, so pagination can stop there. A user who ever
    * joined may see old history (shared visibility, the default before any setting).
    */

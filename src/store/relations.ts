@@ -20,23 +20,28 @@ export interface Aggregates {
   references: Map<string, string[]>;
 }
 
-/** The aggregations of several parents at once, counting only relations at or below `upTo`. */
-export async function selectAggregates(q: Queryable, parents: string[], userId: string, upTo: number): Promise<Aggregates> {
+/**
+ * The aggregations of several parents at once, counting only relations at or below `upTo` and
+ * in the parent's own room (a relation from another room relates to nothing).
+ */
+export async function selectAggregates(q: Queryable, parents: { eventId: string; roomId: string }[], userId: string, upTo: number): Promise<Aggregates> {
   const out: Aggregates = { annotations: new Map(), edits: new Map(), threads: new Map(), references: new Map() };
   if (parents.length === 0) return out;
   const res = await q.raw(
-    `SELECT relates_to, 'a' AS kind, type, key, count(*)::int AS n, NULL AS id, false AS mine
-       FROM event_relations WHERE relates_to = ANY(?::text[]) AND rel_type = 'm.annotation' AND pos <= ? GROUP BY relates_to, type, key
+    `WITH p AS (SELECT * FROM unnest(?::text[], ?::text[]) AS p(id, room)),
+     r AS (SELECT r.* FROM event_relations r JOIN p ON r.relates_to = p.id AND r.room_id = p.room WHERE r.pos <= ?)
+     SELECT relates_to, 'a' AS kind, type, key, count(*)::int AS n, NULL AS id, false AS mine
+       FROM r WHERE rel_type = 'm.annotation' GROUP BY relates_to, type, key
      UNION ALL
      (SELECT DISTINCT ON (relates_to) relates_to, 'e', NULL, NULL, 0, event_id, false
-       FROM event_relations WHERE relates_to = ANY(?::text[]) AND rel_type = 'm.replace' AND pos <= ? ORDER BY relates_to, pos DESC)
+       FROM r WHERE rel_type = 'm.replace' ORDER BY relates_to, pos DESC)
      UNION ALL
      SELECT relates_to, 't', NULL, NULL, count(*)::int, (array_agg(event_id ORDER BY pos DESC))[1], bool_or(sender = ?)
-       FROM event_relations WHERE relates_to = ANY(?::text[]) AND rel_type = 'm.thread' AND pos <= ? GROUP BY relates_to
+       FROM r WHERE rel_type = 'm.thread' GROUP BY relates_to
      UNION ALL
      SELECT relates_to, 'r', NULL, NULL, 0, event_id, false
-       FROM event_relations WHERE relates_to = ANY(?::text[]) AND rel_type = 'm.reference' AND pos <= ?`,
-    [parents, upTo, parents, upTo, userId, parents, upTo, parents, upTo]);
+       FROM r WHERE rel_type = 'm.reference'`,
+    [parents.map((x) => x.eventId), parents.map((x) => x.roomId), upTo, userId]);
   for (const r of res.rows as { relates_to: string; kind: string; type: string; key: string; n: number; id: string; mine: boolean }[]) {
     if (r.kind === "a") {
       const l = out.annotations.get(r.relates_to) ?? [];

@@ -196,4 +196,53 @@ describe("relations", () => {
     expect(r.status).to.equal(404);
     expect(late).to.be.a("string");
   });
+
+  it("after leaving: replies, reactions and edits sent later are in no bundle, on any path", async () => {
+    const { a, b, roomId } = await twoInRoom(t.s.client());
+    await setState(a, roomId, "m.room.history_visibility", { history_visibility: "joined" });
+    const root = await send(a, roomId, "root");
+    await send(a, roomId, inThread(root, "while b was here"));
+    expect((await react(a, roomId, root, "👍")).status).to.equal(200);
+    const left = await b.post(`/_matrix/client/v3/rooms/${enc(roomId)}/leave`, {});
+    expect(left.status).to.equal(200);
+    await send(a, roomId, inThread(root, "secret reply"));
+    expect((await react(a, roomId, root, "🔒")).status).to.equal(200);
+    expect((await edit(a, roomId, root, "secret edit")).status).to.equal(200);
+    const check = (ev: any, where: string) => {
+      expect(ev, where).to.be.an("object");
+      const rel = ev.unsigned?.["m.relations"] ?? {};
+      expect(rel["m.thread"]?.count, where).to.equal(1);
+      expect(JSON.stringify(rel), where).to.not.match(/secret|🔒/);
+      expect(rel["m.annotation"]?.chunk?.map((x: any) => x.key), where).to.deep.equal(["👍"]);
+      expect(rel["m.replace"], where).to.equal(undefined);
+    };
+    check((await b.get(`/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(root)}`)).body, "/event");
+    check((await b.get(`/_matrix/client/v3/rooms/${enc(roomId)}/context/${enc(root)}`)).body.event, "/context");
+    const msgs = await b.get(`/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=50`);
+    check(msgs.body.chunk.find((e: any) => e.event_id === root), "/messages");
+    const threads = await b.get(`/_matrix/client/v1/rooms/${enc(roomId)}/threads`);
+    check(threads.body.chunk.find((e: any) => e.event_id === root), "/threads");
+    // a, still joined, sees everything.
+    const mine = (await a.get(`/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(root)}`)).body.unsigned["m.relations"];
+    expect(mine["m.thread"].count).to.equal(2);
+    expect(mine["m.annotation"].chunk).to.have.length(2);
+    expect(mine["m.replace"].content.body).to.equal("* secret edit");
+  });
+
+  it("a relation from another room relates to nothing: not aggregated, not a thread there", async () => {
+    const a = await t.s.client().register();
+    const mallory = await t.s.client().register();
+    const secret = await createRoom(a, { preset: "private_chat" });
+    const target = await send(a, secret, "private");
+    const elsewhere = await createRoom(mallory, { preset: "public_chat" });
+    expect((await react(mallory, elsewhere, target, "forged")).status).to.equal(200);
+    const ref = await mallory.put(`/_matrix/client/v3/rooms/${enc(elsewhere)}/send/m.room.message/ref${txn++}`,
+      { msgtype: "m.text", body: "see", "m.relates_to": { rel_type: "m.reference", event_id: target } });
+    expect(ref.status).to.equal(200);
+    // A thread from an event of another room is refused outright.
+    const thread = await mallory.put(`/_matrix/client/v3/rooms/${enc(elsewhere)}/send/m.room.message/th${txn++}`, inThread(target, "forged thread"));
+    expect(thread.status).to.equal(400);
+    const ev = (await a.get(`/_matrix/client/v3/rooms/${enc(secret)}/event/${enc(target)}`)).body;
+    expect(ev.unsigned?.["m.relations"], JSON.stringify(ev.unsigned)).to.equal(undefined);
+  });
 });
