@@ -59,13 +59,23 @@ export class SearchService {
     if (c.filter?.not_rooms) roomIds = roomIds.filter((r) => !c.filter!.not_rooms!.includes(r));
     const empty = { count: 0, highlights: q.highlights, results: [] as Json[] };
     if (roomIds.length === 0 || q.query.trim() === "" || !this.config.search.enabled) return { search_categories: { room_events: empty } };
+    // Matches are counted and read only where the user may see them: the count is no oracle
+    // for words said before they joined or after they left.
+    const visMap = await Visibility.loadMany(this.db, roomIds as RoomId[], who.userId);
+    const visible: { roomId: RoomId; lo: number; hi: number }[] = [];
+    roomIds = roomIds.filter((roomId) => {
+      const ranges = visMap.get(roomId as RoomId)!.ranges();
+      if (ranges.length === 1 && ranges[0]![0] < 0 && ranges[0]![1] === Number.MAX_SAFE_INTEGER) return true; // all of it
+      for (const [lo, hi] of ranges) visible.push({ roomId: roomId as RoomId, lo, hi });
+      return ranges.length > 0;
+    });
+    if (roomIds.length === 0) return { search_categories: { room_events: empty } };
     const params: store.SearchParams = {
-      language: this.config.search.language, query: q.query, roomIds, keys: c.keys?.length ? c.keys : [...SEARCH_KEYS],
+      language: this.config.search.language, query: q.query, roomIds, visible, keys: c.keys?.length ? c.keys : [...SEARCH_KEYS],
       senders: c.filter?.senders, notSenders: c.filter?.not_senders, types: c.filter?.types, notTypes: c.filter?.not_types,
       order, after: cursor ? { rank: cursor.r, pos: cursor.p } : null, limit: limit + 1, timeoutMs: this.config.search.statement_timeout_ms,
     };
-    const visMap = await Visibility.loadMany(this.db, roomIds as RoomId[], who.userId);
-    // Matches the user may not see are skipped; keep reading pages until the page is full.
+    // Matches the user may not see are skipped (checked again per event); keep reading pages until the page is full.
     const results: store.SearchRow[] = [];
     let more = false;
     let count: number;

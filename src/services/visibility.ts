@@ -80,6 +80,31 @@ export class Visibility {
   }
 
   /**
+   * The stretches of the stream whose ordinary events (not the user's own membership or a
+   * visibility change, which have rules of their own) the user may see, as [lo, hi]: lo < pos
+   * <= hi. Visibility only changes at a membership or visibility change, and (shared history)
+   * just before the user's last join.
+   */
+  ranges(): [number, number][] {
+    const join = this.lastJoinPos();
+    const cuts = new Set<number>([-1, Number.MAX_SAFE_INTEGER]);
+    for (const c of this.memberships) cuts.add(c.pos);
+    for (const c of this.visibilities) cuts.add(c.pos);
+    if (join > 0) cuts.add(join - 1);
+    const sorted = [...cuts].sort((a, b) => a - b);
+    const out: [number, number][] = [];
+    for (let i = 1; i < sorted.length; i++) {
+      const lo = sorted[i - 1]!, hi = sorted[i]!;
+      // Constant over (lo, hi]: decide at hi.
+      if (!this.allowed(valueBefore(this.visibilities, hi, "shared"), valueBefore(this.memberships, hi, "leave"), hi)) continue;
+      const last = out[out.length - 1];
+      if (last && last[1] === lo) last[1] = hi;
+      else out.push([lo, hi]);
+    }
+    return out;
+  }
+
+  /**
    * Every event after this position is visible to the user: they are joined since it, or the
    * room is world-readable since it. Past the end of the stream if neither holds.
    */

@@ -8,6 +8,11 @@ export interface SearchParams {
   language: string;
   query: string;
   roomIds: RoomId[];
+  /**
+   * In the rooms listed here, only events in these stretches of the stream, lo < pos <= hi
+   * (what the user may see); rooms not listed are searched whole.
+   */
+  visible?: { roomId: RoomId; lo: number; hi: number }[];
   keys: string[];
   senders?: string[];
   notSenders?: string[];
@@ -35,6 +40,11 @@ function tsq(p: SearchParams, args: unknown[]): string {
 function where(p: SearchParams, args: unknown[]): string {
   const w = ["e.room_id = ANY(?::text[])"];
   args.push(p.roomIds);
+  if (p.visible?.length) {
+    const partial = [...new Set(p.visible.map((v) => v.roomId))];
+    w.push("(NOT (e.room_id = ANY(?::text[])) OR EXISTS (SELECT 1 FROM unnest(?::text[], ?::bigint[], ?::bigint[]) v(room, lo, hi) WHERE v.room = e.room_id AND e.pos > v.lo AND e.pos <= v.hi))");
+    args.push(partial, p.visible.map((v) => v.roomId), p.visible.map((v) => v.lo), p.visible.map((v) => v.hi));
+  }
   w.push(`e.search_vector @@ ${tsq(p, args)}`, "e.search_key = ANY(?::text[])", "e.redacted_by IS NULL");
   args.push(p.keys);
   if (p.senders) { w.push("e.sender = ANY(?::text[])"); args.push(p.senders); }

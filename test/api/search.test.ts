@@ -127,7 +127,20 @@ describe("search", () => {
     expect(ids(await search(c, { search_term: "zebra" }))).to.deep.equal([during]);
     const other = await createRoom(a);
     await send(a, other, "zebra private");
-    expect(ids(await search(c, { search_term: "zebra" }))).to.deep.equal([during]);
+    const r = await search(c, { search_term: "zebra" });
+    expect(ids(r)).to.deep.equal([during]);
+    // The count is of what c may read too: no oracle for words said out of c's sight.
+    expect(r.body.search_categories.room_events.count).to.equal(1);
+    await send(a, roomId, "okapi after");
+    const none = await search(c, { search_term: "okapi" });
+    expect(none.body.search_categories.room_events).to.include({ count: 0 });
+    // Banned: the same.
+    const d = await t.s.client().register();
+    await join(d, roomId);
+    expect((await a.post(`/_matrix/client/v3/rooms/${enc(roomId)}/ban`, { user_id: d.userId })).status).to.equal(200);
+    await send(a, roomId, "quokka after the ban");
+    expect((await search(d, { search_term: "quokka" })).body.search_categories.room_events.count).to.equal(0);
+    expect((await search(d, { search_term: "zebra" })).body.search_categories.room_events.count).to.equal(0);
   });
 
   it("bad requests: missing search_term, unknown keys, bad next_batch, too many terms", async () => {
