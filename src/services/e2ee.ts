@@ -10,6 +10,8 @@ import { LocalBus, type Bus } from "./bus.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomStateCache } from "./room-state.js";
 import type { Requester } from "./tokens.js";
+import { canonicalJson } from "../matrix/canonical-json.js";
+import { signedPart, verifyEd25519 } from "../matrix/key-signatures.js";
 
 type Json = Record<string, unknown>;
 
@@ -123,23 +125,45 @@ export class KeyService {
     await this.announce(who.userId, pos);
   }
 
-  /** POST /keys/signatures/upload: signatures merged into the signed objects they sign. */
+  /**
+   * POST /keys/signatures/upload: signatures merged into the signed objects they sign. Only
+   * what cross-signing defines is taken, each signature checked against the signing key it
+   * names: one's own devices signed by one's self-signing key, one's own master key by one's
+   * devices, another user's master key by one's user-signing key. The object sent must be the
+   * one stored. Anything else is listed in `failures` and nothing of it is kept.
+   */
   async uploadSignatures(who: Requester, body: Record<string, Record<string, Json>>): Promise<Json> {
     const failures: Record<string, Record<string, Json>> = {};
+    const fail = (userId: string, keyId: string, error: string) => { (failures[userId] ??= {})[keyId] = { errcode: "M_INVALID_SIGNATURE", error }; };
     const touched = new Set<UserId>();
-    for (const [userId, objects] of Object.entries(body)) {
-      const [devices, cross] = await Promise.all([store.selectDeviceKeys(this.db, [userId]), store.selectCrossSigning(this.db, [userId])]);
-      for (const [keyId, signed] of Object.entries(objects)) {
-        const sigs = (signed.signatures as Record<string, Json> | undefined)?.[who.userId];
+    const [myDevices, myCross] = await Promise.all([store.selectDeviceKeys(this.db, [who.userId]), store.selectCrossSigning(this.db, [who.userId])]);
+    const mine = (kind: string) => crossKey(myCross.find((c) => c.kind === kind)?.key);
+    for (const [userId, objects] of Object.entries(body).slice(0, 100)) {
+      const own = userId === who.userId;
+      const [devices, cross] = own ? [myDevices, myCross] : await Promise.all([store.selectDeviceKeys(this.db, [userId]), store.selectCrossSigning(this.db, [userId])]);
+      for (const [keyId, signed] of Object.entries(objects).slice(0, 100)) {
         const dev = devices.find((d) => d.deviceId === keyId);
-        const cs = cross.find((c) => Object.keys((c.key.keys as Json) ?? {}).some((k) => k.endsWith(`:${keyId}`)));
-        if (!sigs || (!dev && !cs)) {
-          (failures[userId] ??= {})[keyId] = { errcode: "M_INVALID_SIGNATURE", error: "Unknown key or no signature from you" };
-          continue;
+        const cs = dev ? undefined : cross.find((c) => crossKey(c.key)?.keyId === `ed25519:${keyId}`);
+        const target = dev?.keys ?? cs?.key;
+        if (!target) { fail(userId, keyId, "Unknown key"); continue; }
+        if (canonicalJson(signedPart(signed)) !== canonicalJson(signedPart(target))) { fail(userId, keyId, "The signed object is not the key stored"); continue; }
+        // Which of the uploader's keys may sign this object.
+        let signers: { keyId: string; publicKey: string }[] = [];
+        if (own && dev) signers = [mine("self_signing")].filter((k): k is NonNullable<typeof k> => !!k);
+        else if (own && cs?.kind === "master") signers = myDevices.map((d) => deviceKey(d.deviceId, d.keys)).filter((k): k is NonNullable<typeof k> => !!k);
+        else if (!own && cs?.kind === "master") signers = [mine("user_signing")].filter((k): k is NonNullable<typeof k> => !!k);
+        const sigs = (signed.signatures as Record<string, unknown> | undefined)?.[who.userId];
+        if (!sigs || typeof sigs !== "object" || Object.keys(sigs).length === 0) { fail(userId, keyId, "No signature from you"); continue; }
+        const checked: Record<string, string> = {};
+        let bad = false;
+        for (const [sigKeyId, sig] of Object.entries(sigs as Record<string, unknown>)) {
+          const signer = signers.find((k) => k.keyId === sigKeyId);
+          if (!signer || typeof sig !== "string" || !verifyEd25519(target, signer.publicKey, sig)) { bad = true; break; }
+          checked[sigKeyId] = sig;
         }
-        const target = dev ? dev.keys : cs!.key;
+        if (bad) { fail(userId, keyId, "A signature does not verify with a key of yours that may sign this"); continue; }
         const all = { ...((target.signatures as Record<string, Json>) ?? {}) };
-        all[who.userId] = { ...(all[who.userId] ?? {}), ...sigs };
+        all[who.userId] = { ...(all[who.userId] ?? {}), ...checked };
         const merged = { ...target, signatures: all };
         if (dev) await store.upsertDeviceKeys(this.db, userId as UserId, keyId, merged);
         else await store.upsertCrossSigning(this.db, userId as UserId, cs!.kind, merged);
@@ -240,6 +264,20 @@ export class KeyService {
     this.notifier.deviceLists(mates, pos);
     await this.notifier.reach(pos);
   }
+}
+
+/** A cross-signing key's one ed25519 key. */
+function crossKey(key: Json | undefined): { keyId: string; publicKey: string } | null {
+  const keys = key?.keys;
+  if (!keys || typeof keys !== "object") return null;
+  const [entry] = Object.entries(keys as Record<string, unknown>).filter(([k, v]) => k.startsWith("ed25519:") && typeof v === "string");
+  return entry ? { keyId: entry[0], publicKey: entry[1] as string } : null;
+}
+
+/** A device's ed25519 key. */
+function deviceKey(deviceId: string, keys: Json): { keyId: string; publicKey: string } | null {
+  const k = (keys.keys as Record<string, unknown> | undefined)?.[`ed25519:${deviceId}`];
+  return typeof k === "string" ? { keyId: `ed25519:${deviceId}`, publicKey: k } : null;
 }
 
 function requireDevice(who: Requester): string {

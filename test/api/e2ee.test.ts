@@ -1,5 +1,7 @@
 // keys.yaml, cross_signing.yaml, to_device.yaml: the server stores and relays keys and messages.
+import { generateKeyPairSync, sign as cryptoSign, type KeyObject } from "node:crypto";
 import { expect } from "chai";
+import { canonicalJson } from "../../src/matrix/canonical-json.js";
 import { useServer } from "../helpers/server.js";
 import { enc, twoInRoom } from "../helpers/rooms.js";
 import type { UserClient } from "../helpers/client.js";
@@ -9,6 +11,25 @@ const deviceKeys = (u: UserClient, extra = "") => ({
   keys: { [`curve25519:${u.deviceId}`]: `curve${extra}`, [`ed25519:${u.deviceId}`]: `ed${extra}` },
   signatures: { [u.userId]: { [`ed25519:${u.deviceId}`]: "sig" } },
 });
+
+/** An ed25519 key pair; `pub` in unpadded base64, as keys are written. */
+function keyPair(): { pub: string; priv: KeyObject } {
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const raw = publicKey.export({ format: "der", type: "spki" }).subarray(12);
+  return { pub: raw.toString("base64").replace(/=+$/, ""), priv: privateKey };
+}
+
+/** The signature of signed JSON (without signatures and unsigned), unpadded base64. */
+function sign(obj: Record<string, unknown>, k: { priv: KeyObject }): string {
+  const { signatures: _s, unsigned: _u, ...rest } = obj;
+  return cryptoSign(null, Buffer.from(canonicalJson(rest)), k.priv).toString("base64").replace(/=+$/, "");
+}
+
+/** Device keys with a real ed25519 key, self-signed. */
+function deviceKeysWith(u: UserClient, k: { pub: string; priv: KeyObject }) {
+  const dk = { ...deviceKeys(u), keys: { [`curve25519:${u.deviceId}`]: "curve", [`ed25519:${u.deviceId}`]: k.pub } };
+  return { ...dk, signatures: { [u.userId]: { [`ed25519:${u.deviceId}`]: sign(dk, k) } } };
+}
 
 describe("end-to-end encryption plumbing", () => {
   const t = useServer();
@@ -96,25 +117,79 @@ describe("end-to-end encryption plumbing", () => {
 
   it("cross-signing keys: uploaded, queried (user-signing only by its owner), signatures merged; replacing the master key needs auth", async () => {
     const { a, b } = await twoInRoom(t.s.client());
-    await a.post("/_matrix/client/v3/keys/upload", { device_keys: deviceKeys(a) });
-    const master = { user_id: a.userId, usage: ["master"], keys: { "ed25519:MASTER": "MASTER" } };
-    const ssk = { user_id: a.userId, usage: ["self_signing"], keys: { "ed25519:SSK": "SSK" } };
-    const usk = { user_id: a.userId, usage: ["user_signing"], keys: { "ed25519:USK": "USK" } };
+    const dev = keyPair();
+    const dk = deviceKeysWith(a, dev);
+    await a.post("/_matrix/client/v3/keys/upload", { device_keys: dk });
+    const [m, s, u] = [keyPair(), keyPair(), keyPair()];
+    const master = { user_id: a.userId, usage: ["master"], keys: { [`ed25519:${m.pub}`]: m.pub } };
+    const ssk = { user_id: a.userId, usage: ["self_signing"], keys: { [`ed25519:${s.pub}`]: s.pub } };
+    const usk = { user_id: a.userId, usage: ["user_signing"], keys: { [`ed25519:${u.pub}`]: u.pub } };
     expect((await a.post("/_matrix/client/v3/keys/device_signing/upload", { master_key: master, self_signing_key: ssk, user_signing_key: usk })).status).to.equal(200);
     const own = await a.post("/_matrix/client/v3/keys/query", { device_keys: { [a.userId]: [] } });
     expect(own.body.user_signing_keys[a.userId]).to.deep.equal(usk);
     const theirs = await b.post("/_matrix/client/v3/keys/query", { device_keys: { [a.userId]: [] } });
     expect(theirs.body.master_keys[a.userId]).to.deep.equal(master);
     expect(theirs.body.user_signing_keys).to.deep.equal({});
+    // The self-signing key signs the device; the device signs the master key.
+    const bySsk = sign(dk, s);
     const sig = await a.post("/_matrix/client/v3/keys/signatures/upload", {
-      [a.userId]: { [a.deviceId]: { ...deviceKeys(a), signatures: { [a.userId]: { "ed25519:SSK": "signed-by-ssk" } } } },
+      [a.userId]: {
+        [a.deviceId]: { ...dk, signatures: { [a.userId]: { [`ed25519:${s.pub}`]: bySsk } } },
+        [m.pub]: { ...master, signatures: { [a.userId]: { [`ed25519:${a.deviceId}`]: sign(master, dev) } } },
+      },
     });
     expect(sig.body.failures).to.deep.equal({});
     const after = await b.post("/_matrix/client/v3/keys/query", { device_keys: { [a.userId]: [] } });
-    expect(after.body.device_keys[a.userId][a.deviceId].signatures[a.userId]["ed25519:SSK"]).to.equal("signed-by-ssk");
+    expect(after.body.device_keys[a.userId][a.deviceId].signatures[a.userId][`ed25519:${s.pub}`]).to.equal(bySsk);
+    expect(after.body.master_keys[a.userId].signatures[a.userId]).to.have.property(`ed25519:${a.deviceId}`);
     const replace = await a.post("/_matrix/client/v3/keys/device_signing/upload", { master_key: { ...master, keys: { "ed25519:NEW": "NEW" } } });
     expect(replace.status).to.equal(401);
     expect(replace.body.flows).to.be.an("array");
+  });
+
+  it("signatures that do not verify, or that cross-signing does not define, are refused and never served", async () => {
+    const { a, b } = await twoInRoom(t.s.client());
+    const dev = keyPair();
+    const dk = deviceKeysWith(a, dev);
+    await a.post("/_matrix/client/v3/keys/upload", { device_keys: dk });
+    const [m, s, u] = [keyPair(), keyPair(), keyPair()];
+    const master = { user_id: a.userId, usage: ["master"], keys: { [`ed25519:${m.pub}`]: m.pub } };
+    expect((await a.post("/_matrix/client/v3/keys/device_signing/upload", {
+      master_key: master,
+      self_signing_key: { user_id: a.userId, usage: ["self_signing"], keys: { [`ed25519:${s.pub}`]: s.pub } },
+      user_signing_key: { user_id: a.userId, usage: ["user_signing"], keys: { [`ed25519:${u.pub}`]: u.pub } },
+    })).status).to.equal(200);
+    const before = JSON.stringify((await b.post("/_matrix/client/v3/keys/query", { device_keys: { [a.userId]: [] } })).body);
+    const mallory = keyPair();
+    const forged: Record<string, string> = {};
+    for (let i = 0; i < 100; i++) forged[`ed25519:FORGED${i}`] = "c2lnbmF0dXJl";
+    // b makes up signatures on a's device and a's master key.
+    const r1 = await b.post("/_matrix/client/v3/keys/signatures/upload", {
+      [a.userId]: {
+        [a.deviceId]: { ...dk, signatures: { [b.userId]: forged } },
+        [m.pub]: { ...master, signatures: { [b.userId]: { [`ed25519:${mallory.pub}`]: sign(master, mallory) } } },
+      },
+    });
+    expect(r1.status).to.equal(200);
+    expect(Object.keys(r1.body.failures[a.userId]).sort()).to.deep.equal([a.deviceId, m.pub].sort());
+    expect(r1.body.failures[a.userId][a.deviceId].errcode).to.equal("M_INVALID_SIGNATURE");
+    // a's own device signed by a key that is not a's self-signing key; a wrong signature by
+    // the right key; an object that is not the one stored.
+    const r2 = await a.post("/_matrix/client/v3/keys/signatures/upload", {
+      [a.userId]: { [a.deviceId]: { ...dk, signatures: { [a.userId]: { [`ed25519:${mallory.pub}`]: sign(dk, mallory) } } } },
+    });
+    expect(r2.body.failures[a.userId][a.deviceId].errcode).to.equal("M_INVALID_SIGNATURE");
+    const r3 = await a.post("/_matrix/client/v3/keys/signatures/upload", {
+      [a.userId]: { [a.deviceId]: { ...dk, signatures: { [a.userId]: { [`ed25519:${s.pub}`]: sign({ other: 1 }, s) } } } },
+    });
+    expect(r3.body.failures[a.userId][a.deviceId].errcode).to.equal("M_INVALID_SIGNATURE");
+    const changed = { ...dk, keys: { ...dk.keys, [`curve25519:${a.deviceId}`]: "swapped" } };
+    const r4 = await a.post("/_matrix/client/v3/keys/signatures/upload", {
+      [a.userId]: { [a.deviceId]: { ...changed, signatures: { [a.userId]: { [`ed25519:${s.pub}`]: sign(changed, s) } } } },
+    });
+    expect(r4.body.failures[a.userId][a.deviceId].errcode).to.equal("M_INVALID_SIGNATURE");
+    const after = JSON.stringify((await b.post("/_matrix/client/v3/keys/query", { device_keys: { [a.userId]: [] } })).body);
+    expect(after).to.equal(before);
   });
 
   it("device_lists.left names a user who no longer shares any room", async () => {
