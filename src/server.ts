@@ -1,6 +1,7 @@
 // Composition root: config → database → services → express app → listening HTTP server.
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
+import { CONNECTIONS_CHECKING_INTERVAL_MS, guardSockets } from "./http/sockets.js";
 import type { AddressInfo } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
@@ -57,10 +58,9 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
   metrics.watchWriter(services.writer.stats);
   metrics.watchAppservices(() => services.delivery.stats());
   const app = buildApp(config, services, metrics, log, db);
-  const server = createServer(app);
-  // Long-polls stay open for up to the client's timeout; idle keep-alive sockets are cheap.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  const server = createServer({ connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS }, app);
+  const trustFn = app.get("trust proxy fn") as (addr: string, i: number) => boolean;
+  guardSockets(server, config, log, (addr) => trustFn(addr, 0));
   const ws = attachWebSocket(server, services, log);
 
   await new Promise<void>((resolve, reject) => {

@@ -16,7 +16,10 @@ export interface Config {
   rooms: { default_version: "10" | "11" };
   presence: { enabled: boolean; offline_after_ms: number; max_room_members: number };
   rate_limiting: { enabled: boolean; login: RateLimit; registration: RateLimit; requests: RateLimit };
-  http: { max_body_bytes: number; cors_origins: string[]; trust_proxy: boolean | string[] };
+  http: {
+    max_body_bytes: number; cors_origins: string[]; trust_proxy: boolean | string[];
+    headers_timeout_ms: number; request_timeout_ms: number; max_connections_per_address: number;
+  };
   appservices: { registration_files: string[]; query_timeout_ms: number };
   metrics: { enabled: boolean };
   user_directory: { search_all_users: boolean };
@@ -102,6 +105,9 @@ export const configSchema = {
       max_body_bytes: { type: "integer", minimum: 65536, default: 1048576 },
       cors_origins: { type: "array", items: { type: "string" }, default: ["*"] },
       trust_proxy: { anyOf: [{ type: "boolean" }, { type: "array", items: { type: "string" } }], default: false },
+      headers_timeout_ms: { type: "integer", minimum: 1000, default: 10000 },
+      request_timeout_ms: { type: "integer", minimum: 1000, default: 120000 },
+      max_connections_per_address: { type: "integer", minimum: 0, default: 500 },
     }),
     appservices: section({
       registration_files: { type: "array", items: { type: "string" }, default: [] },
