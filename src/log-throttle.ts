@@ -3,24 +3,24 @@
 import type { Logger } from "pino";
 
 export class Throttled {
-  private readonly kinds = new Map<string, { count: number; fields: Record<string, unknown>; timer: NodeJS.Timeout | null }>();
+  private readonly kinds = new Map<string, { count: number; fields: Record<string, unknown>; log: Logger }>();
 
-  constructor(private readonly log: Logger, private readonly intervalMs: number, private readonly level: "warn" | "info" | "debug" = "warn") {}
+  constructor(private readonly intervalMs: number, private readonly level: "warn" | "info" | "debug" | "error" = "warn") {}
 
-  note(msg: string, fields: Record<string, unknown> = {}): void {
+  note(log: Logger, msg: string, fields: Record<string, unknown> = {}): void {
     const k = this.kinds.get(msg);
     if (k) {
       k.count++;
       k.fields = fields;
+      k.log = log;
       return;
     }
-    this.log[this.level](fields, msg);
-    const entry = { count: 0, fields, timer: null as NodeJS.Timeout | null };
-    entry.timer = setTimeout(() => {
-      this.kinds.delete(msg);
-      if (entry.count > 0) this.log[this.level]({ ...entry.fields, repeated: entry.count, over_ms: this.intervalMs }, msg);
-    }, this.intervalMs);
-    entry.timer.unref();
+    log[this.level](fields, msg);
+    const entry = { count: 0, fields, log };
     this.kinds.set(msg, entry);
+    setTimeout(() => {
+      this.kinds.delete(msg);
+      if (entry.count > 0) entry.log[this.level]({ ...entry.fields, repeated: entry.count, over_ms: this.intervalMs }, msg);
+    }, this.intervalMs).unref();
   }
 }

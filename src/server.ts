@@ -43,7 +43,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
     embedded = await startEmbeddedPostgres(config.database.data_dir, config.database.port, log);
     dbUrl = embedded.url;
   }
-  const db = createDb(dbUrl, config.database.pool_size, config.database.statement_timeout_ms);
+  const db = createDb(dbUrl, config.database.pool_size, config.database.statement_timeout_ms, log.child({ module: "db" }));
   try {
     const applied = await migrate(db);
     if (applied.length) log.info({ applied }, "database migrations applied");
@@ -171,6 +171,7 @@ async function shutdown(server: Server, services: Services, ws: WsHandle, embedd
   clearTimeout(timer);
   await deliveryStopped;
   await services.tokens.flushSeen();
+  services.dbHealth.stop();
   await services.bus.close();
   await db.destroy();
   if (embedded) await embedded.stop();

@@ -60,3 +60,7 @@ export const limitExceeded = (retryAfterMs: number) =>
     // Retry-After is in whole seconds (RFC 9110); never 0, or a client retries at once.
     "Retry-After": String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
   });
+
+/** 503 while the database is unreachable: a transient condition, try again. */
+export const databaseAway = (): MatrixError =>
+  new MatrixError(503, "M_UNKNOWN", "The database is unavailable; try again shortly", {}, { "Retry-After": "5" });

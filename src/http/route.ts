@@ -1,12 +1,13 @@
 // defineRoutes/mountRoutes: how a route file declares its endpoints, and the one wrapper that
 // reads the body, authenticates, validates, rate-limits, calls the handler and renders errors.
+import { Throttled } from "../log-throttle.js";
 import { stringifyJson } from "../matrix/raw-json.js";
 import type { Express, Request, Response } from "express";
 import type { Logger } from "pino";
 import type { ValidateFunction } from "ajv";
 import type { Services } from "../services/index.js";
 import type { Requester } from "../services/tokens.js";
-import { MatrixError, notJson } from "./errors.js";
+import { MatrixError, databaseAway, notJson } from "./errors.js";
 import { extractAccessToken, missingToken } from "./auth.js";
 import { compile, schemaError, type Schema } from "./validate.js";
 import type { Metrics } from "../metrics.js";
@@ -132,6 +133,7 @@ export class Router {
         }
       } catch (err) {
         status = renderError(err, res, log);
+        if (isDatabaseUnavailable(err)) services.dbHealth.report();
       } finally {
         metrics.observeRequest(def.method, name, status, Number(process.hrtime.bigint() - started) / 1e9);
       }
@@ -249,16 +251,25 @@ export class SharedJson {
   constructor(readonly value: unknown) {}
 }
 
+/** Warnings that come in floods (an outage fails every request): one line a minute per kind. */
+const repeated = new Throttled(60_000);
+
 /** Renders any thrown value as a Matrix error; returns the status. Unknown errors are 500 M_UNKNOWN and logged once. */
 export function renderError(err: unknown, res: Response, log: Logger): number {
   let e: MatrixError;
+  // The client went away (an abandoned upload, say): nobody to answer, nothing wrong here.
+  if (!(err instanceof MatrixError) && (!res.socket || res.socket.destroyed)) {
+    log.debug({ err: loggable(err) }, "client closed the connection before the answer");
+    res.destroy();
+    return 499;
+  }
   if (err instanceof MatrixError) e = err;
   else if (isDatabaseUnavailable(err)) {
-    log.warn({ err: loggable(err) }, "database unavailable");
-    e = new MatrixError(503, "M_UNKNOWN", "The database is unavailable; try again shortly", {}, { "Retry-After": "5" });
+    repeated.note(log, "database unavailable", { err: loggable(err) });
+    e = databaseAway();
   } else if ((err as { code?: unknown })?.code === "23505") {
     // A unique-violation race with a concurrent request: the request may simply be repeated.
-    log.warn({ err: loggable(err) }, "concurrent write conflict");
+    repeated.note(log, "concurrent write conflict", { err: loggable(err) });
     e = new MatrixError(409, "M_UNKNOWN", "A concurrent request changed the same data; try again");
   } else {
     log.error({ err: loggable(err) }, "unhandled error");
@@ -288,7 +299,7 @@ function loggable(err: unknown): unknown {
 }
 
 /** Postgres unreachable, restarting, or the pool exhausted: a transient condition, not a bug. */
-function isDatabaseUnavailable(err: unknown): boolean {
+export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: string; name?: string; message?: string };
   if (!e || typeof e !== "object") return false;
   if (e.name === "KnexTimeoutError") return true;

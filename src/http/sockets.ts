@@ -21,7 +21,7 @@ export function guardSockets(server: Server, config: Config, log: Logger, truste
   // Idle keep-alive sockets are cheap; a client's next request usually follows within a minute.
   server.keepAliveTimeout = 65_000;
 
-  const warn = new Throttled(log, 60_000);
+  const warn = new Throttled(60_000);
   const cap = h.max_connections_per_address;
   if (cap > 0) {
     const open = new Map<string, number>();
@@ -31,7 +31,7 @@ export function guardSockets(server: Server, config: Config, log: Logger, truste
       if (exempt(addr) || trusted(addr)) return;
       const n = (open.get(addr) ?? 0) + 1;
       if (n > cap) {
-        warn.note("connection cap reached for an address", { cap });
+        warn.note(log, "connection cap reached for an address", { cap });
         socket.destroy();
         return;
       }
@@ -56,7 +56,7 @@ export function guardSockets(server: Server, config: Config, log: Logger, truste
       code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large", "M_TOO_LARGE", "The request's headers are too large"]
       : code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request Timeout", "M_UNKNOWN", "The request did not arrive in time"]
       : [400, "Bad Request", "M_UNKNOWN", "Malformed HTTP request"];
-    warn.note("malformed or incomplete HTTP request", { code, status });
+    warn.note(log, "malformed or incomplete HTTP request", { code, status });
     const body = JSON.stringify({ errcode, error });
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });

@@ -19,6 +19,7 @@ import { RoomStateCache } from "./room-state.js";
 import { RoomService } from "./rooms.js";
 import { loadSigningKey } from "./signing.js";
 import { MembershipCache } from "./memberships.js";
+import { DbHealth } from "./db-health.js";
 import { ReceiptService } from "./receipts.js";
 import { TypingService } from "./typing.js";
 import { PresenceService } from "./presence.js";
@@ -53,6 +54,7 @@ export interface Services {
   notifier: Notifier;
   roomCache: RoomStateCache;
   memberships: MembershipCache;
+  dbHealth: DbHealth;
   writer: EventWriter;
   rooms: RoomService;
   membership: MembershipService;
@@ -137,6 +139,9 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   await delivery.start();
   const relations = new RelationService(db, notifier, reader);
   reader.bundle = (rows, userId) => relations.bundle(rows, userId);
+  const dbHealth = new DbHealth(db);
+  const sync = new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread, relations, keys);
+  sync.dbHealth = dbHealth;
   return {
     config, db, log, tokens,
     accounts,
@@ -153,7 +158,8 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     reader,
     relations,
     search: new SearchService(db, config, memberships, roomCache, relations),
-    sync: new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread, relations, keys),
+    sync,
+    dbHealth,
     accountData,
     receipts,
     typing,

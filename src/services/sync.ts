@@ -29,6 +29,8 @@ import { Gate } from "./gate.js";
 import { quickDelta, type QuickDeps } from "./sync-quick.js";
 import { eventJsonWithAge } from "../matrix/raw-json.js";
 import { LoadCache } from "./load-cache.js";
+import type { DbHealth } from "./db-health.js";
+import { databaseAway } from "../http/errors.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
 /** Connections whose first sync loads their user's data from the database at once. */
@@ -62,6 +64,9 @@ export class SyncService {
     this.quickDeps = { notifier, members, cache, unread, keyCounts: (u, d) => keys.peekCounts(u, d) };
   }
 
+  /** Set when the process watches the database's health: long-polls then fail fast in an outage. */
+  dbHealth: DbHealth | null = null;
+
   private readonly ignored = new LoadCache<UserId, Set<string>>(100_000);
 
   private readonly quickDeps: QuickDeps;
@@ -92,7 +97,13 @@ export class SyncService {
       if (since !== null && !o.fullState && this.notifier.hasNews(who.userId, since) === false
         && !this.notifier.typingNews(who.userId, sinceTyping) && !this.notifier.presenceNews(who.userId, sincePresence)) {
         const left = deadline - Date.now();
-        if (left > 0 && !cancelled()) await this.notifier.wait(who.userId, since, left, o.signal, sinceTyping, sincePresence);
+        if (left > 0 && !cancelled()) {
+          // The database away: answer now (503) rather than at the end of the timeout.
+          if (this.dbHealth?.down) throw databaseAway();
+          const signal = this.dbHealth ? (o.signal ? AbortSignal.any([o.signal, this.dbHealth.signal]) : this.dbHealth.signal) : o.signal;
+          await this.notifier.wait(who.userId, since, left, signal, sinceTyping, sincePresence);
+          if (this.dbHealth?.down) throw databaseAway();
+        }
       }
       const res = await this.compute(who, since, sinceTyping, sincePresence, o);
       // Return when there is something, or when the time is up; a wake-up for something the

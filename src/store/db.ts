@@ -1,6 +1,8 @@
 // Database connection: knex over pg. The only place (with the other store/ files) that knows knex.
 import knexFactory, { type Knex } from "knex";
 import pg from "pg";
+import type { Logger } from "pino";
+import { Throttled } from "../log-throttle.js";
 
 export type Db = Knex;
 /** Anything a store function can run queries on: the pool or an open transaction. */
@@ -10,8 +12,22 @@ export type Queryable = Knex | Knex.Transaction;
 // parse them as numbers rather than strings.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 
-export function createDb(url: string, poolSize: number, statementTimeoutMs: number): Db {
+/** Knex's own messages ("Connection Error", pool warnings) as log lines, one a minute per kind. */
+function knexLog(log: Logger | undefined): Knex.Config["log"] {
+  if (!log) return undefined;
+  const t = new Throttled(60_000);
+  const line = (level: "warn" | "error" | "debug") => (m: unknown) => {
+    // Only the first line of the message: never a stack or a statement with its values.
+    const text = (m instanceof Error ? m.message : String(m)).split("\n")[0]!.slice(0, 200);
+    if (level === "debug") log.debug({ module: "knex" }, text);
+    else t.note(log, `database client: ${text.replace(/\d+/g, "#")}`, { module: "knex", level });
+  };
+  return { warn: line("warn"), error: line("error"), deprecate: line("warn"), debug: line("debug") };
+}
+
+export function createDb(url: string, poolSize: number, statementTimeoutMs: number, log?: Logger): Db {
   return knexFactory({
+    log: knexLog(log),
     client: "pg",
     connection: {
       connectionString: url,

@@ -36,10 +36,12 @@ export function testConfig(dbUrl: string, overrides: DeepPartial<Config> & Recor
   return buildConfig(base, "test");
 }
 
-export async function startTestServer(overrides: Parameters<typeof testConfig>[1] = {}): Promise<TestServer> {
+/** `logLines`: the server's log lines are collected there (at debug level) instead of dropped. */
+export async function startTestServer(overrides: Parameters<typeof testConfig>[1] = {}, logLines?: string[]): Promise<TestServer> {
   const dbUrl = await createTestDatabase();
   const config = testConfig(dbUrl, overrides);
-  const hs = await startHomeserver(config, { log: pino({ level: process.env.TEST_LOG ?? "silent" }), shutdownGraceMs: 2000 });
+  const log = logLines ? pino({ level: "debug" }, { write: (l: string) => { logLines.push(l); } }) : pino({ level: process.env.TEST_LOG ?? "silent" });
+  const hs = await startHomeserver(config, { log, shutdownGraceMs: 2000 });
   return { hs, config, dbUrl, client: (token?: string) => new Client(hs.url, token) };
 }
 
