@@ -6,10 +6,13 @@
 // interested in, and writes them as the next transaction (at most 100 events and 100 ephemeral
 // items) in the same database transaction that moves the position. Then it sends that
 // transaction until the service accepts it: the same txnId and the same body on every retry,
-// exponential backoff with jitter (2 s doubling to ~8.5 min), one transaction in flight, in
-// stream order. Nothing is lost across restarts (the pending transaction and the position are
+// exponential backoff with jitter (2 s doubling to 1 min; at once when the service makes a
+// request of its own, which shows it is back), one transaction in flight, in stream order. Nothing is lost across restarts (the pending transaction and the position are
 // in Postgres), and each service has its own worker, so one that is down delays no other.
-// With several processes, a lease in appservice_state lets one of them send for each service.
+// With several processes, a lease in appservice_state lets one of them send for each service;
+// a lease left by a process of this machine that is gone (a crash, kill -9) is taken at once.
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { RoomId, UserId } from "../matrix/ids.js";
@@ -28,7 +31,9 @@ const MAX_EVENTS = 100;
 const MAX_EPHEMERAL = 100;
 const SCAN = 500;
 const BACKOFF_START_MS = 2000;
-const BACKOFF_MAX_MS = 512_000;
+// A service that is down for long is retried every minute at least (and at once when it makes
+// a request of its own): a longer gap leaves a recovered bridge idle for minutes.
+const BACKOFF_MAX_MS = 60_000;
 const LEASE_MS = 30_000;
 const SEND_TIMEOUT_MS = 60_000;
 const IDLE_MS = 5000;
@@ -70,6 +75,11 @@ class Worker {
     this.wakeAll?.();
   }
 
+  /** The service made a request: if a retry is being waited for, it happens now. */
+  alive(): void {
+    if (this.backoffMs) this.kick();
+  }
+
   addEphemeral(e: Record<string, unknown>): void {
     if (this.ephemeral.length < 1000) this.ephemeral.push(e);
     this.wakeNews?.();
@@ -92,7 +102,7 @@ class Worker {
         const now = Date.now();
         // The lease is renewed when a third of it is left, not on every round.
         if (now > this.leaseUntil - LEASE_MS / 3) {
-          if (!(await store.takeLease(db, this.a.id, owner, now, now + LEASE_MS))) {
+          if (!(await store.takeLease(db, this.a.id, owner, now, now + LEASE_MS)) && !(await this.takeFromTheDead(now))) {
             this.leaseUntil = 0;
             await this.wait(IDLE_MS, false);
             continue;
@@ -129,6 +139,16 @@ class Worker {
         await this.wait(IDLE_MS, false);
       }
     }
+  }
+
+  /**
+   * The lease is held by a process of this machine that no longer runs (this server before a
+   * crash or kill): take it over now rather than when it runs out.
+   */
+  private async takeFromTheDead(now: number): Promise<boolean> {
+    const holder = await store.selectLeaseOwner(this.d.db, this.a.id);
+    if (!holder || !deadLocalOwner(holder)) return false;
+    return store.takeLeaseFrom(this.d.db, this.a.id, holder, this.d.owner, now + LEASE_MS);
   }
 
   /** The next transaction from the stream, or null (the position moves past what is of no interest). */
@@ -182,7 +202,8 @@ class Worker {
 }
 
 export class AppserviceDelivery {
-  readonly owner = randomBytes(8).toString("hex");
+  /** This process as a lease holder: machine, process ID, and a random part (process IDs are reused). */
+  readonly owner = `${MACHINE}:${process.pid}:${randomBytes(6).toString("hex")}`;
   private readonly workers = new Map<string, Worker>();
 
   constructor(
@@ -221,6 +242,11 @@ export class AppserviceDelivery {
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
   }
 
+  /** The service made a request with its token. */
+  alive(asId: string): void {
+    this.workers.get(asId)?.alive();
+  }
+
   kick(asId: string): void {
     this.workers.get(asId)?.kick();
   }
@@ -235,5 +261,26 @@ export class AppserviceDelivery {
       if (!a.receive_ephemeral || !this.registry.interestedInRoom(a, roomId, room)) continue;
       this.workers.get(a.id)?.addEphemeral({ type: "m.typing", room_id: roomId, content: { user_ids: userIds } });
     }
+  }
+}
+
+/** Which machine this is: its machine-id where there is one, else its host name. */
+const MACHINE = (() => {
+  try {
+    return readFileSync("/etc/machine-id", "utf8").trim().slice(0, 32) || hostname();
+  } catch {
+    return hostname();
+  }
+})().replace(/:/g, "_");
+
+/** Is `owner` a process of this machine that is gone? */
+function deadLocalOwner(owner: string): boolean {
+  const [machine, pid] = owner.split(":");
+  if (machine !== MACHINE || !pid || !/^\d+$/.test(pid) || Number(pid) === process.pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false; // it runs
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ESRCH";
   }
 }

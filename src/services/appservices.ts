@@ -92,8 +92,12 @@ export class AppserviceRegistry {
       if (!(await devices.selectDevice(this.db, who, deviceId as DeviceId))) throw new MatrixError(400, "M_UNKNOWN_DEVICE", "No such device for this user");
       device = deviceId as DeviceId;
     }
+    this.onActive?.(a.id);
     return { userId: who, deviceId: device, tokenId: null, isGuest: false, isAdmin: false, appserviceId: a.id };
   }
+
+  /** Called on every request a service makes with its as_token: it is alive. */
+  onActive: ((asId: string) => void) | null = null;
 
   /** Is the application service interested in this event (spec: which events to send)? */
   interested(a: Appservice, ev: ClientEvent, room: RoomState | null): boolean {

@@ -136,6 +136,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const membership = new MembershipService(db, rooms, writer);
   membership.queryUnknownAlias = (alias) => appservices.queryAlias(alias);
   const delivery = new AppserviceDelivery(db, appservices, notifier, roomCache, typing, log.child({ module: "appservice-delivery" }), presence);
+  appservices.onActive = (asId) => delivery.alive(asId);
   await delivery.start();
   const relations = new RelationService(db, notifier, reader);
   reader.bundle = (rows, userId) => relations.bundle(rows, userId);

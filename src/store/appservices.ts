@@ -17,6 +17,17 @@ export async function takeLease(q: Queryable, asId: string, owner: string, now: 
   return r.rows.length > 0;
 }
 
+export async function selectLeaseOwner(q: Queryable, asId: string): Promise<string | null> {
+  const r = await q.raw(`SELECT lease_owner FROM appservice_state WHERE as_id = ?`, [asId]);
+  return r.rows[0]?.lease_owner ?? null;
+}
+
+/** Takes the lease from `from` (known gone) whatever its expiry. */
+export async function takeLeaseFrom(q: Queryable, asId: string, from: string, owner: string, until: number): Promise<boolean> {
+  const r = await q.raw(`UPDATE appservice_state SET lease_owner = ?, lease_until = ? WHERE as_id = ? AND lease_owner = ? RETURNING as_id`, [owner, until, asId, from]);
+  return r.rows.length > 0;
+}
+
 export async function selectState(q: Queryable, asId: string): Promise<{ streamPos: number; nextTxn: number }> {
   const r = await q.raw(`SELECT stream_pos, next_txn FROM appservice_state WHERE as_id = ?`, [asId]);
   return { streamPos: Number(r.rows[0].stream_pos), nextTxn: Number(r.rows[0].next_txn) };

@@ -1,6 +1,8 @@
 // The application service API: registrations, namespaces, identity assertion, durable
 // transaction delivery, queries, ping. A test application service runs inside the test.
+import { spawnSync } from "node:child_process";
 import { expect } from "chai";
+import pg from "pg";
 import { pino } from "pino";
 import { ConfigError } from "../../src/config/load.js";
 import { startHomeserver, type Homeserver } from "../../src/server.js";
@@ -300,6 +302,40 @@ describe("application services: a backlog survives a homeserver restart", functi
       // Joined, the human's own join event is there too: nothing twice.
       const ids = fake.events().map((e) => e.event_id);
       expect(new Set(ids).size).to.equal(ids.length);
+    } finally {
+      await hs.close();
+      await fake.stop();
+    }
+  });
+
+  it("a lease left by a process of this machine that no longer runs is taken over at start, not waited out", async () => {
+    const dbUrl = await createTestDatabase();
+    const fake = await new FakeAppservice("hs-bridge").start();
+    const file = writeRegistration(registration("bridge", fake.url));
+    let hs = await start(dbUrl, [file]);
+    const asc = new Client(hs.url, "as-bridge");
+    const userId = (await asc.post("/_matrix/client/v3/register", { type: "m.login.application_service", username: "_bridge_lee", inhibit_login: true })).body.user_id;
+    const human = await new Client(hs.url).register();
+    const roomId = await createRoom(human, { preset: "public_chat" });
+    await asc.post(`/_matrix/client/v3/join/${enc(roomId)}?user_id=${enc(userId)}`, {});
+    await hs.close();
+    // As if the server had been killed holding the lease for another hour: its owner names
+    // this machine and a process that has exited.
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+    const db = new pg.Client({ connectionString: dbUrl });
+    await db.connect();
+    try {
+      const row = (await db.query("SELECT lease_owner FROM appservice_state WHERE as_id = 'bridge'")).rows[0];
+      const machine = String(row.lease_owner).split(":")[0];
+      await db.query("UPDATE appservice_state SET lease_owner = $1, lease_until = $2 WHERE as_id = 'bridge'", [`${machine}:${gone}:dead`, Date.now() + 3_600_000]);
+    } finally {
+      await db.end();
+    }
+    hs = await start(dbUrl, [file]);
+    try {
+      const h2 = Object.assign(new UserClient(hs.url, human.token), { userId: human.userId });
+      const id = await send(h2, roomId, "after the crash");
+      await fake.waitFor(() => fake.events().some((e) => e.event_id === id));
     } finally {
       await hs.close();
       await fake.stop();
