@@ -271,6 +271,11 @@ export function renderError(err: unknown, res: Response, log: Logger): number {
     // A unique-violation race with a concurrent request: the request may simply be repeated.
     repeated.note(log, "concurrent write conflict", { err: loggable(err) });
     e = new MatrixError(409, "M_UNKNOWN", "A concurrent request changed the same data; try again");
+  } else if (/^22[0-9A-Z]{3}$/.test(String((err as { code?: unknown })?.code)) && (err as { severity?: unknown }).severity !== undefined) {
+    // A Postgres data exception: a value the database cannot hold (the edge should have
+    // refused it). The request's fault, not the server's; logged to find the gap.
+    repeated.note(log, "a value the database refused", { err: loggable(err) });
+    e = new MatrixError(400, "M_BAD_JSON", "A value in the request cannot be stored");
   } else {
     log.error({ err: loggable(err) }, "unhandled error");
     e = new MatrixError(500, "M_UNKNOWN", "Internal server error");

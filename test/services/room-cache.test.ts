@@ -37,6 +37,23 @@ describe("room state cache", () => {
   });
 });
 
+describe("event writer batches", () => {
+  const t = useServer();
+
+  it("a send the database refuses fails alone, not the sends batched with it", async () => {
+    const a = await t.s.client().register();
+    const roomId = (await createRoom(a)) as RoomId;
+    const { writer } = t.s.hs.services;
+    const sender = a.userId as UserId;
+    // Past the edge's checks (which refuse it earlier): Postgres refuses a lone surrogate.
+    const sends = Array.from({ length: 12 }, (_, i) => writer.send(roomId, { type: "m.room.message", sender,
+      content: { msgtype: "m.text", body: i === 5 ? "bad \ud800" : `good ${i}` } }).then(() => "ok", () => "failed"));
+    const results = await Promise.all(sends);
+    expect(results.filter((r) => r === "failed")).to.have.length(1);
+    expect(results[5]).to.equal("failed");
+  });
+});
+
 describe("membership cache", () => {
   // A database whose membership reads answer when the test says, each with what the table
   // held when it was read: orders two loads and a commit as they can interleave on a busy server.
