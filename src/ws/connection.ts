@@ -6,6 +6,7 @@
 // into one catch-up frame (it is computed from the last token, like a /sync). A peer that takes
 // no frame for `slow_timeout_ms`, or lets unsent data pass `max_buffered_bytes`, is closed with
 // 4008 and resumes with `since`: the server never buffers without bound.
+import { Throttled } from "../log-throttle.js";
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
 import { syncOptions, type SyncParams } from "../api/client/sync.js";
@@ -45,6 +46,9 @@ function validatorOf(method: string, schema: Schema) {
 }
 
 const authParams: Schema = { type: "object", required: ["access_token"], properties: { access_token: { type: "string", minLength: 1, maxLength: 1024 } } };
+/** An outage fails every socket's sync at once: one line a minute, with a count. */
+const syncFailures = new Throttled(60_000);
+
 const syncParams: Schema = {
   type: "object",
   properties: {
@@ -217,7 +221,7 @@ export class WsConnection {
       } catch (e) {
         if (sub.signal.aborted || this.closed) return;
         if (e instanceof MatrixError && e.status === 401) return; // closing
-        this.log.warn({ err: (e as Error).message }, "websocket sync failed; retrying");
+        syncFailures.note(this.log, "websocket sync failed; retrying", { err: (e as Error).message });
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
