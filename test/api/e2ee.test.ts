@@ -115,16 +115,23 @@ describe("end-to-end encryption plumbing", () => {
     expect(bs3.body.to_device.events.map((e: any) => e.content)).to.deep.equal([{ hello: 1 }]);
   });
 
-  it("cross-signing keys: uploaded, queried (user-signing only by its owner), signatures merged; replacing the master key needs auth", async () => {
+  /** Two users in a room; a has a device with real keys and cross-signing keys (m, s, u). */
+  async function crossSigned() {
     const { a, b } = await twoInRoom(t.s.client());
     const dev = keyPair();
     const dk = deviceKeysWith(a, dev);
     await a.post("/_matrix/client/v3/keys/upload", { device_keys: dk });
     const [m, s, u] = [keyPair(), keyPair(), keyPair()];
-    const master = { user_id: a.userId, usage: ["master"], keys: { [`ed25519:${m.pub}`]: m.pub } };
-    const ssk = { user_id: a.userId, usage: ["self_signing"], keys: { [`ed25519:${s.pub}`]: s.pub } };
-    const usk = { user_id: a.userId, usage: ["user_signing"], keys: { [`ed25519:${u.pub}`]: u.pub } };
-    expect((await a.post("/_matrix/client/v3/keys/device_signing/upload", { master_key: master, self_signing_key: ssk, user_signing_key: usk })).status).to.equal(200);
+    const own = (usage: string, k: { pub: string }) => ({ user_id: a.userId, usage: [usage], keys: { [`ed25519:${k.pub}`]: k.pub } });
+    const master = own("master", m);
+    const usk = own("user_signing", u);
+    const up = await a.post("/_matrix/client/v3/keys/device_signing/upload", { master_key: master, self_signing_key: own("self_signing", s), user_signing_key: usk });
+    expect(up.status).to.equal(200);
+    return { a, b, dev, dk, m, s, u, master, usk };
+  }
+
+  it("cross-signing keys: uploaded, queried (user-signing only by its owner), signatures merged; replacing the master key needs auth", async () => {
+    const { a, b, dev, dk, m, s, master, usk } = await crossSigned();
     const own = await a.post("/_matrix/client/v3/keys/query", { device_keys: { [a.userId]: [] } });
     expect(own.body.user_signing_keys[a.userId]).to.deep.equal(usk);
     const theirs = await b.post("/_matrix/client/v3/keys/query", { device_keys: { [a.userId]: [] } });
@@ -148,17 +155,7 @@ describe("end-to-end encryption plumbing", () => {
   });
 
   it("signatures that do not verify, or that cross-signing does not define, are refused and never served", async () => {
-    const { a, b } = await twoInRoom(t.s.client());
-    const dev = keyPair();
-    const dk = deviceKeysWith(a, dev);
-    await a.post("/_matrix/client/v3/keys/upload", { device_keys: dk });
-    const [m, s, u] = [keyPair(), keyPair(), keyPair()];
-    const master = { user_id: a.userId, usage: ["master"], keys: { [`ed25519:${m.pub}`]: m.pub } };
-    expect((await a.post("/_matrix/client/v3/keys/device_signing/upload", {
-      master_key: master,
-      self_signing_key: { user_id: a.userId, usage: ["self_signing"], keys: { [`ed25519:${s.pub}`]: s.pub } },
-      user_signing_key: { user_id: a.userId, usage: ["user_signing"], keys: { [`ed25519:${u.pub}`]: u.pub } },
-    })).status).to.equal(200);
+    const { a, b, dk, m, s, master } = await crossSigned();
     const before = JSON.stringify((await b.post("/_matrix/client/v3/keys/query", { device_keys: { [a.userId]: [] } })).body);
     const mallory = keyPair();
     const forged: Record<string, string> = {};
