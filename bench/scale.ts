@@ -170,10 +170,10 @@ export async function scaleSection(pgUrl: string, say: (s: string) => void): Pro
     const owner = await register(server.url, "scale_owner");
     const roomA = (await api(server.url, "POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" }, owner.token)).room_id;
     const roomB = (await api(server.url, "POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" }, owner.token)).room_id;
-    const roomC = (await api(server.url, "POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" }, owner.token)).room_id;
+    const roomC = IDLE ? (await api(server.url, "POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" }, owner.token)).room_id : "";
     const jr = await joinAll(server.url, roomA, tA);
     await joinAll(server.url, roomB, tB);
-    const jc = await joinAll(server.url, roomC, tC);
+    const jc = IDLE ? await joinAll(server.url, roomC, tC) : 0;
     say(`set-up: ${CLIENTS * 2 + IDLE} users written into the store; joins at ${fmt(jr, 0)}/s (room of ${CLIENTS}), ${fmt(jc, 0)}/s (room of ${IDLE})`);
     // A fresh process: the clients are new to it, so the first fan-out is the cold one.
     await server.stop();
@@ -181,6 +181,7 @@ export async function scaleSection(pgUrl: string, say: (s: string) => void): Pro
     await fanoutPhase(say, "A", "ws", server, roomA, owner.token, tA);
     await fanoutPhase(say, "B", "poll", server, roomB, owner.token, tB);
     await server.stop();
+    if (IDLE === 0) return; // BENCH_SCALE_IDLE=0: the 1,000-client phases only
     server = await startServerProcess(pgUrl);
     const since = (await api(server.url, "GET", "/_matrix/client/v3/sync?timeout=0&filter=" + encodeURIComponent(JSON.stringify({ room: { rooms: [] } })), undefined, owner.token)).next_batch;
     await fanoutPhase(say, "C", "ws", server, roomC, owner.token, tC, since);

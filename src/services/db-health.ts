@@ -5,24 +5,26 @@
 import type { Db } from "../store/db.js";
 
 export class DbHealth {
-  private controller = new AbortController();
+  private isDown = false;
   private probing: NodeJS.Timeout | null = null;
+  private readonly listeners: (() => void)[] = [];
 
   constructor(private readonly db: Db, private readonly probeEveryMs = 1000) {}
 
   get down(): boolean {
-    return this.controller.signal.aborted;
+    return this.isDown;
   }
 
-  /** Aborted while the database is away (a new signal once it is back). */
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  /** Called when the database is found away (the long-polls are woken to answer 503). */
+  onDown(fn: () => void): void {
+    this.listeners.push(fn);
   }
 
   /** A query failed because the database is unreachable. */
   report(): void {
-    if (this.down) return;
-    this.controller.abort();
+    if (this.isDown) return;
+    this.isDown = true;
+    for (const l of this.listeners) l();
     this.probe();
   }
 
@@ -30,7 +32,7 @@ export class DbHealth {
     this.probing = setTimeout(() => {
       this.db.raw("SELECT 1").then(() => {
         this.probing = null;
-        this.controller = new AbortController();
+        this.isDown = false;
       }, () => this.probe());
     }, this.probeEveryMs);
     this.probing.unref();

@@ -143,6 +143,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const dbHealth = new DbHealth(db);
   const sync = new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread, relations, keys);
   sync.dbHealth = dbHealth;
+  dbHealth.onDown(() => notifier.wakeAll());
   return {
     config, db, log, tokens,
     accounts,

@@ -100,8 +100,7 @@ export class SyncService {
         if (left > 0 && !cancelled()) {
           // The database away: answer now (503) rather than at the end of the timeout.
           if (this.dbHealth?.down) throw databaseAway();
-          const signal = this.dbHealth ? (o.signal ? AbortSignal.any([o.signal, this.dbHealth.signal]) : this.dbHealth.signal) : o.signal;
-          await this.notifier.wait(who.userId, since, left, signal, sinceTyping, sincePresence);
+          await this.notifier.wait(who.userId, since, left, o.signal, sinceTyping, sincePresence); // an outage wakes every waiter
           if (this.dbHealth?.down) throw databaseAway();
         }
       }

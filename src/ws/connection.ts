@@ -244,22 +244,34 @@ export class WsConnection {
   /** Sends a frame; resolves when the socket has taken it. Closes a connection that is too slow. */
   private send(frame: unknown): Promise<void> {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return Promise.resolve();
-    const { max_buffered_bytes: maxBuffered, slow_timeout_ms: slowMs } = this.s.config.websocket;
+    const maxBuffered = this.s.config.websocket.max_buffered_bytes;
     // Unsent data already past the limit (one large frame alone is fine: an initial sync).
     if (this.ws.bufferedAmount > maxBuffered) {
       this.close(CLOSE.TOO_SLOW, "too slow: reconnect and resume with since");
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.close(CLOSE.TOO_SLOW, "too slow: reconnect and resume with since");
-        resolve();
-      }, slowMs);
-      timer.unref();
+      // A frame the peer has not taken within slow_timeout_ms closes the connection (checked
+      // by one sweep for every connection, not a timer per frame).
+      this.unsent.push(resolve);
+      if (this.oldestUnsent === 0) this.oldestUnsent = Date.now();
       this.ws.send(stringifyJson(frame), () => {
-        clearTimeout(timer);
-        resolve();
+        const done = this.unsent.shift();
+        this.oldestUnsent = this.unsent.length ? Date.now() : 0;
+        done?.();
       });
     });
+  }
+
+  private readonly unsent: (() => void)[] = [];
+  /** When the oldest frame not yet taken by the socket was handed to it (0: none). */
+  private oldestUnsent = 0;
+
+  /** The sweep: closes the connection if a frame has waited longer than slow_timeout_ms. */
+  sweep(now: number): void {
+    if (this.oldestUnsent && now - this.oldestUnsent > this.s.config.websocket.slow_timeout_ms) {
+      this.close(CLOSE.TOO_SLOW, "too slow: reconnect and resume with since");
+      for (const r of this.unsent.splice(0)) r();
+    }
   }
 }

@@ -84,11 +84,17 @@ export function attachWebSocket(server: Server, s: Services, log: Logger): WsHan
     }
   }, cfg.ping_interval_ms);
   heartbeat.unref();
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const conn of conns.values()) conn.sweep(now);
+  }, Math.max(100, Math.min(1000, Math.floor(cfg.slow_timeout_ms / 4))));
+  sweeper.unref();
 
   return {
     get connections() { return conns.size; },
     close() {
       clearInterval(heartbeat);
+      clearInterval(sweeper);
       for (const conn of conns.values()) conn.close(CLOSE.GOING_AWAY, "server shutting down");
       wss.close();
     },
