@@ -42,7 +42,11 @@ export class PushRuleService {
   }
 
   /** PUT /pushrules/global/{kind}/{ruleId} (with before/after). */
-  async put(userId: UserId, kind: string, ruleId: string, body: { actions: unknown[]; conditions?: Record<string, unknown>[]; pattern?: string }, before?: string, after?: string): Promise<void> {
+  put(userId: UserId, kind: string, ruleId: string, body: { actions: unknown[]; conditions?: Record<string, unknown>[]; pattern?: string }, before?: string, after?: string): Promise<void> {
+    return this.serial(userId, () => this.putNow(userId, kind, ruleId, body, before, after));
+  }
+
+  private async putNow(userId: UserId, kind: string, ruleId: string, body: { actions: unknown[]; conditions?: Record<string, unknown>[]; pattern?: string }, before?: string, after?: string): Promise<void> {
     const k = checkKind(kind);
     if (ruleId.startsWith(".")) throw new MatrixError(400, "M_INVALID_PARAM", "Rule IDs starting with '.' are reserved for server-default rules");
     if (k === "content" && typeof body.pattern !== "string") throw new MatrixError(400, "M_MISSING_PARAM", "A content rule needs a pattern");
@@ -72,7 +76,11 @@ export class PushRuleService {
     await this.save(userId, set);
   }
 
-  async delete(userId: UserId, kind: string, ruleId: string): Promise<void> {
+  delete(userId: UserId, kind: string, ruleId: string): Promise<void> {
+    return this.serial(userId, () => this.deleteNow(userId, kind, ruleId));
+  }
+
+  private async deleteNow(userId: UserId, kind: string, ruleId: string): Promise<void> {
     const k = checkKind(kind);
     const set = structuredClone(await this.get(userId));
     const i = set[k].findIndex((r) => r.rule_id === ruleId);
@@ -91,7 +99,26 @@ export class PushRuleService {
     await this.modify(userId, kind, ruleId, (r) => { r.actions = actions; });
   }
 
-  private async modify(userId: UserId, kind: string, ruleId: string, f: (r: PushRule) => void): Promise<void> {
+  private modify(userId: UserId, kind: string, ruleId: string, f: (r: PushRule) => void): Promise<void> {
+    return this.serial(userId, () => this.modifyNow(userId, kind, ruleId, f));
+  }
+
+  /**
+   * A user's rule changes one after another in this process: each reads the set, changes it and
+   * writes it whole, so two at once would lose one.
+   */
+  private readonly chains = new Map<UserId, Promise<void>>();
+
+  private serial<T>(userId: UserId, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(userId) ?? Promise.resolve();
+    const run = prev.then(fn);
+    const tail = run.then(() => undefined, () => undefined);
+    this.chains.set(userId, tail);
+    void tail.then(() => { if (this.chains.get(userId) === tail) this.chains.delete(userId); });
+    return run;
+  }
+
+  private async modifyNow(userId: UserId, kind: string, ruleId: string, f: (r: PushRule) => void): Promise<void> {
     const k = checkKind(kind);
     const set = structuredClone(await this.get(userId));
     const r = set[k].find((x) => x.rule_id === ruleId);

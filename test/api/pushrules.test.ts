@@ -41,6 +41,16 @@ describe("push rules", () => {
     expect(rules.content.global.content.map((r: any) => r.rule_id)).to.include("tart");
   });
 
+  it("changes made at the same moment are all kept", async () => {
+    const u = await t.s.client().register();
+    const puts = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+      u.put(`${base}/content/word${i}`, { actions: ["notify"], pattern: `word${i}` })));
+    expect(puts.map((r) => r.status)).to.deep.equal(Array(10).fill(200));
+    const all = await u.get("/_matrix/client/v3/pushrules/");
+    const ids = all.body.global.content.map((r: any) => r.rule_id).filter((id: string) => id.startsWith("word")).sort();
+    expect(ids).to.deep.equal(Array.from({ length: 10 }, (_, i) => `word${i}`).sort());
+  });
+
   it("rules decide the counts: a keyword highlights, a muted room counts nothing, the master rule silences all", async () => {
     const { a, b, roomId } = await twoInRoom(t.s.client());
     const counts = async () => (await a.get("/_matrix/client/v3/sync")).body.rooms.join[roomId].unread_notifications;
