@@ -113,10 +113,13 @@ export class PresenceService {
   }
 
   /** m.presence events for /sync: room-mates (and the user) whose presence changed after `since`. */
-  async forSync(userId: UserId, since: number | null): Promise<Record<string, unknown>[]> {
+  async forSync(userId: UserId, since: number | null, met: Iterable<UserId> = []): Promise<Record<string, unknown>[]> {
     if (!this.enabled) return [];
     const rooms = await this.sharingRooms(userId);
     const visible = (u: UserId) => u === userId || rooms.some((r) => r.interested.has(u));
+    // People the user has just come to share a room with: their current presence, changed or
+    // not (through rooms that share presence).
+    const fresh = since === null ? [] : [...met].filter((u) => u !== userId && visible(u));
     // Walk whichever is smaller: the changes since the token, or the users this one can see
     // (a token from before a crowd came online would otherwise scan the whole crowd per sync).
     let audience = 1;
@@ -130,6 +133,7 @@ export class PresenceService {
       if (newer(userId)) changed.add(userId);
       for (const r of rooms) for (const u of r.interested) if (newer(u)) changed.add(u);
     }
+    for (const u of fresh) changed.add(u);
     return [...changed].map((u) => ({ type: "m.presence", sender: u, content: this.content(u) }));
   }
 

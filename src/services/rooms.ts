@@ -114,7 +114,8 @@ export class RoomService {
     if (alias) drafts.push(d("m.room.canonical_alias", { alias }));
     if (!has("m.room.join_rules")) drafts.push(d("m.room.join_rules", { join_rule: p.join_rule }));
     if (!has("m.room.history_visibility")) drafts.push(d("m.room.history_visibility", { history_visibility: p.history_visibility }));
-    if (!has("m.room.guest_access")) drafts.push(d("m.room.guest_access", { guest_access: p.guest_access }));
+    // "forbidden" is what no guest_access event means: only can_join is written (as Synapse).
+    if (!has("m.room.guest_access") && p.guest_access === "can_join") drafts.push(d("m.room.guest_access", { guest_access: p.guest_access }));
     drafts.push(...initial.filter((e) => e.type !== "m.room.create" && e.type !== "m.room.member" && !(e.type === "m.room.power_levels" && e.stateKey === "")));
     if (req.name !== undefined) drafts.push(d("m.room.name", { name: req.name }));
     if (req.topic !== undefined) drafts.push(d("m.room.topic", { topic: req.topic, "m.topic": [{ body: req.topic, mimetype: "text/plain" }] }));

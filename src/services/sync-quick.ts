@@ -14,6 +14,7 @@ import type { RoomId, UserId } from "../matrix/ids.js";
 import { eventJsonWithAge } from "../matrix/raw-json.js";
 import { formatToken } from "../matrix/tokens.js";
 import type { EventRow } from "../store/events.js";
+import { lazyKey, type LazyMembers } from "./lazy-members.js";
 import type { MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomStateCache } from "./room-state.js";
@@ -45,6 +46,7 @@ export interface QuickDeps {
   cache: RoomStateCache;
   unread: UnreadService;
   keyCounts(userId: UserId, deviceId: string): { counts: Record<string, number>; unusedFallback: string[] } | undefined;
+  lazyMembers: LazyMembers;
 }
 
 /** The response, or null when the general path must answer. */
@@ -55,6 +57,10 @@ export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | nu
   if (!q.ignored || q.ignored.size > 0 || f.event_fields) return null;
   if (n.accountDataChanged(userId, after) || n.deviceListsChanged(userId, after) || n.typingNews(userId, q.sinceTyping) || n.presenceNews(userId, q.sincePresence)) return null;
   if (who.deviceId && n.toDeviceChanged(userId, q.ack)) return null;
+  // Lazy members: a sender whose membership this device was not sent needs the general path.
+  const lazy = f.room?.state?.lazy_load_members === true;
+  if (lazy && f.room?.state?.include_redundant_members === true) return null;
+  const device = lazyKey(who);
   const keys = who.deviceId ? d.keyCounts(userId, who.deviceId) : { counts: {}, unusedFallback: [] };
   if (!keys) return null;
   const memberships = d.members.peek(userId);
@@ -81,7 +87,9 @@ export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | nu
     const shown: EventRow[] = [];
     for (const r of rows) {
       if (!plain(r, userId)) return null;
-      if (matchesEventFilter(r.event, f.room?.timeline)) shown.push(r);
+      if (!matchesEventFilter(r.event, f.room?.timeline)) continue;
+      if (lazy && !d.lazyMembers.has(device, m.roomId, r.event.sender)) return null;
+      shown.push(r);
     }
     const kept = shown.slice(Math.max(0, shown.length - q.limit));
     const firstPos = kept.length ? kept[0]!.pos : after + 1;

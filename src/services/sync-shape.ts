@@ -1,6 +1,8 @@
 // The shape of a /sync response: room summaries, and whether a response carries anything.
 import type { ClientEvent } from "../matrix/events.js";
+import { matchesEventFilter, type Filter } from "../matrix/filter.js";
 import type { UserId } from "../matrix/ids.js";
+import type { RoomState } from "./room-state.js";
 
 type Json = Record<string, unknown>;
 
@@ -39,4 +41,42 @@ export function isEmpty(res: Json): boolean {
     && ((res.to_device as { events: unknown[] }).events.length === 0)
     && ((res.device_lists as { changed: unknown[]; left: unknown[] }).changed.length === 0)
     && ((res.device_lists as { changed: unknown[]; left: unknown[] }).left.length === 0);
+}
+
+/** The room state an invitee or knocker sees (spec: stripped state). */
+const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
+
+/**
+ * The stripped state of an invite or knock (spec: stripped state): the room's name, avatar,
+ * rules and so on, the inviter's own membership (so a client can show who invited and name a
+ * direct chat after them), and the user's membership event itself, last.
+ */
+export function strippedState(room: RoomState, own: ClientEvent): Json[] {
+  const strip = (e: ClientEvent): Json => ({ type: e.type, state_key: e.state_key, content: e.content, sender: e.sender });
+  const out = STRIPPED_TYPES.map((t) => room.get(t, "")).filter((e): e is ClientEvent => !!e).map(strip);
+  const inviter = own.sender !== own.state_key ? room.get("m.room.member", own.sender) : undefined;
+  if (inviter) out.push(strip(inviter));
+  out.push({ ...strip(own), event_id: own.event_id, origin_server_ts: own.origin_server_ts });
+  return out;
+}
+
+/**
+ * Account data changes into the response: global ones returned, room ones into their room's
+ * section (a joined room without one gets an otherwise empty section). Filters apply.
+ */
+export function placeAccountData(ad: { type: string; roomId: string; content: unknown }[], f: Filter, userId: UserId, join: Json, leave: Json,
+  joined: (roomId: string) => boolean, emptyJoin: () => Json): Json[] {
+  const globalAd: Json[] = [];
+  for (const a of ad) {
+    const evt = { type: a.type, content: a.content };
+    if (a.roomId === "") {
+      if (matchesEventFilter({ type: a.type, sender: userId }, f.account_data)) globalAd.push(evt);
+      continue;
+    }
+    if (!matchesEventFilter({ type: a.type, sender: userId }, f.room?.account_data)) continue;
+    const section = join[a.roomId] ?? leave[a.roomId];
+    if (section) ((section as Json).account_data as { events: Json[] }).events.push(evt);
+    else if (joined(a.roomId)) join[a.roomId] = { ...emptyJoin(), account_data: { events: [evt] } };
+  }
+  return globalAd;
 }

@@ -20,8 +20,9 @@ import type { ReceiptService } from "./receipts.js";
 import type { TypingService } from "./typing.js";
 import type { PresenceService, PresenceValue } from "./presence.js";
 import type { UnreadService } from "./unread.js";
-import { isEmpty, putUnread, summary } from "./sync-shape.js";
-import { lazyFilter, stateBefore, timeline } from "./sync-timeline.js";
+import { isEmpty, placeAccountData, putUnread, strippedState, summary } from "./sync-shape.js";
+import { lazyFilter, lazyIncremental, noteLazySent, stateBefore, timeline, type LazyDevice } from "./sync-timeline.js";
+import { LazyMembers, lazyKey } from "./lazy-members.js";
 import type { RelationService } from "./relations.js";
 import type { KeyService } from "./e2ee.js";
 import { parseToken } from "../matrix/tokens.js";
@@ -36,7 +37,6 @@ export const DEFAULT_TIMELINE_LIMIT = 10;
 /** Connections whose first sync loads their user's data from the database at once. */
 const PREPARE_CONCURRENCY = 4;
 export const MAX_TIMELINE_LIMIT = 500;
-const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
 
 export interface SyncOptions {
   since: number | null;
@@ -61,8 +61,10 @@ type Json = Record<string, unknown>;
 export class SyncService {
   constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService, private readonly presence: PresenceService, private readonly unread: UnreadService, private readonly relations: RelationService, private readonly keys: KeyService) {
     notifier.onAccountData((u, type) => { if (type === "m.ignored_user_list") this.ignored.delete(u); });
-    this.quickDeps = { notifier, members, cache, unread, keyCounts: (u, d) => keys.peekCounts(u, d) };
+    this.quickDeps = { notifier, members, cache, unread, keyCounts: (u, d) => keys.peekCounts(u, d), lazyMembers: this.lazyMembers };
   }
+
+  readonly lazyMembers = new LazyMembers();
 
   /** Set when the process watches the database's health: long-polls then fail fast in an outage. */
   dbHealth: DbHealth | null = null;
@@ -148,6 +150,9 @@ export class SyncService {
     const tlFilter = f.room?.timeline;
     const limit = Math.min(Math.max(tlFilter?.limit ?? DEFAULT_TIMELINE_LIMIT, 0), MAX_TIMELINE_LIMIT);
     const lazy = f.room?.state?.lazy_load_members === true;
+    // What this device was sent of the members, so each is sent once (lazy-members.ts).
+    const lz: LazyDevice | null = lazy ? { members: this.lazyMembers, device: lazyKey(who), redundant: f.room?.state?.include_redundant_members === true } : null;
+    if (lz && since === null) this.lazyMembers.reset(lz.device);
     const initial = since === null || o.fullState;
     const after = since ?? -1;
 
@@ -174,6 +179,7 @@ export class SyncService {
 
     const allowed = (r: RoomId) => roomAllowed(r, f.room);
     const leftCandidates = new Set<string>();
+    const met = new Set<UserId>(); // users who came to share a room with this one in the range
     const join: Json = {};
     const invite: Json = {};
     const knock: Json = {};
@@ -235,10 +241,11 @@ export class SyncService {
         const tl = timeline(rows, limit, vis, tlFilter, ignored);
         const start = tl.events.length ? tl.firstPos : upTo + 1;
         const current = stateMap.get(roomId) ?? [];
-        const state = await stateBefore(this.db, roomId, current, start);
+        const state = lazyFilter(await stateBefore(this.db, roomId, current, start), tl.events, userId, lazy, f);
+        if (lz) noteLazySent(lz, roomId, state, tl.events);
         join[roomId] = {
           timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken(start - 1) },
-          state: { events: lazyFilter(state, tl.events, userId, lazy, f).map(ser) },
+          state: { events: state.map(ser) },
           ephemeral: { events: [] },
           account_data: { events: [] },
           summary: summary(current.filter((r) => r.event.type === "m.room.member").map((r) => r.event), userId),
@@ -276,15 +283,21 @@ export class SyncService {
         const membersChanged = rows.some((r) => r.event.type === "m.room.member");
         for (const r of rows) {
           const mm = r.event.content.membership;
-          if (r.event.type === "m.room.member" && (mm === "leave" || mm === "ban") && r.event.state_key !== userId) leftCandidates.add(r.event.state_key!);
+          if (r.event.type !== "m.room.member" || r.event.state_key === userId) continue;
+          if (mm === "leave" || mm === "ban") leftCandidates.add(r.event.state_key!);
+          else if (mm === "join") met.add(r.event.state_key as UserId);
         }
-        const room = membersChanged ? await this.cache.get(roomId) : null;
+        const room = membersChanged || lz ? await this.cache.get(roomId) : null;
+        if (lz) {
+          state = lazyIncremental(state, tl.events, room, lz, f);
+          noteLazySent(lz, roomId, state, tl.events);
+        } else state = lazyFilter(state, tl.events, userId, false, f);
         join[roomId] = {
           timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken((tl.events.length ? tl.firstPos : after + 1) - 1) },
-          state: { events: lazyFilter(state, tl.events, userId, lazy && !o.fullState, f).map(ser) },
+          state: { events: state.map(ser) },
           ephemeral: { events: [] },
           account_data: { events: [] },
-          ...(room ? { summary: summary([...room.interested].map((u) => room.get("m.room.member", u)!), userId) } : {}),
+          ...(room && membersChanged ? { summary: summary([...room.interested].map((u) => room.get("m.room.member", u)!), userId) } : {}),
         };
       }
     }
@@ -295,11 +308,9 @@ export class SyncService {
       if (!initial && !(changed.get(m.roomId)?.now === m.membership)) continue;
       const room = await this.cache.get(m.roomId);
       if (!room) continue;
-      const stripped = STRIPPED_TYPES.map((t) => room.get(t, "")).filter((e): e is ClientEvent => !!e)
-        .map((e) => ({ type: e.type, state_key: e.state_key, content: e.content, sender: e.sender }));
       const own = room.get("m.room.member", userId)!;
       if (m.membership === "invite" && ignored.has(own.sender)) continue; // invites from ignored users are not shown
-      stripped.push({ type: own.type, state_key: own.state_key, content: own.content, sender: own.sender, event_id: own.event_id, origin_server_ts: own.origin_server_ts } as never);
+      const stripped = strippedState(room, own);
       if (m.membership === "invite") invite[m.roomId] = { invite_state: { events: stripped } };
       else knock[m.roomId] = { knock_state: { events: stripped } };
     }
@@ -343,26 +354,16 @@ export class SyncService {
 
     // Account data, global and per room.
     const ad = initial || this.notifier.accountDataChanged(userId, after) ? await accountData.selectAccountDataSince(this.db, userId, initial ? -1 : after, upTo) : [];
-    const globalAd: Json[] = [];
-    for (const a of ad) {
-      const evt = { type: a.type, content: a.content };
-      if (a.roomId === "") {
-        if (matchesEventFilter({ type: a.type, sender: userId }, f.account_data)) globalAd.push(evt);
-        continue;
-      }
-      if (!matchesEventFilter({ type: a.type, sender: userId }, f.room?.account_data)) continue;
-      const section = join[a.roomId] ?? leave[a.roomId];
-      if (section) ((section as Json).account_data as { events: Json[] }).events.push(evt);
-      else if (memberships.some((m) => m.roomId === a.roomId && m.membership === "join") && allowed(a.roomId as RoomId)) {
-        join[a.roomId] = { ...emptyJoin(), account_data: { events: [evt] } };
-      }
-    }
+    const globalAd = placeAccountData(ad, f, userId, join, leave,
+      (roomId) => memberships.some((m) => m.roomId === roomId && m.membership === "join") && allowed(roomId as RoomId), emptyJoin);
 
     // Unread counts for every joined room in the response.
     const joinIds = Object.keys(join) as RoomId[];
     if (joinIds.length) putUnread(join, await this.unread.counts(userId, joinIds, upTo), f.room?.timeline?.unread_thread_notifications === true);
 
-    const presenceEvents = (await this.presence.forSync(userId, initial ? null : sincePresence))
+    // Members of rooms just joined are newly met too.
+    for (const roomId of initial ? [] : fullRooms) for (const u of this.cache.peek(roomId)?.joined ?? []) met.add(u);
+    const presenceEvents = (await this.presence.forSync(userId, initial ? null : sincePresence, met))
       .filter((e) => matchesEventFilter({ type: "m.presence", sender: String(e.sender) }, f.presence));
     // Users this one may no longer share a room with: members of rooms they left, and those who
     // left rooms they are in. device_lists.left names those who now share none.

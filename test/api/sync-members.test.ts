@@ -1,0 +1,85 @@
+// /sync and the people in a room: lazy-loaded members across incremental syncs, the presence
+// of people newly met, and what an invite shows of its inviter.
+import { expect } from "chai";
+import { useServer } from "../helpers/server.js";
+import { createRoom, enc, invite, join, send } from "../helpers/rooms.js";
+import type { UserClient } from "../helpers/client.js";
+
+const lazy = (extra: Record<string, unknown> = {}) => enc(JSON.stringify({ room: { state: { lazy_load_members: true, ...extra }, timeline: { limit: 10 } } }));
+const members = (body: any, roomId: string): string[] =>
+  (body.rooms.join[roomId]?.state.events ?? []).filter((e: any) => e.type === "m.room.member").map((e: any) => e.state_key).sort();
+
+describe("sync: members", () => {
+  const t = useServer();
+
+  async function room3(): Promise<{ a: UserClient; b: UserClient; c: UserClient; roomId: string }> {
+    const [a, b, c] = [await t.s.client().register(), await t.s.client().register(), await t.s.client().register()];
+    const roomId = await createRoom(a, { preset: "public_chat" });
+    await join(b, roomId);
+    await join(c, roomId);
+    for (let i = 0; i < 10; i++) await send(b, roomId, `b ${i}`);
+    return { a, b, c, roomId };
+  }
+
+  it("lazy members: a new sender's membership comes once, in the incremental sync where they first speak", async () => {
+    const { a, b, c, roomId } = await room3();
+    const s0 = await a.get(`/_matrix/client/v3/sync?filter=${lazy()}`);
+    expect(members(s0.body, roomId)).to.deep.equal([a.userId, b.userId].sort());
+    await send(c, roomId, "hello from c");
+    const s1 = await a.get(`/_matrix/client/v3/sync?filter=${lazy()}&since=${enc(s0.body.next_batch)}`);
+    expect(members(s1.body, roomId)).to.deep.equal([c.userId]);
+    await send(c, roomId, "again");
+    await send(b, roomId, "and b");
+    const s2 = await a.get(`/_matrix/client/v3/sync?filter=${lazy()}&since=${enc(s1.body.next_batch)}`);
+    expect(s2.body.rooms.join[roomId].timeline.events).to.have.length(2);
+    expect(members(s2.body, roomId)).to.deep.equal([]); // both sent already
+    // With include_redundant_members, every sender every time.
+    await send(c, roomId, "once more");
+    const s3 = await a.get(`/_matrix/client/v3/sync?filter=${lazy({ include_redundant_members: true })}&since=${enc(s2.body.next_batch)}`);
+    expect(members(s3.body, roomId)).to.deep.equal([c.userId]);
+  });
+
+  it("lazy members: a gappy sync carries the members who joined or left in the gap", async () => {
+    const { a, c, roomId } = await room3();
+    const s0 = await a.get(`/_matrix/client/v3/sync?filter=${lazy()}`);
+    const d = await t.s.client().register();
+    await join(d, roomId);
+    for (let i = 0; i < 15; i++) await send(c, roomId, `c ${i}`);
+    const s1 = await a.get(`/_matrix/client/v3/sync?filter=${lazy()}&since=${enc(s0.body.next_batch)}`);
+    expect(s1.body.rooms.join[roomId].timeline.limited).to.equal(true);
+    expect(members(s1.body, roomId)).to.deep.equal([c.userId, d.userId].sort());
+  });
+
+  it("people newly met: each one's next sync carries the other's current presence", async () => {
+    const a = await t.s.client().register();
+    const b = await t.s.client().register();
+    expect((await a.put(`/_matrix/client/v3/presence/${enc(a.userId)}/status`, { presence: "online", status_msg: "here" })).status).to.equal(200);
+    const roomId = await createRoom(a, { preset: "public_chat" });
+    const a0 = await a.get("/_matrix/client/v3/sync?set_presence=offline");
+    const b0 = await b.get("/_matrix/client/v3/sync?set_presence=offline");
+    await join(b, roomId);
+    const b1 = await b.get(`/_matrix/client/v3/sync?set_presence=offline&since=${enc(b0.body.next_batch)}`);
+    const ofA = b1.body.presence.events.find((e: any) => e.sender === a.userId);
+    expect(ofA?.content).to.include({ presence: "online", status_msg: "here" });
+    const a1 = await a.get(`/_matrix/client/v3/sync?set_presence=offline&since=${enc(a0.body.next_batch)}`);
+    expect(a1.body.presence.events.map((e: any) => e.sender)).to.include(b.userId);
+    // Only once: the next sync has nothing new of a.
+    await send(a, roomId, "hi");
+    const b2 = await b.get(`/_matrix/client/v3/sync?set_presence=offline&since=${enc(b1.body.next_batch)}`);
+    expect(b2.body.presence.events.map((e: any) => e.sender)).to.not.include(a.userId);
+  });
+
+  it("an invite's stripped state carries the inviter's membership (name and avatar) and the invite", async () => {
+    const a = await t.s.client().register();
+    const b = await t.s.client().register();
+    await a.put(`/_matrix/client/v3/profile/${enc(a.userId)}/displayname`, { displayname: "Alice" });
+    const roomId = await createRoom(a, { is_direct: true });
+    const b0 = await b.get("/_matrix/client/v3/sync");
+    await invite(a, roomId, b.userId);
+    const b1 = await b.get(`/_matrix/client/v3/sync?since=${enc(b0.body.next_batch)}`);
+    const stripped = b1.body.rooms.invite[roomId].invite_state.events;
+    const inviter = stripped.find((e: any) => e.type === "m.room.member" && e.state_key === a.userId);
+    expect(inviter?.content).to.include({ membership: "join", displayname: "Alice" });
+    expect(stripped[stripped.length - 1]).to.include({ type: "m.room.member", state_key: b.userId });
+  });
+});
