@@ -143,6 +143,9 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const dbHealth = new DbHealth(db);
   const sync = new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread, relations, keys);
   sync.dbHealth = dbHealth;
+  unread.ignoredBy = (u) => sync.ignoredPeek(u);
+  // A new ignore list, new counts.
+  notifier.onAccountData((u, type) => { if (type === "m.ignored_user_list") unread.forgetUser(u); });
   dbHealth.onDown(() => notifier.wakeAll());
   return {
     config, db, log, tokens,

@@ -91,6 +91,7 @@ export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | nu
       if (lazy && !d.lazyMembers.has(device, m.roomId, r.event.sender)) return null;
       shown.push(r);
     }
+    if (shown.length === 0) continue; // the filter hides every new event: no section (as the general path)
     const kept = shown.slice(Math.max(0, shown.length - q.limit));
     const firstPos = kept.length ? kept[0]!.pos : after + 1;
     join[m.roomId] = {

@@ -1,10 +1,31 @@
 // The shape of a /sync response: room summaries, and whether a response carries anything.
 import type { ClientEvent } from "../matrix/events.js";
 import { matchesEventFilter, type Filter } from "../matrix/filter.js";
-import type { UserId } from "../matrix/ids.js";
-import type { RoomState } from "./room-state.js";
+import type { RoomId, UserId } from "../matrix/ids.js";
+import type { RoomState, RoomStateCache } from "./room-state.js";
+import { roomMatesOf, type MembershipCache } from "./memberships.js";
 
 type Json = Record<string, unknown>;
+
+/** What a /sync (or a WebSocket sync subscription) asks for. */
+export interface SyncOptions {
+  since: number | null;
+  /** The typing and presence serials of the `since` token (0 if it had none). */
+  sinceTyping?: number;
+  sincePresence?: number;
+  /** The to-device position the token acknowledges (defaults to its stream position). */
+  sinceToDevice?: number;
+  /** set_presence: how this sync marks the user (default online; offline leaves it as it is). */
+  setPresence?: "online" | "unavailable" | "offline";
+  timeoutMs: number;
+  fullState: boolean;
+  filter: Filter;
+  /** The client went away. */
+  signal?: AbortSignal;
+  /** The server is stopping: answer now. */
+  shutdown?: AbortSignal;
+}
+
 
 /** Puts each room's unread counts into its section (threaded: main timeline and threads apart). */
 export function putUnread(join: Json, counts: Map<string, { total: Json | object; main: Json | object; threads: Record<string, unknown> }>, threaded: boolean): void {
@@ -17,8 +38,11 @@ export function putUnread(join: Json, counts: Map<string, { total: Json | object
   }
 }
 
-/** Room summary (spec: m.heroes, counts) from the room's membership events. */
-export function summary(members: ClientEvent[], userId: UserId): Json {
+/**
+ * Room summary (spec: counts, and m.heroes when the room has neither a name nor a canonical
+ * alias to be called by) from the room's membership events.
+ */
+export function summary(members: ClientEvent[], userId: UserId, named = false): Json {
   let joined = 0;
   let invited = 0;
   const heroes: string[] = [];
@@ -29,7 +53,7 @@ export function summary(members: ClientEvent[], userId: UserId): Json {
     else continue;
     if (ev.state_key !== userId && heroes.length < 5) heroes.push(ev.state_key!);
   }
-  return { "m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited };
+  return { ...(named ? {} : { "m.heroes": heroes }), "m.joined_member_count": joined, "m.invited_member_count": invited };
 }
 
 export function isEmpty(res: Json): boolean {
@@ -79,4 +103,31 @@ export function placeAccountData(ad: { type: string; roomId: string; content: un
     else if (joined(a.roomId)) join[a.roomId] = { ...emptyJoin(), account_data: { events: [evt] } };
   }
   return globalAd;
+}
+
+/** Does the room have a name or canonical alias (so clients need no heroes to name it)? */
+export function isNamed(state: Iterable<ClientEvent>): boolean {
+  for (const e of state) {
+    if (e.state_key !== "") continue;
+    if (e.type === "m.room.name" && typeof e.content.name === "string" && e.content.name !== "") return true;
+    if (e.type === "m.room.canonical_alias" && typeof e.content.alias === "string" && e.content.alias !== "") return true;
+  }
+  return false;
+}
+
+/**
+ * Users this one may no longer share a room with (device_lists.left): members of rooms they
+ * left in the range, and those who left rooms they are in (`candidates`), who now share none.
+ */
+export async function usersLeft(changed: Map<RoomId, { prev: string; now: string }>, candidates: Set<string>, userId: UserId,
+  cache: RoomStateCache, members: MembershipCache): Promise<string[]> {
+  const maybe = new Set(candidates);
+  for (const [roomId, ch] of changed) {
+    if (ch.prev !== "join" || (ch.now !== "leave" && ch.now !== "ban")) continue;
+    const room = await cache.get(roomId);
+    if (room) for (const u of room.joined) if (u !== userId) maybe.add(u);
+  }
+  if (maybe.size === 0) return [];
+  const mates = await roomMatesOf(members, cache, userId);
+  return [...maybe].filter((u) => !mates.has(u as UserId));
 }

@@ -8,15 +8,48 @@ import type { LazyMembers } from "./lazy-members.js";
 import type { RoomState } from "./room-state.js";
 import type { Visibility } from "./visibility.js";
 
-/** Keeps the last `limit` visible, matching events; `limited` when older ones were cut. */
-export function timeline(rows: events.EventRow[], limit: number, vis: Visibility | null, f: RoomEventFilter | undefined, ignored?: Set<string>) {
-  let visible = vis ? rows.filter((r) => vis.canSee(r.event, r.pos)) : rows;
+export type Timeline = ReturnType<typeof timeline>;
+
+/**
+ * Keeps the last `limit` visible, matching events; `limited` when older ones were cut. `rows`
+ * are the newest `window` events of the range or fewer (all of it). Under a filter that keeps
+ * only some events, the limit counts the events it keeps (spec: filters), and the timeline is
+ * limited only when more of those came before.
+ */
+export function timeline(rows: events.EventRow[], limit: number, vis: Visibility | null, f: RoomEventFilter | undefined, ignored?: Set<string>, window = limit + 1, current?: RoomState | null) {
+  // Events of the room's current state are always shown (sent while the user was away or
+  // not): a client must be able to rebuild the current state from what it was sent.
+  const isCurrent = (r: events.EventRow) => r.event.state_key !== undefined && current?.entry(r.event.type, r.event.state_key)?.event.event_id === r.event.event_id;
+  let visible = vis ? rows.filter((r) => vis.canSee(r.event, r.pos) || isCurrent(r)) : rows;
   visible = visible.filter((r) => matchesEventFilter(r.event, f));
   // m.ignored_user_list: ignored users' messages are not shown (their state changes are).
   if (ignored?.size) visible = visible.filter((r) => r.event.state_key !== undefined || !ignored.has(r.event.sender));
-  const limited = rows.length > limit && limit >= 0;
+  const cut = rows.length >= window;
+  // From the newest limit + 1 events: limited when they were not all. From a longer window
+  // (a filtered timeline read further back): when more matching events than the limit, or
+  // the window did not reach the start.
+  const limited = limit >= 0 && (window > limit + 1 ? visible.length > limit || cut : cut);
   const kept = visible.slice(Math.max(0, visible.length - limit));
-  return { events: kept, limited, firstPos: kept.length ? kept[0]!.pos : 0 };
+  return { events: kept, limited, firstPos: kept.length ? kept[0]!.pos : 0, short: (restricts(f) || vis !== null) && cut && kept.length < limit && window === limit + 1 };
+}
+
+/** Does the timeline filter keep only some events? */
+export function restricts(f: RoomEventFilter | undefined): boolean {
+  return !!f && (f.types !== undefined || !!f.not_types?.length || f.senders !== undefined || !!f.not_senders?.length || f.contains_url !== undefined);
+}
+
+/** How far back a filtered timeline reads to fill its limit. */
+export const FILTERED_WINDOW = 500;
+
+/**
+ * A timeline that came out short of its limit from the newest limit + 1 events (a filter, or
+ * history the user may not see, hid some): read further back (up to FILTERED_WINDOW events)
+ * for more it shows.
+ */
+export async function refill(db: Db, roomId: RoomId, tl: Timeline, after: number, upTo: number, limit: number, vis: Visibility | null, f: RoomEventFilter | undefined, ignored?: Set<string>, current?: RoomState | null): Promise<Timeline> {
+  if (!tl.short) return tl;
+  const rows = (await events.selectRoomEvents(db, roomId, after, upTo, "b", FILTERED_WINDOW)).reverse();
+  return timeline(rows, limit, vis, f, ignored, FILTERED_WINDOW, current);
 }
 
 /**

@@ -3,7 +3,7 @@
 // read; a long-poll for a user with nothing new waits on the notifier without touching the
 // database (DESIGN §4, §5).
 import type { ClientEvent } from "../matrix/events.js";
-import { matchesEventFilter, pickFields, roomAllowed, type Filter } from "../matrix/filter.js";
+import { matchesEventFilter, pickFields, roomAllowed } from "../matrix/filter.js";
 import type { RoomId, UserId } from "../matrix/ids.js";
 import { formatToken } from "../matrix/tokens.js";
 import * as accountData from "../store/account-data.js";
@@ -15,13 +15,13 @@ import { serialize } from "./room-read.js";
 import type { RoomStateCache } from "./room-state.js";
 import type { Requester } from "./tokens.js";
 import { Visibility } from "./visibility.js";
-import { roomMatesOf, type MembershipCache } from "./memberships.js";
+import type { MembershipCache } from "./memberships.js";
 import type { ReceiptService } from "./receipts.js";
 import type { TypingService } from "./typing.js";
-import type { PresenceService, PresenceValue } from "./presence.js";
+import type { PresenceService } from "./presence.js";
 import type { UnreadService } from "./unread.js";
-import { isEmpty, placeAccountData, putUnread, strippedState, summary } from "./sync-shape.js";
-import { lazyFilter, lazyIncremental, noteLazySent, stateBefore, timeline, type LazyDevice } from "./sync-timeline.js";
+import { isEmpty, isNamed, placeAccountData, putUnread, strippedState, summary, usersLeft, type SyncOptions } from "./sync-shape.js";
+import { lazyFilter, lazyIncremental, noteLazySent, refill, restricts, stateBefore, timeline, type LazyDevice } from "./sync-timeline.js";
 import { LazyMembers, lazyKey } from "./lazy-members.js";
 import type { RelationService } from "./relations.js";
 import type { KeyService } from "./e2ee.js";
@@ -38,23 +38,7 @@ export const DEFAULT_TIMELINE_LIMIT = 10;
 const PREPARE_CONCURRENCY = 4;
 export const MAX_TIMELINE_LIMIT = 500;
 
-export interface SyncOptions {
-  since: number | null;
-  /** The typing and presence serials of the `since` token (0 if it had none). */
-  sinceTyping?: number;
-  sincePresence?: number;
-  /** The to-device position the token acknowledges (defaults to its stream position). */
-  sinceToDevice?: number;
-  /** set_presence: how this sync marks the user (default online; offline leaves it as it is). */
-  setPresence?: PresenceValue;
-  timeoutMs: number;
-  fullState: boolean;
-  filter: Filter;
-  /** The client went away. */
-  signal?: AbortSignal;
-  /** The server is stopping: answer now. */
-  shutdown?: AbortSignal;
-}
+export type { SyncOptions } from "./sync-shape.js";
 
 type Json = Record<string, unknown>;
 
@@ -72,6 +56,11 @@ export class SyncService {
   private readonly ignored = new LoadCache<UserId, Set<string>>(100_000);
 
   private readonly quickDeps: QuickDeps;
+
+  /** The user's ignored users if in memory. */
+  ignoredPeek(userId: UserId): ReadonlySet<string> | undefined {
+    return this.ignored.peek(userId);
+  }
 
   /** The user's m.ignored_user_list, kept in memory (dropped when it changes). */
   private async ignoredBy(userId: UserId): Promise<Set<string>> {
@@ -238,7 +227,10 @@ export class SyncService {
       for (const roomId of fullRooms) {
         const rows = recent.get(roomId) ?? [];
         const vis = visMap.get(roomId)!;
-        const tl = timeline(rows, limit, vis, tlFilter, ignored);
+        // A filtered timeline reads further back for its limit in an initial sync; a room just
+        // joined keeps the newest events' window, marked limited (as the reference does).
+        const first = timeline(rows, limit, vis, tlFilter, ignored);
+        const tl = since === null && restricts(tlFilter) ? await refill(this.db, roomId, first, -1, upTo, limit, vis, tlFilter, ignored) : first;
         const start = tl.events.length ? tl.firstPos : upTo + 1;
         const current = stateMap.get(roomId) ?? [];
         const state = lazyFilter(await stateBefore(this.db, roomId, current, start), tl.events, userId, lazy, f);
@@ -248,7 +240,7 @@ export class SyncService {
           state: { events: state.map(ser) },
           ephemeral: { events: [] },
           account_data: { events: [] },
-          summary: summary(current.filter((r) => r.event.type === "m.room.member").map((r) => r.event), userId),
+          summary: summary(current.filter((r) => r.event.type === "m.room.member").map((r) => r.event), userId, isNamed(current.map((r) => r.event))),
         };
       }
     }
@@ -274,7 +266,8 @@ export class SyncService {
         const rows = recent.get(roomId);
         if (!rows?.length) continue;
         const vis = changed.has(roomId) ? await Visibility.load(this.db, roomId, userId) : null;
-        const tl = timeline(rows, limit, vis, tlFilter, ignored);
+        const cur = vis ? await this.cache.get(roomId) : null;
+        const tl = await refill(this.db, roomId, timeline(rows, limit, vis, tlFilter, ignored, limit + 1, cur), after, upTo, limit, vis, tlFilter, ignored, cur);
         let state: events.EventRow[] = [];
         if (tl.limited && tl.events.length) {
           const tlIds = new Set(tl.events.map((r) => r.event.event_id));
@@ -292,12 +285,14 @@ export class SyncService {
           state = lazyIncremental(state, tl.events, room, lz, f);
           noteLazySent(lz, roomId, state, tl.events);
         } else state = lazyFilter(state, tl.events, userId, false, f);
+        // Nothing of it to show (the filter or an ignore hid every new event): no section.
+        if (!tl.events.length && !state.length) continue;
         join[roomId] = {
           timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken((tl.events.length ? tl.firstPos : after + 1) - 1) },
           state: { events: state.map(ser) },
           ephemeral: { events: [] },
           account_data: { events: [] },
-          ...(room && membersChanged ? { summary: summary([...room.interested].map((u) => room.get("m.room.member", u)!), userId) } : {}),
+          ...(room && membersChanged ? { summary: summary([...room.interested].map((u) => room.get("m.room.member", u)!), userId, isNamed([room.get("m.room.name", ""), room.get("m.room.canonical_alias", "")].filter((e) => !!e) as ClientEvent[])) } : {}),
         };
       }
     }
@@ -328,7 +323,10 @@ export class SyncService {
       const vis = await Visibility.load(this.db, m.roomId, userId);
       const tl = timeline(rows, limit, vis, tlFilter, ignored);
       const start = tl.events.length ? tl.firstPos : m.pos;
-      const stateRows = await events.selectStateAt(this.db, m.roomId, start);
+      // Joined at the token: what changed between it and the timeline, as for a joined room;
+      // else (joined and left in the range, an invite) the whole state, as for a room just joined.
+      const stateRows = initial || ch!.prev !== "join" ? await events.selectStateAt(this.db, m.roomId, start)
+        : (await events.selectStateChangesBetween(this.db, m.roomId, after, start)).filter((r) => !tl.events.some((e) => e.event.event_id === r.event.event_id));
       leave[m.roomId] = {
         timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken(start - 1) },
         state: { events: lazyFilter(stateRows, tl.events, userId, lazy, f).map(ser) },
@@ -365,18 +363,7 @@ export class SyncService {
     for (const roomId of initial ? [] : fullRooms) for (const u of this.cache.peek(roomId)?.joined ?? []) met.add(u);
     const presenceEvents = (await this.presence.forSync(userId, initial ? null : sincePresence, met))
       .filter((e) => matchesEventFilter({ type: "m.presence", sender: String(e.sender) }, f.presence));
-    // Users this one may no longer share a room with: members of rooms they left, and those who
-    // left rooms they are in. device_lists.left names those who now share none.
-    for (const [roomId, ch] of changed) {
-      if (ch.prev !== "join" || (ch.now !== "leave" && ch.now !== "ban")) continue;
-      const room = await this.cache.get(roomId);
-      if (room) for (const u of room.joined) if (u !== userId) leftCandidates.add(u);
-    }
-    const leftUsers: string[] = [];
-    if (leftCandidates.size) {
-      const mates = await roomMatesOf(this.members, this.cache, userId);
-      for (const u of leftCandidates) if (!mates.has(u as UserId)) leftUsers.push(u);
-    }
+    const leftUsers = await usersLeft(changed, leftCandidates, userId, this.cache, this.members);
 
     // Encryption plumbing: to-device messages, whose keys changed, one-time key counts.
     const ack = o.since === null ? null : (o.sinceToDevice ?? o.since);

@@ -53,6 +53,9 @@ export class UnreadService {
   private readonly users = new Map<UserId, Map<RoomId, Counts>>();
   constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly rulesOf: (userId: UserId) => Promise<RuleSet>) {}
 
+  /** The users a user ignores, if known (loaded by sync before it counts: SyncService.prepare). */
+  ignoredBy: (userId: UserId) => ReadonlySet<string> | undefined = () => undefined;
+
   /** The user's receipt in the room moved: recount. */
   forget(userId: UserId, roomId: RoomId): void {
     this.users.get(userId)?.delete(roomId);
@@ -177,6 +180,7 @@ export class UnreadService {
       return;
     }
     if (ev.unsigned?.redacted_because) return; // a redacted message is no longer news
+    if (this.ignoredBy(userId)?.has(ev.sender)) return; // an ignored user's messages are not shown, nor counted
     const pl = levelsOf(room);
     const name = room.get("m.room.member", userId)?.content.displayname;
     const res = evaluatePushRules(rules, ev as unknown as Record<string, unknown>, {
