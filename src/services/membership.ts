@@ -25,12 +25,12 @@ export class MembershipService {
     return parseRoomId(roomIdOrAlias);
   }
 
-  async join(userId: UserId, roomId: RoomId, reason?: string, ts?: number): Promise<RoomId> {
+  async join(userId: UserId, roomId: RoomId, reason?: string, ts?: number, extra: Record<string, unknown> = {}): Promise<RoomId> {
     const room = await this.rooms.room(roomId);
-    const content = await this.rooms.memberContent(userId, "join", reason !== undefined ? { reason } : {});
-    // Joining again changes nothing unless the profile changed.
+    const content = await this.rooms.memberContent(userId, "join", { ...extra, ...(reason !== undefined ? { reason } : {}) });
+    // Joining again changes nothing unless the profile changed (or the client adds content).
     const cur = room.get("m.room.member", userId);
-    if (cur?.content.membership === "join" && cur.content.displayname === content.displayname && cur.content.avatar_url === content.avatar_url) {
+    if (cur?.content.membership === "join" && cur.content.displayname === content.displayname && cur.content.avatar_url === content.avatar_url && Object.keys(extra).length === 0) {
       return roomId;
     }
     await this.writer.send(roomId, { type: "m.room.member", stateKey: userId, content, sender: userId, ts });

@@ -111,16 +111,14 @@ export class RoomReadService {
   }
 
   /** GET /rooms/{roomId}/joined_members: members only. */
-  async joinedMembers(who: Requester, roomId: RoomId): Promise<Record<string, { display_name?: string; avatar_url?: string }>> {
+  async joinedMembers(who: Requester, roomId: RoomId): Promise<Record<string, { display_name: string | null; avatar_url: string | null }>> {
     const a = await this.access(who.userId, roomId);
     if (a.membership !== "join" && !a.worldReadable) throw forbidden("You are not in this room");
-    const out: Record<string, { display_name?: string; avatar_url?: string }> = {};
+    // Both keys always, null when unset (as the reference; clients read them without checking).
+    const out: Record<string, { display_name: string | null; avatar_url: string | null }> = {};
     for (const u of a.room.joined) {
       const c = a.room.get("m.room.member", u)!.content;
-      out[u] = {
-        ...(typeof c.displayname === "string" ? { display_name: c.displayname } : {}),
-        ...(typeof c.avatar_url === "string" ? { avatar_url: c.avatar_url } : {}),
-      };
+      out[u] = { display_name: typeof c.displayname === "string" ? c.displayname : null, avatar_url: typeof c.avatar_url === "string" ? c.avatar_url : null };
     }
     return out;
   }

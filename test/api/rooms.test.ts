@@ -300,6 +300,7 @@ describe("rooms", () => {
       const jm = await a.get(`/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`);
       expect(Object.keys(jm.body.joined).sort()).to.deep.equal([a.userId, b.userId].sort());
       expect(jm.body.joined[b.userId].display_name).to.equal(b.userId.slice(1, b.userId.indexOf(":")));
+      expect(jm.body.joined[b.userId]).to.have.property("avatar_url", null); // unset: null, the key still there
       expect((await b.get("/_matrix/client/v3/joined_rooms")).body.joined_rooms).to.deep.equal([roomId]);
       const bad = await a.get(`/_matrix/client/v3/rooms/${enc(roomId)}/members?membership=dancing`);
       expect(bad.status).to.equal(400);

@@ -82,4 +82,14 @@ describe("sync: members", () => {
     expect(inviter?.content).to.include({ membership: "join", displayname: "Alice" });
     expect(stripped[stripped.length - 1]).to.include({ type: "m.room.member", state_key: b.userId });
   });
+
+  it("POST /join carries the body's own keys into the member event; the server's keys stay its own", async () => {
+    const a = await t.s.client().register();
+    const b = await t.s.client().register();
+    const roomId = await createRoom(a, { preset: "public_chat" });
+    const r = await b.post(`/_matrix/client/v3/join/${enc(roomId)}`, { foo: "bar", membership: "leave", reason: "hi" });
+    expect(r.status).to.equal(200);
+    const ev = await b.get(`/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(b.userId)}`);
+    expect(ev.body).to.include({ foo: "bar", membership: "join", reason: "hi" });
+  });
 });

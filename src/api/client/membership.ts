@@ -20,6 +20,15 @@ function targetAction(action: string, pick: (s: Services) => TargetFn): RouteDef
 }
 
 const reasonBody = obj({ reason: str(65536) });
+
+/**
+ * Other keys a join body carries go into the member event's content, as the reference does
+ * (clients and bridges put their own keys there); the ones the server decides are not taken.
+ */
+function extraContent(body: unknown): Record<string, unknown> {
+  const { reason: _r, third_party_signed: _t, membership: _m, displayname: _d, avatar_url: _a, join_authorised_via_users_server: _j, ...rest } = (body ?? {}) as Record<string, unknown>;
+  return rest;
+}
 type Reason = { reason?: string };
 type Target = { user_id: string; reason?: string };
 
@@ -28,7 +37,7 @@ export default defineRoutes({
   joinRoomById: {
     method: "POST", path: "/_matrix/client/v3/rooms/:roomId/join", auth: "user", body: reasonBody,
     async handler({ user, params, body }, s) {
-      const roomId = await s.membership.join(user.userId, parseRoomId(params.roomId!), (body as Reason).reason);
+      const roomId = await s.membership.join(user.userId, parseRoomId(params.roomId!), (body as Reason).reason, undefined, extraContent(body));
       return { room_id: roomId };
     },
   },
@@ -38,7 +47,7 @@ export default defineRoutes({
     method: "POST", path: "/_matrix/client/v3/join/:roomIdOrAlias", auth: "user", body: reasonBody,
     async handler({ user, params, body }, s) {
       const roomId = await s.membership.resolveRoom(params.roomIdOrAlias!);
-      await s.membership.join(user.userId, roomId, (body as Reason).reason);
+      await s.membership.join(user.userId, roomId, (body as Reason).reason, undefined, extraContent(body));
       return { room_id: roomId };
     },
   },
