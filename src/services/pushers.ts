@@ -62,7 +62,7 @@ export class PushService {
   }
 
   /** POST /pushers/set: kind null deletes. */
-  async set(userId: UserId, b: PusherBody): Promise<void> {
+  async set(userId: UserId, b: PusherBody, tokenId: number | null = null): Promise<void> {
     if (b.kind === null) {
       await store.deletePusher(this.db, userId, b.app_id, b.pushkey);
       return;
@@ -79,7 +79,7 @@ export class PushService {
     await store.upsertPusher(this.db, {
       user_id: userId, app_id: b.app_id, pushkey: b.pushkey, kind: b.kind, app_display_name: b.app_display_name!, device_display_name: b.device_display_name!,
       profile_tag: b.profile_tag ?? null, lang: b.lang!, data: b.data!,
-    }, b.append === true);
+    }, b.append === true, tokenId);
     this.owners = null;
   }
 

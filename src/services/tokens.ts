@@ -195,7 +195,10 @@ export class TokenService {
       const row = await devices.selectTokenByRefreshHash(trx, hashToken(refreshToken));
       if (!row) throw unknownToken("Unknown refresh token.");
       // A chain of unused refreshes keeps one predecessor only.
-      if (row.refreshedFrom !== null) await devices.deleteTokenById(trx, row.refreshedFrom);
+      if (row.refreshedFrom !== null) {
+        await devices.handOverPushers(trx, row.refreshedFrom, row.id);
+        await devices.deleteTokenById(trx, row.refreshedFrom);
+      }
       const issued = await this.issue(trx, row.userId, row.deviceId, true, row.id);
       return issued;
     });

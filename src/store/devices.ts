@@ -111,7 +111,13 @@ export async function deleteTokenById(q: Queryable, id: number): Promise<void> {
 }
 
 /** The new pair is in use: the pair it was refreshed from is no longer valid. */
+/** A token replaced by a refresh: the pushers it made are now its successor's (else they would go with it). */
+export async function handOverPushers(q: Queryable, fromId: number, toId: number): Promise<void> {
+  await q.raw(`UPDATE pushers SET access_token_id = ? WHERE access_token_id = ?`, [toId, fromId]);
+}
+
 export async function retirePreviousToken(q: Queryable, id: number, previousId: number): Promise<void> {
+  await handOverPushers(q, previousId, id);
   await q("access_tokens").where({ id: previousId }).delete();
   await q("access_tokens").where({ id }).update({ refreshed_from: null });
 }

@@ -12,15 +12,16 @@ export async function selectPushers(q: Queryable, userIds: string[]): Promise<Pu
   return r.rows.map((x: PusherRow) => ({ ...x, created_ts: Number(x.created_ts) }));
 }
 
-export async function upsertPusher(q: Queryable, p: Omit<PusherRow, "created_ts">, append: boolean): Promise<void> {
+export async function upsertPusher(q: Queryable, p: Omit<PusherRow, "created_ts">, append: boolean, tokenId: number | null): Promise<void> {
   // Without append, this app/pushkey belongs to this user alone (spec: pushers/set).
   if (!append) await q.raw(`DELETE FROM pushers WHERE app_id = ? AND pushkey = ? AND user_id <> ?`, [p.app_id, p.pushkey, p.user_id]);
   await q.raw(
-    `INSERT INTO pushers (user_id, app_id, pushkey, kind, app_display_name, device_display_name, profile_tag, lang, data, created_ts)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?)
+    `INSERT INTO pushers (user_id, app_id, pushkey, kind, app_display_name, device_display_name, profile_tag, lang, data, created_ts, access_token_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?)
      ON CONFLICT (app_id, pushkey, user_id) DO UPDATE SET kind = EXCLUDED.kind, app_display_name = EXCLUDED.app_display_name,
-       device_display_name = EXCLUDED.device_display_name, profile_tag = EXCLUDED.profile_tag, lang = EXCLUDED.lang, data = EXCLUDED.data`,
-    [p.user_id, p.app_id, p.pushkey, p.kind, p.app_display_name, p.device_display_name, p.profile_tag, p.lang, JSON.stringify(p.data), Date.now()]);
+       device_display_name = EXCLUDED.device_display_name, profile_tag = EXCLUDED.profile_tag, lang = EXCLUDED.lang, data = EXCLUDED.data,
+       access_token_id = EXCLUDED.access_token_id`,
+    [p.user_id, p.app_id, p.pushkey, p.kind, p.app_display_name, p.device_display_name, p.profile_tag, p.lang, JSON.stringify(p.data), Date.now(), tokenId]);
 }
 
 export async function deletePusher(q: Queryable, userId: string | null, appId: string, pushkey: string): Promise<void> {

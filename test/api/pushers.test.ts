@@ -43,6 +43,38 @@ describe("pushers", function () {
     expect((await u.get("/_matrix/client/v3/pushers")).body.pushers).to.deep.equal([]);
   });
 
+  it("a pusher goes with the access token that made it: logout, or a password change logging out other devices; a refresh keeps it", async () => {
+    const u = await t.s.client().register();
+    const second = async () => {
+      const login = await t.s.client().post("/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: u.userId }, password: u.password });
+      return Object.assign(Object.create(Object.getPrototypeOf(u)), u, { token: login.body.access_token, deviceId: login.body.device_id });
+    };
+    const keys = async () => (await u.get("/_matrix/client/v3/pushers")).body.pushers.map((p: any) => p.pushkey).sort();
+    expect((await u.post("/_matrix/client/v3/pushers/set", pusher("k-mine"))).status).to.equal(200);
+    const phone = await second();
+    expect((await phone.post("/_matrix/client/v3/pushers/set", pusher("k-phone"))).status).to.equal(200);
+    const tablet = await second();
+    expect((await tablet.post("/_matrix/client/v3/pushers/set", pusher("k-tablet"))).status).to.equal(200);
+    expect(await keys()).to.deep.equal(["k-mine", "k-phone", "k-tablet"]);
+    expect((await tablet.post("/_matrix/client/v3/logout", {})).status).to.equal(200);
+    expect(await keys()).to.deep.equal(["k-mine", "k-phone"]);
+    const changed = await u.post("/_matrix/client/v3/account/password", {
+      new_password: "another long password", logout_devices: true,
+      auth: { type: "m.login.password", identifier: { type: "m.id.user", user: u.userId }, password: u.password },
+    });
+    expect(changed.status, changed.text).to.equal(200);
+    expect(await keys()).to.deep.equal(["k-mine"]);
+    // A refreshed token keeps its pushers.
+    const fresh = await t.s.client().post("/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: u.userId }, password: "another long password", refresh_token: true });
+    const r = Object.assign(Object.create(Object.getPrototypeOf(u)), u, { token: fresh.body.access_token });
+    expect((await r.post("/_matrix/client/v3/pushers/set", pusher("k-refreshed"))).status).to.equal(200);
+    const refreshed = await t.s.client().post("/_matrix/client/v3/refresh", { refresh_token: fresh.body.refresh_token });
+    expect(refreshed.status).to.equal(200);
+    const r2 = Object.assign(Object.create(Object.getPrototypeOf(u)), u, { token: refreshed.body.access_token });
+    expect((await r2.get("/_matrix/client/v3/account/whoami")).status).to.equal(200); // first use retires the old token
+    expect(await keys()).to.deep.equal(["k-mine", "k-refreshed"]);
+  });
+
   it("a message and a mention reach the gateway with the spec's payload; a muted room sends nothing", async () => {
     const { a, b, roomId } = await twoInRoom(t.s.client());
     await a.post("/_matrix/client/v3/pushers/set", pusher("k-a"));

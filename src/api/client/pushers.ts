@@ -28,7 +28,7 @@ export default defineRoutes({
       profile_tag: str(32), lang: str(20), data: anyObject, append: bool,
     }, ["pushkey", "kind", "app_id"]),
     async handler({ user, body }, s) {
-      await s.pushers.set(user.userId, body as PusherBody);
+      await s.pushers.set(user.userId, body as PusherBody, user.tokenId);
       return {};
     },
   },
