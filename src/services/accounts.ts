@@ -98,6 +98,16 @@ export class AccountService {
     });
   }
 
+  /** A guest becomes a full account, same user ID, with a password (and, unless inhibited, a new session). */
+  async upgradeGuest(userId: UserId, password: string, login: NewAccount["login"]): Promise<SessionResult> {
+    const passwordHash = await hashPassword(password);
+    return this.db.transaction(async (trx) => {
+      if (!(await users.upgradeGuest(trx, userId, passwordHash))) throw new MatrixError(400, "M_USER_IN_USE", "This account is not a guest's");
+      if (!login) return { user_id: userId };
+      return this.startSession(trx, userId, login.deviceId, login.deviceName, login.refresh);
+    }).finally(() => this.tokens.forgetUser(userId)); // cached tokens say "guest"
+  }
+
   /** POST /login with m.login.password. */
   async loginWithPassword(
     body: LoginIdentifierBody & { password?: unknown },

@@ -134,6 +134,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   directory.queryUnknownAlias = (alias) => appservices.queryAlias(alias);
   profiles.queryUnknownUser = (userId) => appservices.queryUser(userId);
   const membership = new MembershipService(db, rooms, writer);
+  writer.onCommit((room, written) => { void membership.guestAccessChanged(room, written).catch((e) => log.warn({ err: (e as Error).message }, "removing guests failed")); });
   membership.queryUnknownAlias = (alias) => appservices.queryAlias(alias);
   const delivery = new AppserviceDelivery(db, appservices, notifier, roomCache, typing, log.child({ module: "appservice-delivery" }), presence);
   appservices.onActive = (asId) => delivery.alive(asId);

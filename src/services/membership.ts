@@ -4,7 +4,9 @@ import { MatrixError, forbidden, notFound } from "../http/errors.js";
 import { parseRoomAlias, parseRoomId, type RoomId, type UserId } from "../matrix/ids.js";
 import type { Db } from "../store/db.js";
 import * as directory from "../store/directory.js";
-import type { EventWriter } from "./event-writer.js";
+import * as users from "../store/users.js";
+import type { EventWriter, Written } from "./event-writer.js";
+import type { RoomState } from "./room-state.js";
 import type { RoomService } from "./rooms.js";
 
 export class MembershipService {
@@ -25,8 +27,12 @@ export class MembershipService {
     return parseRoomId(roomIdOrAlias);
   }
 
-  async join(userId: UserId, roomId: RoomId, reason?: string, ts?: number, extra: Record<string, unknown> = {}): Promise<RoomId> {
+  async join(userId: UserId, roomId: RoomId, reason?: string, ts?: number, extra: Record<string, unknown> = {}, guest = false): Promise<RoomId> {
     const room = await this.rooms.room(roomId);
+    // Guests join only rooms that let them (spec: guest access).
+    if (guest && room.get("m.room.guest_access", "")?.content.guest_access !== "can_join") {
+      throw new MatrixError(403, "M_FORBIDDEN", "Guests may not join this room");
+    }
     const content = await this.rooms.memberContent(userId, "join", { ...extra, ...(reason !== undefined ? { reason } : {}) });
     // Joining again changes nothing unless the profile changed (or the client adds content).
     const cur = room.get("m.room.member", userId);
@@ -36,6 +42,18 @@ export class MembershipService {
     await this.writer.send(roomId, { type: "m.room.member", stateKey: userId, content, sender: userId, ts });
     await directory.deleteForgotten(this.db, userId, roomId);
     return roomId;
+  }
+
+  /**
+   * Guest access revoked (m.room.guest_access no longer can_join): the guests in the room leave
+   * it (spec: guest access; as the reference does, each guest's own leave event).
+   */
+  async guestAccessChanged(room: RoomState, written: Written[]): Promise<void> {
+    const revoked = written.some((w) => w.event.type === "m.room.guest_access" && w.event.state_key === "" && w.event.content.guest_access !== "can_join");
+    if (!revoked || room.get("m.room.guest_access", "")?.content.guest_access === "can_join") return;
+    for (const guest of await users.selectGuests(this.db, [...room.joined])) {
+      await this.writer.send(room.roomId, { type: "m.room.member", stateKey: guest, content: { membership: "leave" }, sender: guest }).catch(() => undefined);
+    }
   }
 
   /** POST /knock/{roomIdOrAlias}: ask to be let in (join rule knock or knock_restricted). */

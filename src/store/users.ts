@@ -33,6 +33,19 @@ export async function insertUser(q: Queryable, u: Omit<UserRow, "createdTs" | "d
   return (res.rowCount ?? 0) === 1;
 }
 
+/** Makes a guest a full account with this password; false if it was not a guest. */
+export async function upgradeGuest(q: Queryable, userId: UserId, passwordHash: string): Promise<boolean> {
+  const r = await q.raw(`UPDATE users SET is_guest = false, password_hash = ? WHERE user_id = ? AND is_guest RETURNING user_id`, [passwordHash, userId]);
+  return r.rows.length > 0;
+}
+
+/** Which of these users are guests. */
+export async function selectGuests(q: Queryable, userIds: string[]): Promise<UserId[]> {
+  if (userIds.length === 0) return [];
+  const r = await q.raw(`SELECT user_id FROM users WHERE is_guest AND user_id = ANY(?::text[])`, [userIds]);
+  return r.rows.map((x: { user_id: UserId }) => x.user_id);
+}
+
 export async function selectUser(q: Queryable, userId: UserId): Promise<UserRow | null> {
   const r = await q<Raw>("users").where({ user_id: userId }).first();
   return r ? fromRow(r) : null;

@@ -35,19 +35,19 @@ type Target = { user_id: string; reason?: string };
 export default defineRoutes({
   /** POST /_matrix/client/v3/rooms/{roomId}/join */
   joinRoomById: {
-    method: "POST", path: "/_matrix/client/v3/rooms/:roomId/join", auth: "user", body: reasonBody,
+    method: "POST", path: "/_matrix/client/v3/rooms/:roomId/join", auth: "user", guest: true, body: reasonBody,
     async handler({ user, params, body }, s) {
-      const roomId = await s.membership.join(user.userId, parseRoomId(params.roomId!), (body as Reason).reason, undefined, extraContent(body));
+      const roomId = await s.membership.join(user.userId, parseRoomId(params.roomId!), (body as Reason).reason, undefined, extraContent(body), user.isGuest);
       return { room_id: roomId };
     },
   },
 
   /** POST /_matrix/client/v3/join/{roomIdOrAlias} */
   joinRoom: {
-    method: "POST", path: "/_matrix/client/v3/join/:roomIdOrAlias", auth: "user", body: reasonBody,
+    method: "POST", path: "/_matrix/client/v3/join/:roomIdOrAlias", auth: "user", guest: true, body: reasonBody,
     async handler({ user, params, body }, s) {
       const roomId = await s.membership.resolveRoom(params.roomIdOrAlias!);
-      await s.membership.join(user.userId, roomId, (body as Reason).reason, undefined, extraContent(body));
+      await s.membership.join(user.userId, roomId, (body as Reason).reason, undefined, extraContent(body), user.isGuest);
       return { room_id: roomId };
     },
   },

@@ -7,6 +7,7 @@ import { makeUserId } from "../../matrix/ids.js";
 import { DUMMY, type AuthDict } from "../../services/uia.js";
 
 interface RegisterBody {
+  guest_access_token?: string;
   username?: string;
   password?: string;
   device_id?: string;
@@ -26,6 +27,7 @@ const registerBody = obj({
   refresh_token: bool,
   auth: anyObject,
   type: str(255),
+  guest_access_token: str(1024),
 });
 
 export default defineRoutes({
@@ -59,6 +61,17 @@ export default defineRoutes({
         }), s.config.server_name);
       }
       if (!s.config.registration.enabled) throw forbidden("Registration has been disabled");
+      // A guest upgrading to a full account keeps its user ID (spec: guest access): its own
+      // access token, and its localpart as username.
+      if (body.guest_access_token !== undefined) {
+        const guest = await s.tokens.authenticate(body.guest_access_token, ip).catch(() => null);
+        if (!guest?.isGuest) throw forbidden("guest_access_token is not a guest's access token");
+        if (!body.username || makeUserId(body.username.toLowerCase(), s.config.server_name) !== guest.userId) throw forbidden("A guest can only upgrade its own account");
+        if (body.password === undefined) throw missingParam("password is required");
+        s.accounts.checkPasswordPolicy(body.password);
+        await s.uia.require(body.auth, "register", [[DUMMY]], null);
+        return withHomeServer(await s.accounts.upgradeGuest(guest.userId, body.password, login), s.config.server_name);
+      }
       // Localparts are lower case; a client must not assume the ID it gets equals what it sent
       // (spec), and people type "Alice". The name is checked before auth, so a client learns
       // of a taken name at once.
