@@ -26,10 +26,11 @@ import keyBackup from "./client/key-backup.js";
 import media from "./client/media.js";
 import misc from "./client/misc.js";
 import pushers from "./client/pushers.js";
+import legacy from "./client/legacy.js";
 
 // Express tries routes in this order: the hottest (sync, sending) come first.
 export const routeTables: RouteTable[] = [
   sync, roomEvents, versions, registration, login, devices, account, profile, adminRegister,
   createRoom, membership, accountData, directory, pushrules, receipts, presence,
-  redaction, relations, search, appservicePing, thirdParty, keys, keyBackup, media, misc, pushers,
+  redaction, relations, search, appservicePing, thirdParty, keys, keyBackup, media, misc, pushers, legacy,
 ];

@@ -20,6 +20,7 @@ import { RoomService } from "./rooms.js";
 import { loadSigningKey } from "./signing.js";
 import { MembershipCache } from "./memberships.js";
 import { DbHealth } from "./db-health.js";
+import { LegacyStreams } from "./legacy.js";
 import { ReceiptService } from "./receipts.js";
 import { TypingService } from "./typing.js";
 import { PresenceService } from "./presence.js";
@@ -55,6 +56,7 @@ export interface Services {
   roomCache: RoomStateCache;
   memberships: MembershipCache;
   dbHealth: DbHealth;
+  legacy: LegacyStreams;
   writer: EventWriter;
   rooms: RoomService;
   membership: MembershipService;
@@ -166,6 +168,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     search: new SearchService(db, config, memberships, roomCache, relations),
     sync,
     dbHealth,
+    legacy: new LegacyStreams(db, sync, reader, presence, directory, notifier),
     accountData,
     receipts,
     typing,

@@ -152,7 +152,8 @@ export class PresenceService {
     if (this.flushTimer) clearTimeout(this.flushTimer);
   }
 
-  private content(userId: UserId): Record<string, unknown> {
+  /** The user's presence as m.presence content. */
+  content(userId: UserId): Record<string, unknown> {
     const s = this.users.get(userId);
     if (!s || !this.enabled) return { presence: "offline" };
     const ago = Date.now() - s.lastActive;
