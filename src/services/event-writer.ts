@@ -129,13 +129,10 @@ export class EventWriter {
         // A duplicate send txn committed by another process at the same moment: retry, and
         // the retry finds it and answers with its event.
         if (!((e as { code?: string }).code === "23505" && String((e as { constraint?: string }).constraint).startsWith("event_txns"))) {
-          if (batch.length === 1) {
-            batch[0]!.reject(e);
-            return;
-          }
           // One send the database refused must not fail the others it was batched with: each
           // goes again on its own (the batch was not committed, the statement is atomic).
-          for (const p of batch) await this.commitBatch(roomId, [p]);
+          if (batch.length === 1) batch[0]!.reject(e);
+          else for (const p of batch) await this.commitBatch(roomId, [p]);
           return;
         }
       }

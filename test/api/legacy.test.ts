@@ -30,6 +30,7 @@ describe("legacy streams", () => {
     const b = await t.s.client().register();
     const roomId = await createRoom(a, { preset: "public_chat" });
     await join(b, roomId);
+    for (const q of ["limit=hello", "limit=-2", "timeout=hello"]) expect((await b.get(`/_matrix/client/v3/events?${q}`)).status).to.equal(400);
     const first = await b.get("/_matrix/client/v3/events?timeout=0");
     expect(first.status).to.equal(200);
     const waiting = b.get(`/_matrix/client/v3/events?from=${enc(first.body.end)}&timeout=10000`);

@@ -33,6 +33,8 @@ export default defineRoutes({
         if (!/^\d{1,12}$/.test(query.timeout)) throw new MatrixError(400, "M_INVALID_PARAM", "timeout must be a whole number of milliseconds");
         timeoutMs = Math.min(Number(query.timeout), MAX_TIMEOUT_MS);
       }
+      // The old API's limit is checked; each room gives at most STREAM_LIMIT events (legacy.ts).
+      if (query.limit !== undefined) parseLimit(query.limit, 10, 1000);
       const closed = new AbortController();
       res.once("close", () => { if (!res.writableFinished) closed.abort(); });
       const roomId = query.room_id !== undefined ? parseRoomId(query.room_id) : null;
