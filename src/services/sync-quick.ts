@@ -54,7 +54,7 @@ export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | nu
   const { who, after, upTo, filter: f } = q;
   const userId = who.userId;
   const n = d.notifier;
-  if (!q.ignored || q.ignored.size > 0 || f.event_fields) return null;
+  if (!q.ignored || q.ignored.size > 0 || f.event_fields || f.event_format === "federation") return null;
   if (n.accountDataChanged(userId, after) || n.deviceListsChanged(userId, after) || n.typingNews(userId, q.sinceTyping) || n.presenceNews(userId, q.sincePresence)) return null;
   if (who.deviceId && n.toDeviceChanged(userId, q.ack)) return null;
   // Lazy members: a sender whose membership this device was not sent needs the general path.

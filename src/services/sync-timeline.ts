@@ -106,3 +106,23 @@ export function noteLazySent(lz: LazyDevice, roomId: RoomId, state: events.Event
   for (const r of [...state, ...tl]) if (r.event.type === "m.room.member" && r.event.state_key !== undefined) sent.push(r.event.state_key);
   lz.members.sent(lz.device, roomId, sent);
 }
+
+/**
+ * event_format "federation" (spec: filters): each timeline and state event of these room
+ * sections as the homeserver holds it (prev_events, auth_events, depth, hashes, signatures),
+ * with its event ID and its unsigned data. One query for all of them.
+ */
+export async function federationFormat(db: Db, sections: Record<string, unknown>[]): Promise<void> {
+  type Section = { timeline?: { events: Record<string, unknown>[] }; state?: { events: Record<string, unknown>[] } };
+  const lists = sections.flatMap((rooms) => Object.values(rooms as Record<string, Section>)).flatMap((s) => [s.timeline?.events, s.state?.events]).filter((l): l is Record<string, unknown>[] => !!l);
+  const ids = lists.flatMap((l) => l.map((e) => String(e.event_id)));
+  if (ids.length === 0) return;
+  const pdus = await events.selectPdus(db, ids);
+  for (const l of lists) {
+    for (let i = 0; i < l.length; i++) {
+      const e = l[i]!;
+      const pdu = pdus.get(String(e.event_id));
+      if (pdu) l[i] = { ...pdu, event_id: e.event_id, ...(e.unsigned ? { unsigned: e.unsigned } : {}) };
+    }
+  }
+}

@@ -21,7 +21,7 @@ import type { TypingService } from "./typing.js";
 import type { PresenceService } from "./presence.js";
 import type { UnreadService } from "./unread.js";
 import { isEmpty, isNamed, placeAccountData, putUnread, strippedState, summary, usersLeft, type SyncOptions } from "./sync-shape.js";
-import { lazyFilter, lazyIncremental, noteLazySent, refill, restricts, stateBefore, timeline, type LazyDevice } from "./sync-timeline.js";
+import { federationFormat, lazyFilter, lazyIncremental, noteLazySent, refill, restricts, stateBefore, timeline, type LazyDevice } from "./sync-timeline.js";
 import { LazyMembers, lazyKey } from "./lazy-members.js";
 import type { RelationService } from "./relations.js";
 import type { KeyService } from "./e2ee.js";
@@ -195,7 +195,7 @@ export class SyncService {
     // sending device's own copy (transaction_id) and event_fields filters are built per user.
     const ser = (r: events.EventRow): ClientEvent => {
       const row = bundled.get(r.event.event_id) ?? r;
-      if (!f.event_fields && !(row.txn && row.event.sender === who.userId)) return eventJsonWithAge(row.event, now) as unknown as ClientEvent;
+      if (!f.event_fields && f.event_format !== "federation" && !(row.txn && row.event.sender === who.userId)) return eventJsonWithAge(row.event, now) as unknown as ClientEvent;
       return pickFields(serialize(row, who, now) as unknown as Json, f.event_fields) as unknown as ClientEvent;
     };
 
@@ -377,6 +377,7 @@ export class SyncService {
       if (room) for (const u of room.joined) if (u !== userId) changedKeys.add(u);
     }
     const otk = who.deviceId ? await this.keys.counts(userId, who.deviceId) : { counts: {}, unusedFallback: [] };
+    if (f.event_format === "federation") await federationFormat(this.db, [join, leave]);
     return {
       // The third counter: to-device acknowledged up to here (less than the position when
       // more messages wait than one response carries).

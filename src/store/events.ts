@@ -223,6 +223,12 @@ export async function selectEventsByIds(q: Queryable, ids: string[]): Promise<Ma
   return out;
 }
 
+/** The stored PDUs (federation format) of these events. */
+export async function selectPdus(q: Queryable, ids: string[]): Promise<Map<string, Record<string, unknown>>> {
+  const res = await q.raw(`SELECT event_id, pdu FROM events WHERE event_id = ANY(?::text[])`, [ids]);
+  return new Map(res.rows.map((r: { event_id: string; pdu: Record<string, unknown> }) => [r.event_id, r.pdu]));
+}
+
 export async function selectEventById(q: Queryable, id: string): Promise<EventRow | null> {
   return (await selectEventsByIds(q, [id])).get(id) ?? null;
 }

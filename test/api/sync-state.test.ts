@@ -66,4 +66,15 @@ describe("sync: state bookkeeping", () => {
     const s2 = await b.get("/_matrix/client/v3/sync");
     expect(s2.body.rooms.join[unnamed].summary["m.heroes"]).to.deep.equal([a.userId]);
   });
+
+  it("event_format federation: events as the server holds them, with prev_events, auth_events, depth, hashes, signatures", async () => {
+    const u = await t.s.client().register();
+    const roomId = await createRoom(u);
+    const id = await send(u, roomId, "Test message");
+    const r = await u.get(`/_matrix/client/v3/sync?filter=${enc(JSON.stringify({ event_format: "federation", room: { timeline: { limit: 1 } } }))}`);
+    const ev = r.body.rooms.join[roomId].timeline.events[0];
+    expect(ev).to.include.keys("event_id", "content", "room_id", "sender", "origin_server_ts", "type", "prev_events", "auth_events", "depth", "hashes", "signatures");
+    expect(ev.event_id).to.equal(id);
+    expect(ev.content.body).to.equal("Test message");
+  });
 });
