@@ -56,6 +56,10 @@ export class LegacyStreams {
     const rooms: Json[] = [];
     const r = res.rooms as Record<string, Record<string, Json>>;
     const end = String(res.next_batch);
+    const receipts: Json[] = [];
+    for (const [roomId, s] of Object.entries(r.join ?? {}) as [RoomId, Section][]) {
+      for (const e of s.ephemeral?.events ?? []) if (e.type === "m.receipt") receipts.push({ ...e, room_id: roomId });
+    }
     for (const [roomId, s] of Object.entries(r.join ?? {}) as [RoomId, Section][]) {
       rooms.push({
         room_id: roomId, membership: "join", visibility: await this.directory.visibility(roomId),
@@ -75,7 +79,7 @@ export class LegacyStreams {
     }
     const users = new Set([who.userId as string, ...((res.presence as { events: Json[] }).events).map((e) => String(e.sender))]);
     const presence = [...users].map((u) => this.presenceEvent(u));
-    return { end, rooms, presence, account_data: (res.account_data as { events: Json[] }).events };
+    return { end, rooms, presence, receipts, account_data: (res.account_data as { events: Json[] }).events };
   }
 
   /** GET /rooms/{roomId}/initialSync: members, and anyone for a world-readable room. */
@@ -122,7 +126,7 @@ export class LegacyStreams {
     const chunk: Json[] = [];
     for (const [id, s] of Object.entries((res.rooms as Record<string, Record<string, Section>>).join ?? {})) {
       for (const e of s.timeline.events) chunk.push(old({ ...e, room_id: id }));
-      for (const e of s.ephemeral?.events ?? []) if (e.type === "m.typing") chunk.push({ ...e, room_id: id });
+      for (const e of s.ephemeral?.events ?? []) if (e.type === "m.typing" || e.type === "m.receipt") chunk.push({ ...e, room_id: id });
       for (const e of s.account_data.events) chunk.push({ ...e, room_id: id });
     }
     for (const e of (res.account_data as { events: Json[] }).events) chunk.push(e);
