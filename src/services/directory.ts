@@ -59,6 +59,25 @@ export class DirectoryService {
       if (!room || !this.canEditDirectory(room, who.userId)) throw forbidden("You may not delete this alias");
     }
     await directory.deleteAlias(this.db, alias);
+    await this.dropFromCanonical(who, found.roomId, alias);
+  }
+
+  /** Writes a state event as the user (the room's auth rules decide); set by services/index.ts. */
+  sendState: ((who: Requester, roomId: RoomId, type: string, content: Record<string, unknown>) => Promise<void>) | null = null;
+
+  /**
+   * A deleted alias leaves the room's canonical alias event (spec: servers may update it), as
+   * the user who deleted it when they may; the deletion stands either way.
+   */
+  private async dropFromCanonical(who: Requester, roomId: RoomId, alias: string): Promise<void> {
+    const ev = (await this.cache.get(roomId))?.get("m.room.canonical_alias", "");
+    if (!ev || !this.sendState) return;
+    const alt = Array.isArray(ev.content.alt_aliases) ? (ev.content.alt_aliases as unknown[]) : [];
+    if (ev.content.alias !== alias && !alt.includes(alias)) return;
+    const { alias: main, alt_aliases: _alt, ...rest } = ev.content as Record<string, unknown>;
+    const keptAlt = alt.filter((a) => a !== alias);
+    const content = { ...rest, ...(main !== alias && main !== undefined ? { alias: main } : {}), ...(keptAlt.length ? { alt_aliases: keptAlt } : {}) };
+    await this.sendState(who, roomId, "m.room.canonical_alias", content).catch(() => undefined);
   }
 
   async roomAliases(userId: UserId, roomId: RoomId): Promise<string[]> {

@@ -133,6 +133,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   devices.onDeleted = (userId, ids) => keys.devicesDeleted(userId, ids);
   const directory = new DirectoryService(db, config.server_name, roomCache);
   directory.isExclusiveAlias = (alias, asId) => appservices.isExclusiveAlias(alias, asId);
+  directory.sendState = async (who, roomId, type, content) => { await writer.send(roomId, { type, stateKey: "", content, sender: who.userId }); };
   directory.queryUnknownAlias = (alias) => appservices.queryAlias(alias);
   profiles.queryUnknownUser = (userId) => appservices.queryUser(userId);
   const membership = new MembershipService(db, rooms, writer);

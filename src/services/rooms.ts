@@ -211,7 +211,8 @@ export class RoomService {
     const retried = txn && (await events.selectTxnEvents(this.db, sender, txn.deviceId, [txnId])).size > 0;
     if (!retried) {
       const target = await events.selectEventById(this.db, eventId);
-      if (!target || target.event.room_id !== roomId) throw notFound("Event not found");
+      if (!target) throw notFound("Event not found");
+      if (target.event.room_id !== roomId) throw new MatrixError(400, "M_INVALID_PARAM", "The event is not in this room");
       if (target.event.sender !== sender) {
         const create = room.get("m.room.create", "");
         const pl = powerLevelsFrom(room.get("m.room.power_levels", "")?.content, create ? [create.sender] : []);

@@ -90,4 +90,20 @@ describe("aliases and the room directory", () => {
     const all = await t.s.client().get("/_matrix/client/v3/publicRooms");
     expect(all.body.chunk.map((e: any) => e.room_id)).to.include(roomId);
   });
+
+  it("deleting an alias takes it out of the room's canonical alias event", async () => {
+    const a = await t.s.client().register();
+    const roomId = await createRoom(a, { room_alias_name: "canon1" });
+    expect((await a.put(`/_matrix/client/v3/directory/room/${enc("#canon2:localhost")}`, { room_id: roomId })).status).to.equal(200);
+    const set = await a.put(`/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.canonical_alias/`, { alias: "#canon1:localhost", alt_aliases: ["#canon2:localhost"] });
+    expect(set.status, set.text).to.equal(200);
+    expect((await a.del(`/_matrix/client/v3/directory/room/${enc("#canon1:localhost")}`)).status).to.equal(200);
+    const ev = await a.get(`/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.canonical_alias/`);
+    expect(ev.body).to.deep.equal({ alt_aliases: ["#canon2:localhost"] });
+    // Redacting an event through another room: 400.
+    const other = await createRoom(a);
+    const msgs = await a.get(`/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=1`);
+    const r = await a.put(`/_matrix/client/v3/rooms/${enc(other)}/redact/${enc(msgs.body.chunk[0].event_id)}/x1`, {});
+    expect(r.status).to.equal(400);
+  });
 });
