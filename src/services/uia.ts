@@ -99,8 +99,10 @@ export class UiaService {
         throw e;
       }
       // Re-authentication must be by the user the request is for.
+      // Another user's credentials are refused outright (403, no new challenge: retrying
+      // cannot help), as the reference does.
       if (requester && userId.toLowerCase() !== requester.userId.toLowerCase()) {
-        return new MatrixError(403, "M_FORBIDDEN", "Invalid password");
+        throw new MatrixError(403, "M_FORBIDDEN", "These credentials are not the requesting user's");
       }
       const u = await users.selectUserCaseInsensitive(this.db, userId);
       const ok = await verifyPassword(auth.password, u && !u.deactivated ? u.passwordHash : null);

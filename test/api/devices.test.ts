@@ -79,8 +79,10 @@ describe("devices", () => {
     const r = await u.del("/_matrix/client/v3/devices/SECOND", {
       auth: { type: "m.login.password", identifier: { type: "m.id.user", user: other.userId }, password: other.password },
     });
-    expect(r.status).to.equal(401);
+    expect(r.status).to.equal(403);
     expect(r.body.errcode).to.equal("M_FORBIDDEN");
+    // The device is still there.
+    expect((await u.get("/_matrix/client/v3/devices/SECOND")).status).to.equal(200);
   });
 
   it("a UIA session cannot be carried over to another endpoint", async () => {
