@@ -81,7 +81,7 @@ export class UiaService {
   }
 
   private async challenge(session: string, flows: string[][], completed: string[], err?: MatrixError): Promise<MatrixError> {
-    const body = { flows: flows.map((stages) => ({ stages })), params: {}, session, ...(completed.length ? { completed } : {}) };
+    const body = { flows: flows.map((stages) => ({ stages })), params: {}, session, completed };
     if (!err) return new UiaChallenge(body);
     return new MatrixError(err.status === 400 ? 400 : 401, err.errcode, err.message, body);
   }
