@@ -143,7 +143,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   appservices.onActive = (asId) => delivery.alive(asId);
   await delivery.start();
   const relations = new RelationService(db, notifier, reader);
-  reader.bundle = (rows, userId) => relations.bundle(rows, userId);
+  reader.bundle = (rows, userId, seen) => relations.bundle(rows, userId, undefined, null, seen);
   const dbHealth = new DbHealth(db);
   const sync = new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread, relations, keys);
   sync.dbHealth = dbHealth;

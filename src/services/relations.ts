@@ -125,7 +125,7 @@ export class RelationService {
     const visible = found.filter((r) => vis.canSee(r.event, r.pos));
     const page = visible.slice(0, limit);
     const last = page[page.length - 1];
-    const chunk = (await this.bundle(page, who.userId)).map((r) => serialize(r, who));
+    const chunk = (await this.bundle(page, who.userId, undefined, null, new Map([[roomId, vis]]))).map((r) => serialize(r, who));
     return {
       chunk,
       ...(visible.length > limit && last ? { next_batch: formatToken(dir === "b" ? last.pos - 1 : last.pos) } : {}),
@@ -150,7 +150,7 @@ export class RelationService {
     const vis = await Visibility.load(this.db, roomId, who.userId);
     // A root is an event of this room (a reply from another room relates to nothing here).
     const rows = page.map((r) => found.get(r.root)).filter((r): r is events.EventRow => !!r && r.event.room_id === roomId && vis.canSee(r.event, r.pos));
-    const chunk = (await this.bundle(rows, who.userId)).map((r) => serialize(r, who));
+    const chunk = (await this.bundle(rows, who.userId, undefined, null, new Map([[roomId, vis]]))).map((r) => serialize(r, who));
     return { chunk, ...(roots.length > n ? { next_batch: `t${page[page.length - 1]!.latest}` } : {}) };
   }
 }

@@ -33,7 +33,7 @@ export interface Access {
 }
 
 /** Adds bundled aggregations to rows (services/relations.ts); set once the services are built. */
-export type Bundler = (rows: events.EventRow[], userId: UserId) => Promise<events.EventRow[]>;
+export type Bundler = (rows: events.EventRow[], userId: UserId, seen?: ReadonlyMap<RoomId, Visibility>) => Promise<events.EventRow[]>;
 
 export class RoomReadService {
   bundle: Bundler = async (rows) => rows;
@@ -55,22 +55,22 @@ export class RoomReadService {
 
   /** GET /rooms/{roomId}/event/{eventId}: 404 if it is not there or not visible. */
   async event(who: Requester, roomId: RoomId, eventId: string): Promise<ClientEvent> {
-    await this.access(who.userId, roomId).catch(() => { throw notFound("Event not found"); });
-    const row = await events.selectEventById(this.db, eventId);
-    if (!row || row.event.room_id !== roomId) throw notFound("Event not found");
-    const vis = await Visibility.load(this.db, roomId, who.userId);
-    if (!vis.canSee(row.event, row.pos)) throw notFound("Event not found");
-    return serialize((await this.bundle([row], who.userId))[0]!, who);
+    const { row, vis } = await this.visible(who, roomId, eventId);
+    return serialize((await this.bundle([row], who.userId, new Map([[roomId, vis]])))[0]!, who);
   }
 
   /** The event without bundles, for callers that only check it is visible. */
   async visibleEvent(who: Requester, roomId: RoomId, eventId: string): Promise<events.EventRow> {
+    return (await this.visible(who, roomId, eventId)).row;
+  }
+
+  private async visible(who: Requester, roomId: RoomId, eventId: string): Promise<{ row: events.EventRow; vis: Visibility }> {
     await this.access(who.userId, roomId).catch(() => { throw notFound("Event not found"); });
     const row = await events.selectEventById(this.db, eventId);
     if (!row || row.event.room_id !== roomId) throw notFound("Event not found");
     const vis = await Visibility.load(this.db, roomId, who.userId);
     if (!vis.canSee(row.event, row.pos)) throw notFound("Event not found");
-    return row;
+    return { row, vis };
   }
 
   /** The current state, or the state when the user left. */
@@ -161,7 +161,7 @@ export class RoomReadService {
     }
     const now = Date.now();
     const out: Record<string, unknown> = {
-      chunk: (await this.bundle(chunk, who.userId)).map((r) => serialize(r, who, now)),
+      chunk: (await this.bundle(chunk, who.userId, new Map([[roomId, vis]]))).map((r) => serialize(r, who, now)),
       start: formatToken(from),
     };
     if (!exhausted) out.end = formatToken(cursor);
@@ -208,7 +208,7 @@ export class RoomReadService {
       const senders = new Set([row.event.sender, ...b.out.map((r) => r.event.sender), ...f.out.map((r) => r.event.sender)]);
       state = state.filter((e) => e.type === "m.room.member" && senders.has(e.state_key as UserId));
     }
-    const bundled = await this.bundle([row, ...b.out, ...f.out], who.userId);
+    const bundled = await this.bundle([row, ...b.out, ...f.out], who.userId, new Map([[roomId, vis]]));
     return {
       event: serialize(bundled[0]!, who, now),
       events_before: bundled.slice(1, 1 + b.out.length).map((r) => serialize(r, who, now)),

@@ -97,7 +97,7 @@ export class SearchService {
       throw e;
     }
     const now = Date.now();
-    const bundled = await this.relations.bundle(results, who.userId);
+    const bundled = await this.relations.bundle(results, who.userId, undefined, null, visMap);
     const out: Json[] = [];
     for (let i = 0; i < results.length; i++) {
       const r = results[i]!;

@@ -60,7 +60,7 @@ export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | nu
   // Lazy members: a sender whose membership this device was not sent needs the general path.
   const lazy = f.room?.state?.lazy_load_members === true;
   if (lazy && f.room?.state?.include_redundant_members === true) return null;
-  const device = lazyKey(who);
+  const device = lazy ? lazyKey(who) : "";
   const keys = who.deviceId ? d.keyCounts(userId, who.deviceId) : { counts: {}, unusedFallback: [] };
   if (!keys) return null;
   const memberships = d.members.peek(userId);

@@ -57,6 +57,7 @@ describe("devices", () => {
     const first = await u.del("/_matrix/client/v3/devices/SECOND", {});
     expect(first.status).to.equal(401);
     expect(first.body.flows).to.deep.equal([{ stages: ["m.login.password"] }]);
+    expect(first.body.completed).to.deep.equal([]); // always there, empty before any stage
     const session = first.body.session;
     const wrong = await u.del("/_matrix/client/v3/devices/SECOND", {
       auth: { type: "m.login.password", session, identifier: { type: "m.id.user", user: u.userId }, password: "wrong" },

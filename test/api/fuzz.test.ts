@@ -40,7 +40,7 @@ describe("fuzz and authorization sweep over every route", () => {
     const values = {
       own: { roomId: mine, roomIdOrAlias: mine, userId: u.userId, eventId: myEvent, deviceId: u.deviceId, type: "m.secret", eventType: "m.room.create", stateKey: "" },
       other: { roomId: theirs, roomIdOrAlias: theirs, userId: v.userId, eventId: theirEvent, deviceId: v.deviceId, type: "m.secret", eventType: "m.room.create", stateKey: "" },
-      odd: { roomId: "!%00:x", roomIdOrAlias: "#" + "x".repeat(300), userId: "@:", eventId: "$%2F..", deviceId: "%F0%9F" },
+      odd: { roomId: "!%00:x", roomIdOrAlias: "#" + "x".repeat(300), userId: "@%00:x", eventId: "$%00x", deviceId: "%00%F0%9F", type: "m.%00", eventType: "m.%00", stateKey: "%00" },
     } as const;
     const fill = (path: string, set: keyof typeof values) => path.replace(/:([A-Za-z]+)/g, (_m, name: string) => {
       const known = (values[set] as Record<string, string>)[name];
