@@ -50,6 +50,8 @@ export class PresenceService {
 
   get enabled(): boolean { return this.config.presence.enabled; }
   get serial(): number { return this.serialNow; }
+  /** Presence is shared only through rooms of at most this many members. */
+  get maxRoomMembers(): number { return this.config.presence.max_room_members; }
 
   /** PUT /presence/{userId}/status, and set_presence on /sync (fromSync: only refreshes when unchanged). */
   async set(userId: UserId, presence: PresenceValue, statusMsg?: string | null): Promise<void> {

@@ -360,7 +360,10 @@ export class SyncService {
     if (joinIds.length) putUnread(join, await this.unread.counts(userId, joinIds, upTo), f.room?.timeline?.unread_thread_notifications === true);
 
     // Members of rooms just joined are newly met too.
-    for (const roomId of initial ? [] : fullRooms) for (const u of this.cache.peek(roomId)?.joined ?? []) met.add(u);
+    for (const roomId of initial ? [] : fullRooms) {
+      const joined = this.cache.peek(roomId)?.joined;
+      if (joined && joined.size <= this.presence.maxRoomMembers) for (const u of joined) met.add(u); // rooms that share presence
+    }
     const presenceEvents = (await this.presence.forSync(userId, initial ? null : sincePresence, met))
       .filter((e) => matchesEventFilter({ type: "m.presence", sender: String(e.sender) }, f.presence));
     const leftUsers = await usersLeft(changed, leftCandidates, userId, this.cache, this.members);
