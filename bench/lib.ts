@@ -50,7 +50,12 @@ export async function startServerProcess(dbUrl: string, extraConfig: string[] = 
   }
   return {
     url, child, dbUrl,
-    stop: () => new Promise<void>((r) => { child.once("exit", () => r()); child.kill("SIGTERM"); }),
+    // Idempotent: stopping a process that has already exited resolves at once.
+    stop: () => new Promise<void>((r) => {
+      if (child.exitCode !== null || child.signalCode !== null) return r();
+      child.once("exit", () => r());
+      child.kill("SIGTERM");
+    }),
   };
 }
 

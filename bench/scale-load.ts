@@ -11,7 +11,7 @@ const WS_PATH = "/_matrix/client/unstable/org.ganglion.ws/v1/stream";
 const FILTER = { room: { timeline: { limit: 20 }, state: { lazy_load_members: true } } };
 
 type Cmd =
-  | { cmd: "connect"; kind: "ws" | "poll" | "raw"; url: string; tokens: string[]; roomId: string; since?: string; concurrency: number }
+  | { cmd: "connect"; kind: "ws" | "poll" | "raw" | "rawpoll"; url: string; tokens: string[]; roomId: string; since?: string; concurrency: number }
   | { cmd: "fanout"; tag: string; url: string; roomId: string; sender: string; timeoutMs: number }
   | { cmd: "close" };
 
@@ -60,6 +60,23 @@ async function connect(c: Extract<Cmd, { cmd: "connect" }>): Promise<{ connected
   let connected = 0;
   const filter = encodeURIComponent(JSON.stringify(FILTER));
   await pool(c.tokens, c.concurrency, async (token) => {
+    if (c.kind === "rawpoll") {
+      // The plain-HTTP baseline: the same loop of requests, each held until the next message.
+      connected++;
+      polls.push((async () => {
+        while (running) {
+          try {
+            const r = await req(c.url, "GET", "/poll", undefined, undefined, aborter.signal);
+            seen(r.text, performance.now());
+          } catch (e) {
+            if (!running) return;
+            noteError(`poll ${(e as Error).message}`);
+            await new Promise((x) => setTimeout(x, 500));
+          }
+        }
+      })());
+      return;
+    }
     if (c.kind === "poll") {
       let since = c.since;
       {

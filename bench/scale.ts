@@ -86,21 +86,36 @@ async function queryCount(base: string): Promise<number> {
   return m ? Number(m[1]) : NaN;
 }
 
-/** A raw `ws` server in this process: POST /broadcast?tag=X sends the frame to every socket. */
+/**
+ * The raw baselines in this process: a `ws` server and a plain `node:http` long-poll. POST
+ * /broadcast?tag=X sends the frame to every socket and answers every GET /poll held open.
+ */
 async function rawBroadcaster(frameBytes: number): Promise<{ url: string; close(): void }> {
   const sockets = new Set<WebSocket>();
+  let waiting: http.ServerResponse[] = [];
   const srv = http.createServer((req, res) => {
+    if (req.url === "/poll") {
+      waiting.push(res);
+      res.once("close", () => { waiting = waiting.filter((w) => w !== res); });
+      return;
+    }
     const tag = new URL(req.url!, "http://x").searchParams.get("tag") ?? "";
     // The same size as the server's sync frame for the message, built once and shared.
     const head = `{"method":"sync","params":{"tag":"${tag}","pad":"`;
     const frame = head + "x".repeat(Math.max(0, frameBytes - head.length - 4)) + '"}}';
     for (const s of sockets) s.send(frame);
+    const polls = waiting;
+    waiting = [];
+    for (const w of polls) { w.setHeader("Content-Type", "application/json"); w.end(frame); }
     res.end("{}");
   });
   const wss = new WebSocketServer({ server: srv });
   wss.on("connection", (s) => { sockets.add(s); s.on("close", () => sockets.delete(s)); });
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-  return { url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, close: () => { wss.close(); srv.close(); } };
+  return {
+    url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`,
+    close: () => { for (const w of waiting) w.destroy(); wss.close(); srv.close(); },
+  };
 }
 
 interface Fanout { n: number; expected: number; p50: number; p95: number; p99: number; max: number; errors: number; queries: number; cpuMs: number; sendMs: number }
@@ -142,18 +157,26 @@ async function fanoutPhase(say: (s: string) => void, label: string, kind: "ws" |
     }
     const frame = results[0]?.frameBytes ?? 1000;
     await load.close();
-    // The raw baseline: the same number of sockets, the same frame size, from a fresh load process.
-    const raw = await rawBroadcaster(frame);
-    const rload = new Load();
-    try {
-      await rload.ask({ cmd: "connect", kind: "raw", url: raw.url, tokens: tokens.map(() => ""), roomId, concurrency: 50 });
-      const rs: Fanout[] = [];
-      for (let i = 0; i < 3; i++) rs.push(await fanout(rload, null, raw.url, roomId, "raw", `raw${i}x${label.replace(/\W/g, "")}`, tokens.length));
-      const best = rs.sort((a, b) => a.p99 - b.p99)[1]!;
-      say(`raw ws broadcast of ${frame} bytes to ${tokens.length} sockets (baseline, median of 3): ${line(best)}`);
-    } finally {
-      await rload.close();
-      raw.close();
+    // The raw baselines: the same number of clients, the same frame size, each from a fresh
+    // load process: WebSockets, and for long-polls also plain HTTP requests held open.
+    for (const rawKind of kind === "poll" ? ["raw", "rawpoll"] as const : ["raw"] as const) {
+      const raw = await rawBroadcaster(frame);
+      const rload = new Load();
+      try {
+        await rload.ask({ cmd: "connect", kind: rawKind, url: raw.url, tokens: tokens.map(() => ""), roomId, concurrency: 50 });
+        await sleep(1000);
+        const rs: Fanout[] = [];
+        for (let i = 0; i < 3; i++) {
+          rs.push(await fanout(rload, null, raw.url, roomId, "raw", `raw${rawKind}${i}x${label.replace(/\W/g, "")}`, tokens.length));
+          await sleep(rawKind === "rawpoll" ? 1500 : 500);
+        }
+        const best = rs.sort((a, b) => a.p99 - b.p99)[1]!;
+        const what = rawKind === "raw" ? `raw ws broadcast of ${frame} bytes to ${tokens.length} sockets` : `raw node:http long-poll answer of ${frame} bytes to ${tokens.length} waiting requests`;
+        say(`${what} (baseline, median of 3): ${line(best)}`);
+      } finally {
+        await rload.close();
+        raw.close();
+      }
     }
   } finally {
     await load.close().catch(() => undefined);

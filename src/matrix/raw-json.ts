@@ -43,6 +43,11 @@ export function stringifyJson(v: unknown): string {
  */
 const heads = new WeakMap<ClientEvent, string>();
 export function eventJsonWithAge(ev: ClientEvent, now: number): RawJson {
+  return new RawJson(eventTextWithAge(ev, now));
+}
+
+/** eventJsonWithAge's text, for callers that assemble a larger text themselves. */
+export function eventTextWithAge(ev: ClientEvent, now: number): string {
   let head = heads.get(ev);
   if (head === undefined) {
     const { unsigned, ...rest } = ev;
@@ -51,5 +56,5 @@ export function eventJsonWithAge(ev: ClientEvent, now: number): RawJson {
     head = text.slice(0, text.length - 3); // drop "0}}"
     heads.set(ev, head);
   }
-  return new RawJson(`${head}${Math.max(0, now - ev.origin_server_ts)}}}`);
+  return `${head}${Math.max(0, now - ev.origin_server_ts)}}}`;
 }

@@ -6,19 +6,18 @@
 //
 // It gives the answer SyncService.compute would give; anything it does not cover exactly
 // (a timeline that would be limited, membership or relation events, redactions, ignored
-// users, event_fields) makes it decline, and compute answers. Changes to what an incremental
+// users, event_fields, redundant members) makes it decline, and compute answers. Changes to what an incremental
 // sync returns for a joined room must be made in both.
 import type { ClientEvent } from "../matrix/events.js";
 import { matchesEventFilter, roomAllowed, type Filter } from "../matrix/filter.js";
 import type { RoomId, UserId } from "../matrix/ids.js";
-import { eventJsonWithAge } from "../matrix/raw-json.js";
+import { RawJson, eventTextWithAge } from "../matrix/raw-json.js";
 import { formatToken } from "../matrix/tokens.js";
 import type { EventRow } from "../store/events.js";
 import { lazyKey, type LazyMembers } from "./lazy-members.js";
 import type { MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomStateCache } from "./room-state.js";
-import { putUnread } from "./sync-shape.js";
 import type { Requester } from "./tokens.js";
 import type { UnreadService } from "./unread.js";
 
@@ -66,8 +65,8 @@ export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | nu
   const memberships = d.members.peek(userId);
   if (!memberships) return null;
   const now = Date.now();
-  const join: Json = {};
-  const joinIds: RoomId[] = [];
+  const sections: Section[] = [];
+  const lazySent: [RoomId, string[]][] = [];
   for (const m of memberships.values()) {
     if (m.pos > after) return null; // a membership change in range
     if (m.membership !== "join" || !roomAllowed(m.roomId, f.room)) continue;
@@ -88,21 +87,36 @@ export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | nu
     for (const r of rows) {
       if (!plain(r, userId)) return null;
       if (!matchesEventFilter(r.event, f.room?.timeline)) continue;
-      if (lazy && !d.lazyMembers.has(device, m.roomId, r.event.sender)) return null;
       shown.push(r);
     }
     if (shown.length === 0) continue; // the filter hides every new event: no section (as the general path)
     const kept = shown.slice(Math.max(0, shown.length - q.limit));
     const firstPos = kept.length ? kept[0]!.pos : after + 1;
-    join[m.roomId] = {
-      timeline: { events: kept.map((r) => eventJsonWithAge(r.event, now) as unknown as ClientEvent), limited: false, prev_batch: formatToken(firstPos - 1) },
-      state: { events: [] },
-      ephemeral: { events: [] },
-      account_data: { events: [] },
-    };
-    joinIds.push(m.roomId);
+    // Lazy members: the membership of each sender this device was not sent, from the current
+    // state (no state changed in the range), as lazyIncremental gives it on the general path.
+    const state: ClientEvent[] = [];
+    if (lazy) {
+      const sent: string[] = [];
+      for (const r of kept) {
+        const s = r.event.sender;
+        if (d.lazyMembers.has(device, m.roomId, s) || sent.includes(s)) continue;
+        const e = room!.entry("m.room.member", s);
+        if (!e || e.pos >= firstPos || !matchesEventFilter(e.event, f.room?.state)) continue;
+        sent.push(s);
+        state.push(e.event);
+      }
+      // Noted only once the whole answer is known (a later room may still decline).
+      if (sent.length) lazySent.push([m.roomId, sent]);
+    }
+    sections.push({ roomId: m.roomId, kept, state, firstPos });
   }
-  if (joinIds.length) putUnread(join, await d.unread.counts(userId, joinIds, upTo), f.room?.timeline?.unread_thread_notifications === true);
+  const join: Json = {};
+  if (sections.length) {
+    const counts = await d.unread.counts(userId, sections.map((x) => x.roomId), upTo);
+    const threaded = f.room?.timeline?.unread_thread_notifications === true;
+    for (const x of sections) join[x.roomId] = sectionJson(x, now, counts.get(x.roomId), threaded);
+  }
+  for (const [roomId, sent] of lazySent) d.lazyMembers.sent(device, roomId, sent);
   return {
     next_batch: formatToken(upTo, [q.typingSerial, Math.max(q.sincePresence, q.presenceSettled), upTo]),
     rooms: { join, invite: {}, leave: {}, knock: {} },
@@ -113,6 +127,29 @@ export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | nu
     device_one_time_keys_count: keys.counts,
     device_unused_fallback_key_types: keys.unusedFallback,
   };
+}
+
+interface Section { roomId: RoomId; kept: EventRow[]; state: ClientEvent[]; firstPos: number }
+type Unread = { total: Json | object; main: Json | object; threads: Record<string, unknown> };
+
+/**
+ * A room's section as one text, assembled from each event's shared text (its age added) and
+ * this user's unread counts, in the general path's shape and key order: a wake-up builds no
+ * object per event and the response's stringify meets one fragment per room.
+ */
+function sectionJson(x: Section, now: number, u: Unread | undefined, threaded: boolean): RawJson {
+  let t = '{"timeline":{"events":[';
+  for (let i = 0; i < x.kept.length; i++) t += (i ? "," : "") + eventTextWithAge(x.kept[i]!.event, now);
+  t += `],"limited":false,"prev_batch":${JSON.stringify(formatToken(x.firstPos - 1))}},"state":{"events":[`;
+  for (let i = 0; i < x.state.length; i++) t += (i ? "," : "") + eventTextWithAge(x.state[i]!, now);
+  t += ']},"ephemeral":{"events":[]},"account_data":{"events":[]}';
+  if (u) {
+    if (threaded) {
+      t += `,"unread_notifications":${JSON.stringify(u.main)}`;
+      if (Object.keys(u.threads).length) t += `,"unread_thread_notifications":${JSON.stringify(u.threads)}`;
+    } else t += `,"unread_notifications":${JSON.stringify(u.total)}`;
+  }
+  return new RawJson(t + "}");
 }
 
 /**

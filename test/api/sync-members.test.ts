@@ -39,6 +39,60 @@ describe("sync: members", () => {
     expect(members(s3.body, roomId)).to.deep.equal([c.userId]);
   });
 
+  it("lazy members: a sender's membership still comes when another room's news needs the full answer", async () => {
+    const { a, c, roomId } = await room3();
+    const other = await createRoom(a, { preset: "public_chat" });
+    const s0 = await a.get(`/_matrix/client/v3/sync?filter=${lazy()}`);
+    await send(c, roomId, "hello from c");
+    await join(c, other); // a membership change: the answer cannot be the lean one
+    const s1 = await a.get(`/_matrix/client/v3/sync?filter=${lazy()}&since=${enc(s0.body.next_batch)}`);
+    expect(members(s1.body, roomId)).to.deep.equal([c.userId]);
+    expect(s1.body.rooms.join[other].timeline.events.map((e: any) => e.state_key)).to.include(c.userId);
+    // c's membership was sent: c's next message comes alone.
+    await send(c, roomId, "again from c");
+    const s2 = await a.get(`/_matrix/client/v3/sync?filter=${lazy()}&since=${enc(s1.body.next_batch)}`);
+    expect(s2.body.rooms.join[roomId].timeline.events.map((e: any) => e.content.body)).to.deep.equal(["again from c"]);
+    expect(members(s2.body, roomId)).to.deep.equal([]);
+  });
+
+  it("a wake-up for new messages alone is answered as the general path answers it (lazy members, unread counts)", async () => {
+    // b ignores somebody who is not in the room: that changes nothing visible, but its sync
+    // takes the general path, while a's takes the lean one (sync-quick.ts).
+    const { c, roomId } = await room3();
+    const [a, b] = [await t.s.client().register(), await t.s.client().register()];
+    await join(a, roomId);
+    await join(b, roomId);
+    await b.put(`/_matrix/client/v3/user/${enc(b.userId)}/account_data/m.ignored_user_list`, { ignored_users: { "@nobody:elsewhere": {} } });
+    const filter = enc(JSON.stringify({ room: { state: { lazy_load_members: true }, timeline: { limit: 10, unread_thread_notifications: true } } }));
+    const [sa, sb] = [await a.get(`/_matrix/client/v3/sync?filter=${filter}`), await b.get(`/_matrix/client/v3/sync?filter=${filter}`)];
+    const noAge = (x: any) => JSON.parse(JSON.stringify(x, (k, v) => (k === "age" ? undefined : v)));
+    const since = { a: sa.body.next_batch as string, b: sb.body.next_batch as string };
+    const both = async () => {
+      const [ra, rb] = [await a.get(`/_matrix/client/v3/sync?filter=${filter}&since=${enc(since.a)}`), await b.get(`/_matrix/client/v3/sync?filter=${filter}&since=${enc(since.b)}`)];
+      since.a = ra.body.next_batch;
+      since.b = rb.body.next_batch;
+      expect(noAge(ra.body.rooms.join[roomId])).to.deep.equal(noAge(rb.body.rooms.join[roomId]));
+      return noAge(ra.body.rooms.join[roomId]);
+    };
+    // Plain messages from somebody whose membership these devices were not sent yet.
+    await send(c, roomId, "first from c");
+    await send(c, roomId, "second from c");
+    const r1 = await both();
+    expect(r1.timeline.events.map((e: any) => e.content.body)).to.deep.equal(["first from c", "second from c"]);
+    expect(r1.state.events.map((e: any) => e.state_key)).to.deep.equal([c.userId]);
+    expect(r1.unread_notifications.notification_count).to.equal(2);
+    // A thread (the general path for both), then plain messages again.
+    const root = await send(c, roomId, "a thread root");
+    await c.put(`/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/t1`, { msgtype: "m.text", body: "in the thread", "m.relates_to": { rel_type: "m.thread", event_id: root } });
+    const r2 = await both();
+    expect(r2.unread_thread_notifications[root].notification_count).to.equal(1);
+    await send(c, roomId, "after the thread");
+    const r3 = await both();
+    expect(r3.timeline.events.map((e: any) => e.content.body)).to.deep.equal(["after the thread"]);
+    expect(r3.state.events).to.deep.equal([]);
+    expect(r3.unread_thread_notifications).to.deep.equal(r2.unread_thread_notifications);
+  });
+
   it("lazy members: a gappy sync carries the members who joined or left in the gap", async () => {
     const { a, c, roomId } = await room3();
     const s0 = await a.get(`/_matrix/client/v3/sync?filter=${lazy()}`);
