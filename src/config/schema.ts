@@ -13,7 +13,7 @@ export interface Config {
   media: { store_path: string; max_upload_bytes: number; legacy_unauthenticated_download: boolean };
   registration: { enabled: boolean; allow_guests: boolean; shared_secret: string | null; password_min_length: number };
   auth: { refresh_tokens: boolean; access_token_lifetime_ms: number };
-  rooms: { default_version: "10" | "11" };
+  rooms: { default_version: string };
   presence: { enabled: boolean; offline_after_ms: number; max_room_members: number };
   rate_limiting: { enabled: boolean; login: RateLimit; registration: RateLimit; requests: RateLimit };
   http: {
@@ -88,7 +88,7 @@ export const configSchema = {
       access_token_lifetime_ms: { type: "integer", minimum: 60000, default: 3600000 },
     }),
     rooms: section({
-      default_version: { enum: ["10", "11"], default: "10" },
+      default_version: { enum: ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"], default: "10" },
     }),
     presence: section({
       enabled: { type: "boolean", default: true },

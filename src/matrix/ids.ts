@@ -50,7 +50,11 @@ export function tryParseUserId(id: unknown): UserId | null {
   try { return parseUserId(id); } catch { return null; }
 }
 
+/** A room version 12 room ID: `!` + the create event's reference hash (URL-safe base64), no server name. */
+const HASH_ROOM_ID_RE = /^![A-Za-z0-9_-]{43}$/;
+
 export function parseRoomId(id: string): RoomId {
+  if (typeof id === "string" && HASH_ROOM_ID_RE.test(id)) return id as RoomId;
   const parts = splitId(id, "!");
   if (!parts || parts.localpart.length === 0) throw invalid(`Invalid room ID: ${truncate(id)}`);
   return id as RoomId;

@@ -5,7 +5,8 @@ import type { Logger } from "pino";
 import { MatrixError, tooLarge } from "../http/errors.js";
 import { checkEventAuth, type StateLookup } from "../matrix/auth-rules.js";
 import { canonicalJson } from "../matrix/canonical-json.js";
-import { contentHash, redactedForm, signAndIdentify, type ClientEvent, type Pdu } from "../matrix/events.js";
+import { contentHash, eventIdOf, redactedForm, serverEventId, signAndIdentify, type ClientEvent, type Pdu } from "../matrix/events.js";
+import { roomVersion, type RoomVersion } from "../matrix/room-versions.js";
 import { relationOf } from "../matrix/relations.js";
 import { searchDoc } from "../matrix/search-text.js";
 import type { EventId, RoomId, UserId } from "../matrix/ids.js";
@@ -93,6 +94,12 @@ export class EventWriter {
   }
 
   /** Creates a room with its initial events, atomically. */
+  /** A room version 12 room's ID: `!` + the reference hash of its create event (MSC4291). */
+  roomIdOfCreate(version: string, create: EventDraft): RoomId {
+    const pdu = buildPdu(roomVersion(version), "" as RoomId, null, { get: () => undefined }, create, this.serverName);
+    return `!${eventIdOf(pdu, version).slice(1)}` as RoomId;
+  }
+
   async createRoom(roomId: RoomId, version: string, creator: UserId, drafts: EventDraft[]): Promise<Written[]> {
     return this.enqueue(roomId, { drafts, create: { version, creator } });
   }
@@ -324,25 +331,9 @@ export class EventWriter {
     const createEntry = room.get("m.room.create", "") ?? state.get("m.room.create", "");
     const isFirstAfterCreate = head !== null && head.depth === 1 && createEntry !== undefined;
     checkEventAuth(newEv, state, room.version, isFirstAfterCreate);
-    const v11 = Number(room.version) >= 11;
-    const content = d.type === "m.room.redaction" && v11 && d.redacts ? { ...d.content, redacts: d.redacts } : d.content;
-    const pdu: Pdu = {
-      room_id: room.roomId,
-      sender: d.sender,
-      type: d.type,
-      ...(d.stateKey !== undefined ? { state_key: d.stateKey } : {}),
-      content,
-      origin_server_ts: d.ts ?? Date.now(),
-      depth: (head?.depth ?? 0) + 1,
-      prev_events: head ? [head.eventId] : [],
-      auth_events: authEventIds(state, d),
-      ...(d.type === "m.room.redaction" && !v11 && d.redacts ? { redacts: d.redacts } : {}),
-      hashes: { sha256: "" },
-      signatures: {},
-    };
-    if (Number(room.version) < 11 && d.type !== "m.room.create") (pdu as unknown as Record<string, unknown>).origin = this.serverName;
-    pdu.hashes.sha256 = contentHash(pdu);
+    const pdu = buildPdu(roomVersion(room.version), room.roomId, head, state, d, this.serverName);
     const eventId = signAndIdentify(pdu, room.version, this.serverName, this.signing.keyId, this.signing.key);
+    const content = pdu.content;
     if (Buffer.byteLength(canonicalJson(pdu), "utf8") > MAX_EVENT_BYTES) throw tooLarge(`Event exceeds ${MAX_EVENT_BYTES} bytes`);
     const json: ClientEvent = {
       content,
@@ -380,15 +371,43 @@ export class EventWriter {
 
 const txnKey = (d: EventDraft) => `${d.sender}\u0000${d.txn!.deviceId}\u0000${d.txn!.txnId}`;
 
+/**
+ * The PDU of a draft, unsigned, in the room version's shape: `redacts` in the content from v11
+ * on (at the top level before), `origin` before v11, no `room_id` in a v12 create event (the
+ * room ID is its hash), the server-chosen `event_id` inside v1-2 events.
+ */
+export function buildPdu(v: RoomVersion, roomId: RoomId, head: { eventId: EventId; depth: number } | null, state: StateLookup, d: EventDraft, serverName: string): Pdu {
+  const content = d.type === "m.room.redaction" && v.v11Redaction && d.redacts ? { ...d.content, redacts: d.redacts } : d.content;
+  const pdu: Record<string, unknown> = {
+    ...(v.eventIdFormat === "server" ? { event_id: serverEventId(serverName) } : {}),
+    ...(v.roomIdFromCreate && d.type === "m.room.create" ? {} : { room_id: roomId }),
+    sender: d.sender,
+    type: d.type,
+    ...(d.stateKey !== undefined ? { state_key: d.stateKey } : {}),
+    content,
+    origin_server_ts: d.ts ?? Date.now(),
+    depth: (head?.depth ?? 0) + 1,
+    prev_events: head ? [head.eventId] : [],
+    auth_events: authEventIds(state, d, v),
+    ...(d.type === "m.room.redaction" && !v.v11Redaction && d.redacts ? { redacts: d.redacts } : {}),
+    hashes: { sha256: "" },
+    signatures: {},
+  };
+  if (!v.v11Redaction && d.type !== "m.room.create") pdu.origin = serverName;
+  const out = pdu as unknown as Pdu;
+  out.hashes.sha256 = contentHash(out);
+  return out;
+}
+
 /** The auth events selection (server-server spec): create, power levels, sender's membership; for memberships also the target's and the join rules. */
-function authEventIds(state: StateLookup, d: EventDraft): EventId[] {
+function authEventIds(state: StateLookup, d: EventDraft, v: RoomVersion): EventId[] {
   if (d.type === "m.room.create") return [];
   const ids: EventId[] = [];
   const add = (t: string, k: string) => {
     const e = state.get(t, k) as ClientEvent | undefined;
     if (e && !ids.includes(e.event_id)) ids.push(e.event_id);
   };
-  add("m.room.create", "");
+  if (!v.roomIdFromCreate) add("m.room.create", ""); // v12: implied by the room ID
   add("m.room.power_levels", "");
   add("m.room.member", d.sender);
   if (d.type === "m.room.member" && d.stateKey !== undefined) {

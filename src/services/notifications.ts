@@ -3,7 +3,7 @@
 // https://spec.matrix.org/latest/client-server-api/#listing-notifications
 import { MatrixError } from "../http/errors.js";
 import type { UserId } from "../matrix/ids.js";
-import { powerLevelsFrom, userLevel } from "../matrix/power-levels.js";
+import { userLevel } from "../matrix/power-levels.js";
 import { evaluatePushRules, type RuleSet } from "../matrix/push-rules.js";
 import type { Db } from "../store/db.js";
 import * as events from "../store/events.js";
@@ -49,8 +49,7 @@ export class NotificationService {
         cursor = r.pos;
         const room = await this.cache.get(r.roomId);
         if (!room) continue;
-        const create = room.get("m.room.create", "");
-        const pl = powerLevelsFrom(room.get("m.room.power_levels", "")?.content, create ? [create.sender] : []);
+        const pl = room.powerLevels();
         const name = room.get("m.room.member", userId)?.content.displayname;
         const res = evaluatePushRules(rules, r.event as unknown as Record<string, unknown>, {
           userId, displayName: typeof name === "string" ? name : null, memberCount: room.joined.size,

@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import { MatrixError } from "../http/errors.js";
 import type { ClientEvent } from "../matrix/events.js";
 import type { RoomId, UserId } from "../matrix/ids.js";
-import { powerLevelsFrom, userLevel } from "../matrix/power-levels.js";
+import { userLevel } from "../matrix/power-levels.js";
 import { evaluatePushRules, type RuleSet } from "../matrix/push-rules.js";
 import type { Db } from "../store/db.js";
 import * as events from "../store/events.js";
@@ -143,8 +143,7 @@ export class PushService {
     if (ev.type === "m.room.member" && ev.state_key && !candidates.includes(ev.state_key as UserId) && ev.state_key !== ev.sender) candidates.push(ev.state_key as UserId);
     const withPushers = await this.withPushers(candidates);
     if (withPushers.size === 0) return;
-    const create = room.get("m.room.create", "");
-    const pl = powerLevelsFrom(room.get("m.room.power_levels", "")?.content, create ? [create.sender] : []);
+    const pl = room.powerLevels();
     const pushers = await store.selectPushers(this.db, [...withPushers]);
     for (const userId of withPushers as Set<UserId>) {
       const name = room.get("m.room.member", userId)?.content.displayname;

@@ -65,7 +65,9 @@ export class RoomReadService {
   }
 
   private async visible(who: Requester, roomId: RoomId, eventId: string): Promise<{ row: events.EventRow; vis: Visibility }> {
-    await this.access(who.userId, roomId).catch(() => { throw notFound("Event not found"); });
+    // Someone who may not read the room at all is told so (403, as the reference answers; the
+    // spec lists no error for /context); an event they may not see is not found.
+    await this.access(who.userId, roomId);
     const row = await events.selectEventById(this.db, eventId);
     if (!row || row.event.room_id !== roomId) throw notFound("Event not found");
     const vis = await Visibility.load(this.db, roomId, who.userId);
@@ -171,7 +173,9 @@ export class RoomReadService {
 
   /** GET /rooms/{roomId}/context/{eventId} */
   async context(who: Requester, roomId: RoomId, eventId: string, limit: number, filter?: RoomEventFilter): Promise<Record<string, unknown>> {
-    await this.access(who.userId, roomId).catch(() => { throw notFound("Event not found"); });
+    // Someone who may not read the room at all is told so (403, as the reference answers; the
+    // spec lists no error for /context); an event they may not see is not found.
+    await this.access(who.userId, roomId);
     const row = await events.selectEventById(this.db, eventId);
     if (!row || row.event.room_id !== roomId) throw notFound("Event not found");
     const vis = await Visibility.load(this.db, roomId, who.userId);

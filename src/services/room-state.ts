@@ -1,6 +1,7 @@
 // In-memory current state of rooms: what auth checks, membership lists and the notifier read on
 // every send, kept up to date after each commit and reloaded on a miss (DESIGN §5).
-import type { StateLookup } from "../matrix/auth-rules.js";
+import { currentPowerLevels, type StateLookup } from "../matrix/auth-rules.js";
+import type { PowerLevels } from "../matrix/power-levels.js";
 import { redactedForm, type ClientEvent } from "../matrix/events.js";
 import type { EventId, RoomId, UserId } from "../matrix/ids.js";
 import type { Db } from "../store/db.js";
@@ -49,6 +50,15 @@ export class RoomState implements StateLookup {
 
   entry(type: string, stateKey: string): StateEntry | undefined {
     return this.state.get(key(type, stateKey));
+  }
+
+  private levels: { from: ClientEvent | undefined; pl: PowerLevels } | null = null;
+
+  /** The power levels in force, as the room's version reads them; parsed once per power-levels event. */
+  powerLevels(): PowerLevels {
+    const from = this.get("m.room.power_levels", "") ?? this.get("m.room.create", "");
+    if (this.levels?.from !== from || !this.levels) this.levels = { from, pl: currentPowerLevels(this, this.version) };
+    return this.levels.pl;
   }
 
   apply(ev: ClientEvent, pos: number): void {

@@ -4,14 +4,14 @@ import { MatrixError, forbidden, notFound } from "../http/errors.js";
 import { assertCanonicalizable } from "../matrix/canonical-json.js";
 import type { ClientEvent } from "../matrix/events.js";
 import { makeRoomId, parseRoomAlias, parseUserId, serverNameOf, type EventId, type RoomId, type UserId } from "../matrix/ids.js";
-import { SUPPORTED_ROOM_VERSIONS } from "../matrix/room-versions.js";
+import { roomVersion } from "../matrix/room-versions.js";
 import type { Db } from "../store/db.js";
 import * as directory from "../store/directory.js";
 import * as events from "../store/events.js";
 import * as users from "../store/users.js";
 import * as relations from "../store/relations.js";
 import { relationOf, type Relation } from "../matrix/relations.js";
-import { powerLevelsFrom, userLevel } from "../matrix/power-levels.js";
+import { userLevel } from "../matrix/power-levels.js";
 import type { EventDraft, EventWriter, Written } from "./event-writer.js";
 import type { ProfileService } from "./profiles.js";
 import type { RoomState, RoomStateCache } from "./room-state.js";
@@ -75,9 +75,7 @@ export class RoomService {
   /** POST /createRoom */
   async create(creator: UserId, req: CreateRoomRequest): Promise<{ room_id: RoomId; room_alias?: string }> {
     const version = req.room_version ?? this.config.rooms.default_version;
-    if (!(version in SUPPORTED_ROOM_VERSIONS)) throw new MatrixError(400, "M_UNSUPPORTED_ROOM_VERSION", `Room version ${version} is not supported`);
-    const v11 = Number(version) >= 11;
-    const roomId = makeRoomId(this.serverName);
+    const v = roomVersion(version); // 400 M_UNSUPPORTED_ROOM_VERSION for one this server does not know
     const invitees = (req.invite ?? []).map((u) => parseUserId(u));
     for (const u of invitees) await this.ensureLocalUserExists(u);
     let alias: string | null = null;
@@ -91,10 +89,18 @@ export class RoomService {
     const d = (type: string, content: Record<string, unknown>, stateKey = ""): EventDraft => ({ type, stateKey, content, sender: creator });
 
     const createContent: Record<string, unknown> = { ...(req.creation_content ?? {}), room_version: version };
-    if (v11) delete createContent.creator;
-    else createContent.creator = creator;
-    const users: Record<string, number> = { [creator]: 100 };
-    if (preset === "trusted_private_chat") for (const u of invitees) users[u] = 100;
+    if (v.createHasCreator) createContent.creator = creator;
+    else delete createContent.creator;
+    if (!v.privilegedCreators) delete createContent.additional_creators;
+    // v12: the creators stand above every power level and are not listed in it; trusted
+    // private chats make the invitees creators too (MSC4289), elsewhere they get 100.
+    if (v.privilegedCreators && preset === "trusted_private_chat" && invitees.length) {
+      const more = Array.isArray(createContent.additional_creators) ? createContent.additional_creators : [];
+      createContent.additional_creators = [...new Set([...more, ...invitees])];
+    }
+    const creators = new Set<string>(v.privilegedCreators ? [creator, ...(Array.isArray(createContent.additional_creators) ? createContent.additional_creators as string[] : [])] : []);
+    const users: Record<string, number> = v.privilegedCreators ? {} : { [creator]: 100 };
+    if (preset === "trusted_private_chat") for (const u of invitees) if (!creators.has(u)) users[u] = 100;
     const pl: Record<string, unknown> = {
       users, users_default: 0,
       events: {
@@ -125,6 +131,13 @@ export class RoomService {
     for (const dr of drafts) {
       assertCanonicalizable(dr.content);
       if (dr.stateKey !== undefined && Buffer.byteLength(dr.stateKey) > 255) throw new MatrixError(400, "M_INVALID_PARAM", "state_key exceeds 255 bytes");
+    }
+    // The room ID: random before v12; from v12 on the create event's reference hash, so the
+    // create event's time is fixed here and the writer builds the same event.
+    let roomId = makeRoomId(this.serverName);
+    if (v.roomIdFromCreate) {
+      drafts[0]!.ts = Date.now();
+      roomId = this.writer.roomIdOfCreate(version, drafts[0]!);
     }
     try {
       await this.writer.createRoom(roomId, version, creator, drafts);
@@ -214,8 +227,7 @@ export class RoomService {
       if (!target) throw notFound("Event not found");
       if (target.event.room_id !== roomId) throw new MatrixError(400, "M_INVALID_PARAM", "The event is not in this room");
       if (target.event.sender !== sender) {
-        const create = room.get("m.room.create", "");
-        const pl = powerLevelsFrom(room.get("m.room.power_levels", "")?.content, create ? [create.sender] : []);
+        const pl = room.powerLevels();
         if (userLevel(pl, sender) < pl.redact) throw forbidden("You may not redact other users' events in this room");
       }
       if (!target.event.unsigned?.redacted_because && target.event.type !== "m.room.create") draft.redactTarget = target.event;

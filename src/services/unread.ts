@@ -13,7 +13,7 @@
 // COUNT_CAP events per room: beyond that the counts stop growing.
 import type { ClientEvent } from "../matrix/events.js";
 import type { RoomId, UserId } from "../matrix/ids.js";
-import { powerLevelsFrom, userLevel } from "../matrix/power-levels.js";
+import { userLevel } from "../matrix/power-levels.js";
 import { evaluatePushRules, type RuleSet } from "../matrix/push-rules.js";
 import { threadOf } from "../matrix/relations.js";
 import type { Db } from "../store/db.js";
@@ -34,18 +34,7 @@ export interface UnreadCounts { notification_count: number; highlight_count: num
 export interface RoomUnread { total: UnreadCounts; main: UnreadCounts; threads: Record<string, UnreadCounts> }
 
 /** Power levels parsed once per power-levels event (the room's current one), not per event counted. */
-const levels = new WeakMap<object, ReturnType<typeof powerLevelsFrom>>();
-function levelsOf(room: RoomState): ReturnType<typeof powerLevelsFrom> {
-  const create = room.get("m.room.create", "");
-  const plEvent = room.get("m.room.power_levels", "");
-  const k = plEvent ?? create;
-  let pl = k ? levels.get(k) : undefined;
-  if (!pl) {
-    pl = powerLevelsFrom(plEvent?.content, create ? [create.sender] : []);
-    if (k) levels.set(k, pl);
-  }
-  return pl;
-}
+const levelsOf = (room: RoomState) => room.powerLevels();
 
 const out = (p: Pair | undefined): UnreadCounts => ({ notification_count: p?.notify ?? 0, highlight_count: p?.highlight ?? 0 });
 

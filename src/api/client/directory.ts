@@ -67,12 +67,13 @@ export default defineRoutes({
   queryPublicRooms: {
     method: "POST", path: "/_matrix/client/v3/publicRooms", auth: "user",
     body: obj({
-      limit: int(0), since: str(64), include_all_networks: bool, third_party_instance_id: str(255),
+      // since: null is read as absent (the first page), as clients that send every key do.
+      limit: int(0), since: { type: ["string", "null"], maxLength: 64 }, include_all_networks: bool, third_party_instance_id: str(255),
       filter: obj({ generic_search_term: str(1000), room_types: { type: "array", items: { type: ["string", "null"] } } }),
     }),
     handler: ({ body }, s) => {
-      const b = body as { limit?: number; since?: string; filter?: { generic_search_term?: string } };
-      return s.directory.publicRooms({ limit: b.limit, since: b.since, term: b.filter?.generic_search_term });
+      const b = body as { limit?: number; since?: string | null; filter?: { generic_search_term?: string } };
+      return s.directory.publicRooms({ limit: b.limit, since: b.since ?? undefined, term: b.filter?.generic_search_term });
     },
   },
 });
