@@ -13,6 +13,7 @@ import { AccountDataService } from "./account-data.js";
 import { DirectoryService } from "./directory.js";
 import { EventWriter } from "./event-writer.js";
 import { MembershipService } from "./membership.js";
+import { RoomUpgradeService } from "./upgrades.js";
 import { Notifier } from "./notifier.js";
 import { RoomReadService } from "./room-read.js";
 import { RoomStateCache } from "./room-state.js";
@@ -60,6 +61,7 @@ export interface Services {
   writer: EventWriter;
   rooms: RoomService;
   membership: MembershipService;
+  upgrades: RoomUpgradeService;
   reader: RoomReadService;
   sync: SyncService;
   accountData: AccountDataService;
@@ -139,6 +141,8 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const membership = new MembershipService(db, rooms, writer);
   writer.onCommit((room, written) => { void membership.guestAccessChanged(room, written).catch((e) => log.warn({ err: (e as Error).message }, "removing guests failed")); });
   membership.queryUnknownAlias = (alias) => appservices.queryAlias(alias);
+  const upgrades = new RoomUpgradeService(db, config.server_name, roomCache, writer, rooms, accountData, pushRules);
+  membership.joinedRoom = (userId, room) => upgrades.joined(userId, room);
   const delivery = new AppserviceDelivery(db, appservices, notifier, roomCache, typing, log.child({ module: "appservice-delivery" }), presence);
   appservices.onActive = (asId) => delivery.alive(asId);
   await delivery.start();
@@ -164,6 +168,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     },
     notifier, roomCache, memberships, writer, rooms,
     membership,
+    upgrades,
     reader,
     relations,
     search: new SearchService(db, config, memberships, roomCache, relations),

@@ -12,6 +12,8 @@ import type { RoomService } from "./rooms.js";
 export class MembershipService {
   /** Asks an application service about an alias nobody has made yet (it may create the room). */
   queryUnknownAlias: (alias: string) => Promise<boolean> = async () => false;
+  /** After a user's join (not a repeated one): what follows them into a room (upgrades.ts). */
+  joinedRoom: (userId: UserId, room: RoomState) => Promise<void> = async () => undefined;
 
   constructor(private readonly db: Db, private readonly rooms: RoomService, private readonly writer: EventWriter) {}
 
@@ -41,6 +43,7 @@ export class MembershipService {
     }
     await this.writer.send(roomId, { type: "m.room.member", stateKey: userId, content, sender: userId, ts });
     await directory.deleteForgotten(this.db, userId, roomId);
+    if (cur?.content.membership !== "join") await this.joinedRoom(userId, room);
     return roomId;
   }
 

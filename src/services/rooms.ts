@@ -157,6 +157,7 @@ export class RoomService {
   async setState(sender: UserId, roomId: RoomId, type: string, stateKey: string, content: Record<string, unknown>, ts?: number): Promise<EventId> {
     const room = await this.room(roomId);
     if (type === "m.room.canonical_alias") await this.checkCanonicalAlias(roomId, content);
+    checkTombstone(roomId, type, content);
     // Setting state to what it already is makes no new event (as the reference server does).
     const cur = room.get(type, stateKey);
     if (cur && cur.sender === sender && sameJson(cur.content, content)) return cur.event_id;
@@ -170,6 +171,7 @@ export class RoomService {
       return this.redact(sender, deviceId, roomId, content.redacts, txnId, content, ts);
     }
     await this.room(roomId);
+    checkTombstone(roomId, type, content);
     const txn = deviceId ? { deviceId, txnId } : undefined;
     const draft: EventDraft = { type, content, sender, txn, ts };
     const rel = relationOf(content);
@@ -278,4 +280,11 @@ export function sameJson(a: unknown, b: unknown): boolean {
   const kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
   return ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/** A tombstone must point somewhere else (a room that replaces itself would trap its clients). */
+function checkTombstone(roomId: RoomId, type: string, content: Record<string, unknown>): void {
+  if (type === "m.room.tombstone" && content.replacement_room === roomId) {
+    throw new MatrixError(400, "M_INVALID_PARAM", "A tombstone cannot point to its own room");
+  }
 }

@@ -22,6 +22,16 @@ export async function selectRoomAliases(q: Queryable, roomId: RoomId): Promise<s
   return rows.map((r: { alias: string }) => r.alias);
 }
 
+/** A room upgrade: the room's aliases now name its replacement. */
+export async function moveAliases(q: Queryable, from: RoomId, to: RoomId): Promise<void> {
+  await q("room_aliases").where({ room_id: from }).update({ room_id: to });
+}
+
+export async function selectRoomPublic(q: Queryable, roomId: RoomId): Promise<boolean> {
+  const r = await q("rooms").where({ room_id: roomId }).first("is_public");
+  return r?.is_public === true;
+}
+
 export async function setRoomPublic(q: Queryable, roomId: RoomId, isPublic: boolean): Promise<void> {
   await q("rooms").where({ room_id: roomId }).update({ is_public: isPublic });
 }

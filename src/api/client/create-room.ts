@@ -1,6 +1,7 @@
-// create_room.yaml
+// create_room.yaml, room_upgrades.yaml
 import { defineRoutes } from "../../http/route.js";
 import { anyObject, bool, obj, str } from "../../http/validate.js";
+import { parseRoomId } from "../../matrix/ids.js";
 import type { CreateRoomRequest } from "../../services/rooms.js";
 
 const stateEvent = obj({ type: str(255), state_key: str(255), content: anyObject }, ["type", "content"]);
@@ -27,6 +28,16 @@ export default defineRoutes({
       const req = body as CreateRoomRequest;
       if (typeof req.room_alias_name === "string") s.directory.assertMayTake(user, `#${req.room_alias_name}:${s.config.server_name}`);
       return s.rooms.create(user.userId, req);
+    },
+  },
+
+  /** POST /_matrix/client/v3/rooms/{roomId}/upgrade */
+  upgradeRoom: {
+    method: "POST", path: "/_matrix/client/v3/rooms/:roomId/upgrade", auth: "user",
+    body: obj({ new_version: str(32), additional_creators: { type: "array", maxItems: 100, items: str(255) } }, ["new_version"]),
+    async handler({ user, params, body }, s) {
+      const b = body as { new_version: string; additional_creators?: string[] };
+      return { replacement_room: await s.upgrades.upgrade(user.userId, parseRoomId(params.roomId!), b.new_version, b.additional_creators) };
     },
   },
 });
