@@ -18,6 +18,12 @@ const COPIED_STATE = [
   "m.room.server_acl", "m.room.encryption", "m.room.name", "m.room.avatar", "m.room.topic",
   "m.room.guest_access", "m.room.history_visibility", "m.room.join_rules", "m.room.canonical_alias",
 ];
+/** The meaning of an absent setting (spec), written out in the new room. */
+const DEFAULTS: [string, Record<string, unknown>][] = [
+  ["m.room.join_rules", { join_rule: "invite" }],
+  ["m.room.history_visibility", { history_visibility: "shared" }],
+  ["m.room.guest_access", { guest_access: "forbidden" }],
+];
 const LEVEL_KEYS = ["users_default", "events_default", "state_default", "ban", "redact", "kick", "invite"];
 
 export class RoomUpgradeService {
@@ -74,6 +80,9 @@ export class RoomUpgradeService {
     const creators = new Set<string>(v.privilegedCreators ? [sender, ...more] : []);
     const d = (type: string, content: Record<string, unknown>, stateKey = ""): EventDraft => ({ type, stateKey, content, sender });
     const copied = COPIED_STATE.map((t) => old.get(t, "")).filter((e): e is ClientEvent => !!e && Object.keys(e.content).length > 0);
+    // What the old room had by default is written out, with the same meaning, so the new
+    // room's rules do not rest on defaults (and clients see each setting).
+    for (const [type, content] of DEFAULTS) if (!copied.some((e) => e.type === type)) copied.push({ type, content } as ClientEvent);
     const bans = [...old.state.values()].map((s) => s.event).filter((e) => e.type === "m.room.member" && e.content.membership === "ban");
 
     // Power levels: the old room's, as the new version reads them. Until the copied state is

@@ -99,6 +99,9 @@ describe("room upgrades", () => {
     expect(pl.users).not.to.have.property(a.userId);
     expect(pl.users).not.to.have.property(b.userId);
     expect(find(s12, "m.room.name").content.name).to.equal("Ten");
+    // The old room had no guest access event (forbidden by default): the new one says so.
+    expect(find(await state(a, old), "m.room.guest_access")).to.equal(undefined);
+    expect(find(s12, "m.room.guest_access").content).to.deep.equal({ guest_access: "forbidden" });
     expect(find(await state(a, old), "m.room.tombstone").content.replacement_room).to.equal(v12);
     // b, a creator of the v12 room, upgrades it again (no level listed, above every level).
     await join(b, v12);
