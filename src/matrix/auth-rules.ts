@@ -105,6 +105,9 @@ export function checkEventAuth(ev: NewEvent, state: StateLookup, version: string
         }
         if ((v.restrictedJoins && joinRule === "restricted") || (v.knockRestricted && joinRule === "knock_restricted")) {
           if (senderMembership === "invite" || senderMembership === "join") return;
+          // Vouched for by a member who may invite (the server checked the allow conditions).
+          const via = ev.content.join_authorised_via_users_server;
+          if (typeof via === "string" && membershipOf(state, via) === "join" && userLevel(pl, via) >= pl.invite) return;
           throw forbidden("This room is restricted and you are not invited");
         }
         if (joinRule === "public") return;

@@ -8,6 +8,8 @@ import * as users from "../store/users.js";
 import type { EventWriter, Written } from "./event-writer.js";
 import type { RoomState } from "./room-state.js";
 import type { RoomService } from "./rooms.js";
+import { roomVersion } from "../matrix/room-versions.js";
+import { userLevel } from "../matrix/power-levels.js";
 
 export class MembershipService {
   /** Asks an application service about an alias nobody has made yet (it may create the room). */
@@ -35,16 +37,47 @@ export class MembershipService {
     if (guest && room.get("m.room.guest_access", "")?.content.guest_access !== "can_join") {
       throw new MatrixError(403, "M_FORBIDDEN", "Guests may not join this room");
     }
-    const content = await this.rooms.memberContent(userId, "join", { ...extra, ...(reason !== undefined ? { reason } : {}) });
+    // Only this server says who authorised a restricted join (never the joining client).
+    const { join_authorised_via_users_server: _claimed, ...own } = extra;
+    const content = await this.rooms.memberContent(userId, "join", { ...own, ...(reason !== undefined ? { reason } : {}) });
+    const via = await this.restrictedJoinVia(userId, room);
+    if (via) content.join_authorised_via_users_server = via;
     // Joining again changes nothing unless the profile changed (or the client adds content).
     const cur = room.get("m.room.member", userId);
-    if (cur?.content.membership === "join" && cur.content.displayname === content.displayname && cur.content.avatar_url === content.avatar_url && Object.keys(extra).length === 0) {
+    if (cur?.content.membership === "join" && cur.content.displayname === content.displayname && cur.content.avatar_url === content.avatar_url && Object.keys(own).length === 0) {
       return roomId;
     }
     await this.writer.send(roomId, { type: "m.room.member", stateKey: userId, content, sender: userId, ts });
     await directory.deleteForgotten(this.db, userId, roomId);
     if (cur?.content.membership !== "join") await this.joinedRoom(userId, room);
     return roomId;
+  }
+
+  /**
+   * A join the room's restricted join rule allows (room versions 8 on; spec: restricted rooms):
+   * the user is in one of the rooms its `allow` names, and a member who may invite vouches for
+   * the join (`join_authorised_via_users_server`). Null when the rule does not apply (not
+   * restricted, or the user is invited or joined already) or no condition holds; the auth
+   * rules then decide.
+   */
+  private async restrictedJoinVia(userId: UserId, room: RoomState): Promise<UserId | null> {
+    const v = roomVersion(room.version);
+    const rules = room.get("m.room.join_rules", "")?.content;
+    const rule = rules?.join_rule;
+    if (!((v.restrictedJoins && rule === "restricted") || (v.knockRestricted && rule === "knock_restricted"))) return null;
+    const mine = room.membership(userId);
+    if (mine === "join" || mine === "invite") return null;
+    const allow = Array.isArray(rules?.allow) ? rules.allow as { type?: unknown; room_id?: unknown }[] : [];
+    let allowed = false;
+    for (const a of allow) {
+      if (a?.type !== "m.room_membership" || typeof a.room_id !== "string") continue;
+      const other = await this.rooms.cachedRoom(a.room_id as RoomId);
+      if (other?.membership(userId) === "join") { allowed = true; break; }
+    }
+    if (!allowed) return null;
+    const pl = room.powerLevels();
+    for (const u of room.joined) if (userLevel(pl, u) >= pl.invite) return u;
+    return null;
   }
 
   /**

@@ -65,9 +65,7 @@ export class RoomReadService {
   }
 
   private async visible(who: Requester, roomId: RoomId, eventId: string): Promise<{ row: events.EventRow; vis: Visibility }> {
-    // Someone who may not read the room at all is told so (403, as the reference answers; the
-    // spec lists no error for /context); an event they may not see is not found.
-    await this.access(who.userId, roomId);
+    await this.access(who.userId, roomId).catch(() => { throw notFound("Event not found"); });
     const row = await events.selectEventById(this.db, eventId);
     if (!row || row.event.room_id !== roomId) throw notFound("Event not found");
     const vis = await Visibility.load(this.db, roomId, who.userId);

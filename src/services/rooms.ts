@@ -48,6 +48,11 @@ export class RoomService {
   get serverName(): string { return this.config.server_name; }
 
   /** The room's state, or 404 M_NOT_FOUND. */
+  /** A room's state if this server has the room, else null. */
+  cachedRoom(roomId: RoomId): Promise<RoomState | null> {
+    return this.cache.get(roomId);
+  }
+
   async room(roomId: RoomId): Promise<RoomState> {
     const r = await this.cache.get(roomId);
     if (!r) throw notFound("Unknown room");

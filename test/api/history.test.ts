@@ -60,13 +60,16 @@ describe("history visibility and pagination", () => {
     expect((await b.get(`/_matrix/client/v3/rooms/${enc(roomId)}/state`)).status).to.equal(200);
   });
 
-  it("a non-member of a shared room gets 403 on /messages, /state, /members", async () => {
-    const { b, roomId } = await roomWith("shared");
-    for (const path of ["messages", "state", "members"]) {
+  it("a non-member of a shared room gets 403 on /messages, /state, /members, /context; 404 on /event", async () => {
+    const { a, b, roomId } = await roomWith("shared");
+    const id = await send(a, roomId, "members only");
+    for (const path of ["messages", "state", "members", `context/${enc(id)}`]) {
       const r = await b.get(`/_matrix/client/v3/rooms/${enc(roomId)}/${path}`);
       expect(r.status, path).to.equal(403);
       expect(r.body.errcode).to.equal("M_FORBIDDEN");
     }
+    // The spec's /event answer for an event one may not see: not found.
+    expect((await b.get(`/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(id)}`)).status).to.equal(404);
   });
 
   it("after leaving: nothing sent later is visible; state is as it was at the leave", async () => {

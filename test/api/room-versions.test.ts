@@ -84,16 +84,22 @@ describe("room versions", () => {
       const k = await b.post(`/_matrix/client/v3/knock/${enc(roomId)}`, {});
       expect(k.status, `v${v}: ${k.text}`).to.equal(ok ? 200 : 403);
     }
-    for (const [v, ok] of [["7", false], ["8", true]] as const) {
+    const outsider = await t.s.client().register();
+    for (const [v, ok] of [["7", false], ["8", true], ["10", true]] as const) {
       const space = await createRoom(a, { preset: "public_chat" });
       await join(b, space);
       const roomId = await createRoom(a, { room_version: v });
       await setState(a, roomId, "m.room.join_rules", { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] });
+      // v7 knows no restricted rule: nobody uninvited joins. From v8 on, members of the space do.
       const j = await b.post(`/_matrix/client/v3/rooms/${enc(roomId)}/join`, {});
-      // v7 knows no restricted rule: nobody uninvited joins. (Joins authorised through
-      // another room's membership are not served yet: 403 either way, but for its own reason.)
-      expect(j.status, `v${v}: ${j.text}`).to.equal(ok ? 403 : 403);
-      expect(j.body.error).to.match(ok ? /restricted/ : /not allowed/);
+      expect(j.status, `v${v}: ${j.text}`).to.equal(ok ? 200 : 403);
+      if (ok) {
+        const m = (await a.get(`/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(b.userId)}`)).body;
+        expect(m.join_authorised_via_users_server).to.equal(a.userId);
+      }
+      // Someone outside the space cannot join, even naming an authoriser themselves.
+      const o = await outsider.post(`/_matrix/client/v3/rooms/${enc(roomId)}/join`, { join_authorised_via_users_server: a.userId });
+      expect(o.status, `v${v}: ${o.text}`).to.equal(403);
     }
   });
 
