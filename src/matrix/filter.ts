@@ -34,17 +34,21 @@ export interface Filter {
   };
 }
 
+// Sender and room lists hold user and room IDs (a filter naming something else is refused,
+// not silently matching nothing).
+const userIds = { type: "array", items: { type: "string", pattern: "^@" } };
+const roomIds = { type: "array", items: { type: "string", pattern: "^!" } };
 const eventFilterProps = {
   limit: { type: "integer" },
   types: { type: "array", items: { type: "string" } },
   not_types: { type: "array", items: { type: "string" } },
-  senders: { type: "array", items: { type: "string" } },
-  not_senders: { type: "array", items: { type: "string" } },
+  senders: userIds,
+  not_senders: userIds,
 };
 const roomEventFilterProps = {
   ...eventFilterProps,
-  rooms: { type: "array", items: { type: "string" } },
-  not_rooms: { type: "array", items: { type: "string" } },
+  rooms: roomIds,
+  not_rooms: roomIds,
   contains_url: { type: "boolean" },
   lazy_load_members: { type: "boolean" },
   include_redundant_members: { type: "boolean" },
@@ -62,8 +66,8 @@ export const filterSchema = {
     room: {
       type: "object",
       properties: {
-        rooms: { type: "array", items: { type: "string" } },
-        not_rooms: { type: "array", items: { type: "string" } },
+        rooms: roomIds,
+        not_rooms: roomIds,
         include_leave: { type: "boolean" },
         timeline: roomEventFilterSchema,
         state: roomEventFilterSchema,

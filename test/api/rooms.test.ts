@@ -357,6 +357,19 @@ describe("rooms", () => {
     expect(later.status).to.equal(404);
   });
 
+  it("POST /rooms/{roomId}/send/{eventType} (no transaction ID) sends, checking the content as PUT does", async () => {
+    const a = await t.s.client().register();
+    const roomId = await createRoom(a, {});
+    const base = `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message`;
+    const r1 = await a.post(base, { msgtype: "m.text", body: "old style" });
+    const r2 = await a.post(base, { msgtype: "m.text", body: "old style" });
+    expect(r1.status, r1.text).to.equal(200);
+    expect(r1.body.event_id).not.to.equal(r2.body.event_id); // not idempotent: two sends
+    expect((await a.post(base, { n: 1.5 })).body.errcode).to.equal("M_BAD_JSON");
+    const ev = await a.get(`/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(r1.body.event_id)}`);
+    expect(ev.body.content.body).to.equal("old style");
+  });
+
   it("invite helper sanity: invite then join", async () => {
     const a = await t.s.client().register();
     const b = await t.s.client().register();

@@ -67,6 +67,21 @@ export default defineRoutes({
     },
   },
 
+  /**
+   * POST /_matrix/client/v3/rooms/{roomId}/send/{eventType}: the send of the first API
+   * versions, without a transaction ID (so not idempotent: a retry sends again). Not in the
+   * current spec; served because older clients and tools still use it, and answered exactly
+   * as the PUT form.
+   */
+  sendMessageLegacyPost: {
+    method: "POST", path: "/_matrix/client/v3/rooms/:roomId/send/:eventType", auth: "user", guest: true, body: anyObject,
+    async handler({ user, params, body, query }, s) {
+      checkTypeAndKey(params.eventType!);
+      const w = await s.rooms.sendMessage(user.userId, null, parseRoomId(params.roomId!), params.eventType!, checkContent(body), "", massagedTs(user, query.ts));
+      return { event_id: w.eventId };
+    },
+  },
+
   /** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} */
   setRoomStateWithKey: {
     ...state("user"), path: "/_matrix/client/v3/rooms/:roomId/state/:eventType/:stateKey",
