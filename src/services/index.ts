@@ -174,7 +174,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     search: new SearchService(db, config, memberships, roomCache, relations),
     sync,
     dbHealth,
-    legacy: new LegacyStreams(db, sync, reader, presence, directory, notifier),
+    legacy: new LegacyStreams(db, sync, reader, presence, directory, notifier, typing, receipts, roomCache),
     accountData,
     receipts,
     typing,

@@ -19,6 +19,9 @@ import type { SyncService } from "./sync.js";
 import type { Requester } from "./tokens.js";
 import type { Notifier } from "./notifier.js";
 import { Visibility } from "./visibility.js";
+import type { TypingService } from "./typing.js";
+import type { ReceiptService } from "./receipts.js";
+import type { RoomStateCache } from "./room-state.js";
 
 type Json = Record<string, unknown>;
 
@@ -42,6 +45,9 @@ export class LegacyStreams {
     private readonly presence: PresenceService,
     private readonly directory: DirectoryService,
     private readonly notifier: Notifier,
+    private readonly typing: TypingService,
+    private readonly receipts: ReceiptService,
+    private readonly cache: RoomStateCache,
   ) {}
 
   /** Presence as the old API wrote it: user_id in the content, status_msg always there. */
@@ -135,21 +141,37 @@ export class LegacyStreams {
     return { chunk, start, end: String(res.next_batch) };
   }
 
-  /** /events?room_id= for a world-readable room the user is not in: polls the room. */
+  /**
+   * /events?room_id= for a world-readable room the user is not in: polls the room for its
+   * events, typing, receipts and its members' presence (the token carries the typing and
+   * presence serials after the stream position, as /sync's does).
+   */
   private async peek(who: Requester, roomId: RoomId, from: string, timeoutMs: number, signal?: AbortSignal): Promise<Json> {
-    const after = parseToken(from, "from").pos;
+    const t = parseToken(from, "from");
+    let after = t.pos;
+    const sinceTyping = t.ephemeral[0] ?? this.typing.serial;
+    const sincePresence = t.ephemeral[1] ?? this.presence.serial;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const upTo = this.notifier.currentPos;
+      const typingSerial = this.typing.serial;
+      const presenceSerial = this.presence.serial;
       const rows = upTo > after ? await events.selectRoomEvents(this.db, roomId, after, upTo, "f", STREAM_LIMIT) : [];
       // History visibility still decides (the room may stop being world-readable).
       const vis = rows.length ? await Visibility.load(this.db, roomId, who.userId) : null;
       const shown = rows.filter((r) => vis!.canSee(r.event, r.pos));
-      if (shown.length || Date.now() >= deadline || signal?.aborted) {
-        const end = rows.length ? rows[rows.length - 1]!.pos : Math.max(after, upTo);
-        return { chunk: shown.map((r) => old(serialize(r, who))), start: from, end: formatToken(end) };
+      const end = rows.length ? rows[rows.length - 1]!.pos : Math.max(after, upTo);
+      const chunk: Json[] = shown.map((r) => old(serialize(r, who)));
+      const typing = this.typing.forSync([roomId], sinceTyping).get(roomId);
+      if (typing) chunk.push({ type: "m.typing", room_id: roomId, content: { user_ids: typing } });
+      const receipts = (await this.receipts.forSync(who.userId, [roomId], after, end)).get(roomId);
+      if (receipts) chunk.push({ type: "m.receipt", room_id: roomId, content: receipts });
+      const room = await this.cache.get(roomId);
+      for (const u of room ? this.presence.changedAmong(room.joined, sincePresence) : []) chunk.push(this.presenceEvent(u));
+      if (chunk.length || Date.now() >= deadline || signal?.aborted) {
+        return { chunk, start: from, end: formatToken(end, [typingSerial, presenceSerial]) };
       }
-      if (rows.length) return this.peek(who, roomId, formatToken(rows[rows.length - 1]!.pos), Math.max(0, deadline - Date.now()), signal);
+      if (rows.length) { after = end; continue; } // only events the user may not see: on from there
       await new Promise((r) => setTimeout(r, Math.min(PEEK_POLL_MS, Math.max(0, deadline - Date.now()))));
     }
   }

@@ -139,6 +139,14 @@ export class PresenceService {
     return [...changed].map((u) => ({ type: "m.presence", sender: u, content: this.content(u) }));
   }
 
+  /** Which of `users` changed their presence after `since` (a peek into a room: its members). */
+  changedAmong(users: Iterable<UserId>, since: number): UserId[] {
+    if (!this.enabled) return [];
+    const out: UserId[] = [];
+    for (const u of users) { const s = this.users.get(u); if (s && s.serial > since) out.push(u); }
+    return out;
+  }
+
   /** Users whose presence changed after `since`, or null when there are more than `max` changes. */
   private changesAfter(since: number, max: number): Set<UserId> | null {
     const out = new Set<UserId>();

@@ -53,5 +53,25 @@ describe("legacy streams", () => {
     await setState(a, secret, "m.room.history_visibility", { history_visibility: "world_readable" });
     const peek = await b.get(`/_matrix/client/v3/events?room_id=${enc(secret)}&timeout=0`);
     expect(peek.status).to.equal(200);
+    // The peek follows the room's messages, its typing, receipts and its members' presence.
+    const follow = async (pred: (e: any) => boolean): Promise<any> => {
+      for (let i = 0; i < 10; i++) {
+        const r = await b.get(`/_matrix/client/v3/events?room_id=${enc(secret)}&from=${enc(from)}&timeout=3000`);
+        expect(r.status, r.text).to.equal(200);
+        from = r.body.end;
+        const hit = r.body.chunk.find(pred);
+        if (hit) return hit;
+      }
+      throw new Error("not seen");
+    };
+    let from: string = peek.body.end;
+    const mice = await send(a, secret, "mice");
+    expect((await follow((e) => e.event_id === mice)).content.body).to.equal("mice");
+    await a.put(`/_matrix/client/v3/presence/${enc(a.userId)}/status`, { presence: "online", status_msg: "peek me" });
+    expect((await follow((e) => e.type === "m.presence" && e.content.user_id === a.userId)).content.status_msg).to.equal("peek me");
+    await a.post(`/_matrix/client/v3/rooms/${enc(secret)}/receipt/m.read/${enc(mice)}`, {});
+    expect((await follow((e) => e.type === "m.receipt")).content[mice]["m.read"]).to.have.property(a.userId);
+    await a.put(`/_matrix/client/v3/rooms/${enc(secret)}/typing/${enc(a.userId)}`, { typing: true, timeout: 5000 });
+    expect((await follow((e) => e.type === "m.typing")).content.user_ids).to.deep.equal([a.userId]);
   });
 });
