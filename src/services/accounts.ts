@@ -158,7 +158,13 @@ export class AccountService {
     if (logoutDevices) this.tokens.forgetUser(who.userId);
   }
 
-  /** POST /account/deactivate (after UIA): no more logins, every device and token gone. */
+  /** Marks a user erased (erasure.ts); set by the services. */
+  onErase: (userId: UserId) => Promise<void> = async () => undefined;
+
+  /**
+   * POST /account/deactivate (after UIA): no more logins, every device and token gone. With
+   * `erase`, the profile goes too and the user's messages are hidden from later joiners.
+   */
   async deactivate(userId: UserId, erase: boolean): Promise<void> {
     await this.db.transaction(async (trx) => {
       await users.markDeactivated(trx, userId);
@@ -166,6 +172,7 @@ export class AccountService {
       if (erase) await profiles.deleteProfile(trx, userId);
     });
     this.tokens.forgetUser(userId);
+    if (erase) await this.onErase(userId);
   }
 
   /** Shared-secret registration nonces (single use, stored so any process may take them). */

@@ -15,7 +15,9 @@ export type BusMessage =
   | { k: "presence"; user: UserId; presence: "online" | "unavailable" | "offline"; msg: string | null; lastActive: number }
   | { k: "tokens"; user: UserId }
   /** A device's one-time or fallback keys changed (counts kept in memory are stale). */
-  | { k: "keys"; user: UserId; device: string };
+  | { k: "keys"; user: UserId; device: string }
+  /** A user was erased (erasure.ts). */
+  | { k: "erased"; user: UserId };
 
 type Envelope = BusMessage & { o: string };
 

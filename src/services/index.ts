@@ -14,6 +14,7 @@ import { DirectoryService } from "./directory.js";
 import { EventWriter } from "./event-writer.js";
 import { MembershipService } from "./membership.js";
 import { RoomUpgradeService } from "./upgrades.js";
+import { ErasureService } from "./erasure.js";
 import { Notifier } from "./notifier.js";
 import { RoomReadService } from "./room-read.js";
 import { RoomStateCache } from "./room-state.js";
@@ -125,6 +126,9 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const receipts = new ReceiptService(db, roomCache, notifier, accountData, unread);
   const typing = new TypingService(roomCache, notifier, bus);
   const accounts = new AccountService(db, config, tokens);
+  const erasure = new ErasureService(db, bus);
+  await erasure.load();
+  accounts.onErase = (userId) => erasure.erase(userId);
   accounts.isExclusive = (userId, asId) => appservices.isExclusiveUser(userId, asId);
   const presence = new PresenceService(config, notifier, memberships, roomCache, (u) => accounts.userExists(u), bus);
   await typing.load();
@@ -147,6 +151,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   appservices.onActive = (asId) => delivery.alive(asId);
   await delivery.start();
   const relations = new RelationService(db, notifier, reader);
+  relations.versionOf = (roomId) => roomCache.peek(roomId)?.version ?? config.rooms.default_version;
   reader.bundle = (rows, userId, seen) => relations.bundle(rows, userId, undefined, null, seen);
   const dbHealth = new DbHealth(db);
   const sync = new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread, relations, keys);

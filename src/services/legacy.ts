@@ -161,7 +161,7 @@ export class LegacyStreams {
       const vis = rows.length ? await Visibility.load(this.db, roomId, who.userId) : null;
       const shown = rows.filter((r) => vis!.canSee(r.event, r.pos));
       const end = rows.length ? rows[rows.length - 1]!.pos : Math.max(after, upTo);
-      const chunk: Json[] = shown.map((r) => old(serialize(r, who)));
+      const chunk: Json[] = (vis ? vis.present(shown, (await this.cache.get(roomId))?.version ?? "10") : shown).map((r) => old(serialize(r, who)));
       const typing = this.typing.forSync([roomId], sinceTyping).get(roomId);
       if (typing) chunk.push({ type: "m.typing", room_id: roomId, content: { user_ids: typing } });
       const receipts = (await this.receipts.forSync(who.userId, [roomId], after, end)).get(roomId);

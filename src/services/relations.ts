@@ -20,6 +20,7 @@ import { serialize } from "./room-read.js";
 import type { RoomState } from "./room-state.js";
 import type { Requester } from "./tokens.js";
 import { Visibility } from "./visibility.js";
+import { isErased } from "./erasure.js";
 
 type Rel = Record<string, unknown>;
 
@@ -33,8 +34,32 @@ export class RelationService {
    * an edit. `seen` is the user's visibility per room if the caller has it, or "all" when the
    * caller knows the user saw every event from the rows on (joined throughout).
    */
+  /** The room version of a room (for the redacted form of an erased user's events); set by the services. */
+  versionOf: (roomId: RoomId) => string = () => "10";
+
+  /**
+   * Rows as the user is shown them: with their bundled aggregations, and an erased user's
+   * events redacted for whoever was not joined when they were sent (erasure.ts). `seen`:
+   * the Visibility of each room if loaded, or "all" when the user was joined throughout.
+   */
   async bundle(rows: events.EventRow[], userId: UserId, upTo = this.notifier.currentPos, room?: RoomState | null,
     seen?: ReadonlyMap<RoomId, Visibility> | "all"): Promise<events.EventRow[]> {
+    const out = await this.aggregations(rows, userId, upTo, room, seen);
+    if (seen === "all" || !out.some((r) => isErased(r.event.sender))) return out;
+    const byRoom = new Map<RoomId, events.EventRow[]>();
+    for (const r of out) { const id = r.event.room_id as RoomId; byRoom.set(id, [...(byRoom.get(id) ?? []), r]); }
+    const missing = [...byRoom.keys()].filter((r) => !seen?.has(r));
+    const loaded = missing.length ? await Visibility.loadMany(this.db, missing, userId) : new Map<RoomId, Visibility>();
+    const shown = new Map<string, events.EventRow>();
+    for (const [roomId, list] of byRoom) {
+      const vis = seen?.get(roomId) ?? loaded.get(roomId)!;
+      for (const r of vis.present(list, this.versionOf(roomId))) shown.set(r.event.event_id, r);
+    }
+    return out.map((r) => shown.get(r.event.event_id) ?? r);
+  }
+
+  private async aggregations(rows: events.EventRow[], userId: UserId, upTo: number, room: RoomState | null | undefined,
+    seen: ReadonlyMap<RoomId, Visibility> | "all" | undefined): Promise<events.EventRow[]> {
     const targets = rows.filter((r) => !r.event.unsigned?.redacted_because && r.event.state_key === undefined);
     if (targets.length === 0) return rows;
     // Parents from which on the user saw everything need no check of their children (newer).

@@ -6,6 +6,7 @@ import type { ClientEvent } from "../matrix/events.js";
 import type { RoomId, UserId } from "../matrix/ids.js";
 import type { Db } from "../store/db.js";
 import * as events from "../store/events.js";
+import { erasedForm, isErased } from "./erasure.js";
 
 interface Change { pos: number; value: string }
 
@@ -61,6 +62,20 @@ export class Visibility {
     if (vis !== "joined" && vis !== "invited" && this.lastJoinPos() > pos) return true; // shared (and unknown values)
     if (membership === "invite" && vis === "invited") return true;
     return false;
+  }
+
+  /**
+   * Rows (already found visible) as this user is shown them: an erased user's events are
+   * redacted for whoever was not joined when they were sent (erasure.ts).
+   */
+  present(rows: events.EventRow[], version: string): events.EventRow[] {
+    let out: events.EventRow[] | null = null;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (!isErased(r.event.sender) || r.event.sender === this.userId || valueBefore(this.memberships, r.pos, "leave") === "join") continue;
+      (out ??= rows.slice())[i] = erasedForm(r, version);
+    }
+    return out ?? rows;
   }
 
   canSee(ev: ClientEvent, pos: number): boolean {

@@ -61,6 +61,28 @@ describe("account management", () => {
       expect(again.body.errcode).to.equal("M_USER_IN_USE");
     });
 
+    it("erase: the user's messages are redacted for people who join afterwards, not for those who were there", async () => {
+      const [a, member, joiner] = [await t.s.client().register(undefined, "pw"), await t.s.client().register(), await t.s.client().register()];
+      const roomId = (await a.post("/_matrix/client/v3/createRoom", { preset: "public_chat" })).body.room_id;
+      await member.post(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/join`, {});
+      const sent = (await a.put(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/e1`, { msgtype: "m.text", body: "body1" })).body.event_id;
+      await joiner.post(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/join`, {});
+      const room = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
+      const bodyIn = async (u: typeof a, how: "sync" | "messages" | "event" | "context"): Promise<unknown> => {
+        if (how === "sync") return (await u.get("/_matrix/client/v3/sync")).body.rooms.join[roomId].timeline.events.find((e: any) => e.event_id === sent)?.content;
+        if (how === "messages") return (await u.get(`${room}/messages?dir=b&limit=20`)).body.chunk.find((e: any) => e.event_id === sent)?.content;
+        if (how === "event") return (await u.get(`${room}/event/${encodeURIComponent(sent)}`)).body.content;
+        return (await u.get(`${room}/context/${encodeURIComponent(sent)}`)).body.event.content;
+      };
+      expect(await bodyIn(joiner, "event")).to.deep.equal({ msgtype: "m.text", body: "body1" }); // shared history: seen before the erasure
+      const first = await a.post("/_matrix/client/v3/account/deactivate", { erase: true });
+      expect((await a.post("/_matrix/client/v3/account/deactivate", { erase: true, auth: pwAuth(a.userId, "pw", first.body.session) })).status).to.equal(200);
+      for (const how of ["sync", "messages", "event", "context"] as const) {
+        expect(await bodyIn(member, how), `member, ${how}`).to.deep.equal({ msgtype: "m.text", body: "body1" });
+        expect(await bodyIn(joiner, how), `joiner, ${how}`).to.deep.equal({});
+      }
+    });
+
     it("a wrong password does not deactivate", async () => {
       const u = await t.s.client().register(undefined, "pw");
       const r = await u.post("/_matrix/client/v3/account/deactivate", { auth: pwAuth(u.userId, "wrong") });
