@@ -86,7 +86,9 @@ describe("room upgrades", () => {
 
   it("v10 → v12 with additional creators, then v12 → v12", async () => {
     const [a, b] = [await t.s.client().register(), await t.s.client().register()];
-    const old = await createRoom(a, { room_version: "10", preset: "public_chat", name: "Ten" });
+    const alias = `ten-${Date.now()}`;
+    const old = await createRoom(a, { room_version: "10", preset: "public_chat", name: "Ten", room_alias_name: alias });
+    const full = (await a.get(`/_matrix/client/v3/rooms/${enc(old)}/state/m.room.canonical_alias/`)).body.alias;
     await join(b, old);
     const v12 = await upgrade(a, old, { new_version: "12", additional_creators: [b.userId] });
     expect(v12).to.match(/^![A-Za-z0-9_-]{43}$/);
@@ -111,6 +113,9 @@ describe("room upgrades", () => {
     expect(find(sa, "m.room.create").content).not.to.have.property("additional_creators");
     expect(find(sa, "m.room.create").content.predecessor).to.deep.equal({ room_id: v12 });
     expect(find(sa, "m.room.name").content.name).to.equal("Ten");
+    // The alias followed both upgrades.
+    expect(find(sa, "m.room.canonical_alias").content.alias).to.equal(full);
+    expect((await a.get(`/_matrix/client/v3/directory/room/${enc(full)}`)).body.room_id).to.equal(again);
   });
 
   it("refuses an unknown version (400), a room that does not exist (404), a tombstone pointing at its own room (400)", async () => {
