@@ -106,3 +106,19 @@ describe("config", () => {
     expect((await runMain(["--config", path.join(dir, "missing.yaml")])).code).to.equal(2);
   });
 });
+
+describe("registration regexes in Python's dialect", () => {
+  it("translates what JavaScript writes differently and refuses what it cannot mean", async () => {
+    const { fromPythonRegex, compilePythonRegex } = await import("../src/config/python-regex.js");
+    expect(fromPythonRegex("\\#pytg_.*:example\\-server\\.org").source).to.equal("#pytg_.*:example-server\\.org");
+    expect(compilePythonRegex("\\#pytg_.*:example\\-server\\.org", true).test("#pytg_1:example-server.org")).to.equal(true);
+    expect(compilePythonRegex("\\#pytg_.*:example\\-server\\.org", true).test("#pytg_1:example-serverXorg")).to.equal(false);
+    expect(fromPythonRegex("[a\\-z]").source).to.equal("[a\\-z]"); // a literal '-' in a class stays escaped
+    expect(fromPythonRegex("\\Afoo\\Z").source).to.equal("^foo$");
+    expect(compilePythonRegex("(?P<n>a)(?P=n)").test("aa")).to.equal(true);
+    expect(compilePythonRegex("(?i)@BOT_.*").test("@bot_x")).to.equal(true);
+    expect(compilePythonRegex("\\ \\:\\@").test(" :@")).to.equal(true);
+    expect(() => fromPythonRegex("(?x)a b")).to.throw(/inline flag/);
+    expect(() => fromPythonRegex("\\N{DASH}")).to.throw(/no JavaScript equivalent/);
+  });
+});

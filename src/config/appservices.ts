@@ -2,6 +2,7 @@
 // https://spec.matrix.org/latest/application-service-api/#registration
 // Read and checked at start-up; a problem names the file and the field, and the server does
 // not start (exit code 2, like any config problem).
+import { compilePythonRegex } from "./python-regex.js";
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
@@ -75,7 +76,8 @@ export function loadRegistrations(files: readonly string[]): Registration[] {
     };
     for (const [k, list] of Object.entries(reg.namespaces)) {
       list.forEach((n, i) => {
-        try { new RegExp(n.regex, "u"); } catch (e) { problems.push(`${file}: namespaces.${k}.${i}.regex: not a valid regular expression: ${(e as Error).message}`); }
+        // Python's dialect, as registrations are written (python-regex.ts).
+        try { compilePythonRegex(n.regex, true); } catch (e) { problems.push(`${file}: namespaces.${k}.${i}.regex: not a valid regular expression: ${(e as Error).message}`); }
       });
     }
     out.push(reg);

@@ -3,6 +3,7 @@
 // https://spec.matrix.org/latest/application-service-api/
 import type { Logger } from "pino";
 import type { Registration } from "../config/appservices.js";
+import { compilePythonRegex } from "../config/python-regex.js";
 import { MatrixError, forbidden } from "../http/errors.js";
 import type { ClientEvent } from "../matrix/events.js";
 import { makeUserId, type DeviceId, type RoomId, type UserId } from "../matrix/ids.js";
@@ -19,8 +20,8 @@ export interface Appservice extends Registration {
   rooms: { exclusive: boolean; re: RegExp }[];
 }
 
-/** Regexes match from the start of the ID, as Synapse's (Python re.match) do. */
-const compileNs = (list: { exclusive: boolean; regex: string }[]) => list.map((n) => ({ exclusive: n.exclusive, re: new RegExp(`^(?:${n.regex})`, "u") }));
+/** Regexes (Python's dialect) match from the start of the ID, as Synapse's (Python re.match) do. */
+const compileNs = (list: { exclusive: boolean; regex: string }[]) => list.map((n) => ({ exclusive: n.exclusive, re: compilePythonRegex(n.regex, true) }));
 
 
 export class AppserviceRegistry {

@@ -71,6 +71,23 @@ describe("application services", function () {
       const badRe = writeRegistration({ ...registration("re", null), namespaces: { users: [{ exclusive: true, regex: "(" }] } });
       expect((await start(dbUrl, [badRe]).then(() => null, (e) => e))?.message).to.contain("namespaces.users.0.regex");
     });
+
+    it("take namespace regexes in Python's dialect, as mautrix-python writes them with re.escape()", async () => {
+      const py = writeRegistration({
+        ...registration("py", null),
+        as_token: "as-py", hs_token: "hs-py", sender_localpart: "pybot",
+        namespaces: { users: [{ exclusive: true, regex: "@py\\-tg_.*:localhost" }], aliases: [{ exclusive: true, regex: "\\#py\\-tg_.*:localhost" }], rooms: [] },
+      });
+      const server = await start(dbUrl, [py]);
+      try {
+        const r = await new Client(server.url).post("/_matrix/client/v3/register", { username: "py-tg_someone", password: "pw-pw-pw-pw", auth: { type: "m.login.dummy" } });
+        expect(r.body.errcode).to.equal("M_EXCLUSIVE");
+        const ok = await new Client(server.url).post("/_matrix/client/v3/register", { username: "pytg_someone", password: "pw-pw-pw-pw", auth: { type: "m.login.dummy" } });
+        expect(ok.status, ok.text).to.equal(200);
+      } finally {
+        await server.close();
+      }
+    });
   });
 
   describe("namespaces and identity", () => {
