@@ -33,7 +33,7 @@ export class Reply {
 
 export interface RouteDef<B = any> {
   method: Method;
-  /** The full path as the spec writes it, with :params. `/_matrix/client/v3/…` is also served under `/r0/`. */
+  /** The full path as the spec writes it, with :params. `/_matrix/client/v3/…` and `/_matrix/media/v3/…` are also served under `/r0/`. */
   path: string;
   auth: "user" | "optional" | "none";
   /** JSON body schema; omitted: the body is ignored (but must still be JSON if present). */
@@ -59,8 +59,13 @@ function pathRegex(path: string): RegExp {
   return new RegExp(`^${src}/?$`);
 }
 
+/** Each v3 path is also served under the r0 prefix it replaced (client and media APIs), as the same route. */
 function expandPaths(path: string): string[] {
-  return path.startsWith("/_matrix/client/v3/") ? [path, path.replace("/_matrix/client/v3/", "/_matrix/client/r0/")] : [path];
+  for (const api of ["client", "media"]) {
+    const v3 = `/_matrix/${api}/v3/`;
+    if (path.startsWith(v3)) return [path, path.replace(v3, `/_matrix/${api}/r0/`)];
+  }
+  return [path];
 }
 
 export class Router {
@@ -101,9 +106,11 @@ export class Router {
           if (token) {
             // Identity assertion (application services): ?user_id= and ?device_id=.
             const q = req.query as Record<string, unknown>;
+            // The device: `device_id` (spec), or MSC3202's name for it (matrix-bot-sdk sends it).
+            const device = q.device_id ?? q["org.matrix.msc3202.device_id"];
             user = await services.tokens.authenticate(token, ip, {
               userId: typeof q.user_id === "string" ? q.user_id : undefined,
-              deviceId: typeof q.device_id === "string" ? q.device_id : undefined,
+              deviceId: typeof device === "string" ? device : undefined,
             });
           }
           else if (def.auth === "user") throw missingToken();

@@ -135,6 +135,9 @@ describe("application services", function () {
       const r3 = await as().get(`/_matrix/client/v3/account/whoami?user_id=${enc(userId)}&device_id=NOPE`);
       expect(r3.status).to.equal(400);
       expect(r3.body.errcode).to.equal("M_UNKNOWN_DEVICE");
+      // MSC3202's name for the device (matrix-bot-sdk sends it) is taken as device_id.
+      const r4 = await as().get(`/_matrix/client/v3/account/whoami?user_id=${enc(userId)}&org.matrix.msc3202.device_id=NOPE`);
+      expect(r4.body.errcode).to.equal("M_UNKNOWN_DEVICE");
     });
 
     it("ts sets origin_server_ts on /send and /state for application services only", async () => {

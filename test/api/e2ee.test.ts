@@ -55,6 +55,12 @@ describe("end-to-end encryption plumbing", () => {
       got.add(Object.keys(r.body.one_time_keys[a.userId][a.deviceId])[0]!);
     }
     expect([...got].sort()).to.deep.equal(["signed_curve25519:AAA", "signed_curve25519:AAB", "signed_curve25519:FB1"]);
+    // A one-time key may be a plain string (an unsigned curve25519 key).
+    const plainKey = await a.post("/_matrix/client/v3/keys/upload", { one_time_keys: { "curve25519:PLAIN": "unsignedkey" } });
+    expect(plainKey.status, plainKey.text).to.equal(200);
+    expect(plainKey.body.one_time_key_counts).to.deep.equal({ curve25519: 1 });
+    const plainClaim = await b.post("/_matrix/client/v3/keys/claim", { one_time_keys: { [a.userId]: { [a.deviceId]: "curve25519" } } });
+    expect(plainClaim.body.one_time_keys[a.userId][a.deviceId]).to.deep.equal({ "curve25519:PLAIN": "unsignedkey" });
     const sync = await a.get("/_matrix/client/v3/sync");
     expect(sync.body.device_one_time_keys_count).to.deep.equal({});
     expect(sync.body.device_unused_fallback_key_types).to.deep.equal([]);

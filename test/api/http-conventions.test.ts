@@ -12,6 +12,7 @@ describe("HTTP conventions", () => {
       expect(r.headers.get("content-type")).to.match(/^application\/json/);
       expect(r.body.versions).to.include("v1.1").and.to.include("v1.12");
       expect(r.body.unstable_features).to.be.an("object");
+      expect(r.body.unstable_features["org.matrix.e2e_cross_signing"]).to.equal(true);
     });
 
     it("GET /.well-known/matrix/client names the base URL", async () => {

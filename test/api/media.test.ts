@@ -25,6 +25,10 @@ describe("media", () => {
     expect(dl.headers.get("x-content-type-options")).to.equal("nosniff");
     const cfg = await u.get("/_matrix/client/v1/media/config");
     expect(cfg.body["m.upload.size"]).to.equal(200_000);
+    // The deprecated r0 prefix (older clients upload there): the same handlers.
+    const r0 = await fetch(`${t.s.hs.url}/_matrix/media/r0/upload`, { method: "POST", headers: { Authorization: `Bearer ${u.token}`, "Content-Type": "text/plain" }, body: "old prefix" });
+    expect(r0.status).to.equal(200);
+    expect((await u.get("/_matrix/media/r0/config")).body["m.upload.size"]).to.equal(200_000);
   });
 
   it("HTML is never served as HTML; the authenticated endpoints need a token; unknown media is 404; too large is 413", async () => {

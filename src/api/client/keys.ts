@@ -5,13 +5,17 @@ import { anyObject, obj } from "../../http/validate.js";
 import { parseToken } from "../../matrix/tokens.js";
 import type { AuthDict } from "../../services/uia.js";
 
+const keyValue = { type: ["object", "string"], maxLength: 1024 };
+
 const map = (values: unknown) => ({ type: "object", maxProperties: 1000, additionalProperties: values });
 
 export default defineRoutes({
   /** POST /_matrix/client/v3/keys/upload */
   uploadKeys: {
     method: "POST", path: "/_matrix/client/v3/keys/upload", auth: "user",
-    body: obj({ device_keys: anyObject, one_time_keys: map(anyObject), fallback_keys: map(anyObject) }),
+    // A key is a signed object (signed_curve25519) or, as the spec allows, a plain string
+    // (an unsigned curve25519 key).
+    body: obj({ device_keys: anyObject, one_time_keys: map(keyValue), fallback_keys: map(keyValue) }),
     handler: ({ user, body }, s) => s.keys.upload(user, body as Record<string, never>),
   },
 

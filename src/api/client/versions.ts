@@ -10,7 +10,18 @@ export const SPEC_VERSIONS = ["r0.0.1", "r0.1.0", "r0.2.0", "r0.3.0", "r0.4.0", 
   "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12"];
 
 /** Our extensions and the MSCs we implement, flagged as the spec asks (`unstable_features`). */
-export const UNSTABLE_FEATURES: Record<string, boolean> = {};
+export const UNSTABLE_FEATURES: Record<string, boolean> = {
+  // Cross-signing (keys/device_signing/upload, signatures/upload): without this flag Element
+  // skips setting it up at registration.
+  "org.matrix.e2e_cross_signing": true,
+  // Authenticated media (/_matrix/client/v1/media, docs/media.md).
+  "org.matrix.msc3916.stable": true,
+  // Private read receipts (m.read.private) and threads (/threads, threaded receipts).
+  "org.matrix.msc2285.stable": true,
+  "org.matrix.msc3440.stable": true,
+  "org.matrix.msc3771": true,
+  "org.matrix.msc3773": true,
+};
 /** Our WebSocket extension (docs/websocket.md); on unless switched off in the config. */
 export const WS_FEATURE = "org.ganglion.ws";
 
