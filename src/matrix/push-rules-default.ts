@@ -88,6 +88,26 @@ export const DEFAULT_PUSH_RULES: Record<string, Record<string, unknown>[]> = {
       ]
     },
     {
+      "rule_id": ".m.rule.contains_display_name",
+      "default": true,
+      "enabled": true,
+      "conditions": [
+        {
+          "kind": "contains_display_name"
+        }
+      ],
+      "actions": [
+        "notify",
+        {
+          "set_tweak": "sound",
+          "value": "default"
+        },
+        {
+          "set_tweak": "highlight"
+        }
+      ]
+    },
+    {
       "rule_id": ".m.rule.is_room_mention",
       "default": true,
       "enabled": true,
@@ -96,6 +116,28 @@ export const DEFAULT_PUSH_RULES: Record<string, Record<string, unknown>[]> = {
           "kind": "event_property_is",
           "key": "content.m\\.mentions.room",
           "value": true
+        },
+        {
+          "kind": "sender_notification_permission",
+          "key": "room"
+        }
+      ],
+      "actions": [
+        "notify",
+        {
+          "set_tweak": "highlight"
+        }
+      ]
+    },
+    {
+      "rule_id": ".m.rule.roomnotif",
+      "default": true,
+      "enabled": true,
+      "conditions": [
+        {
+          "kind": "event_match",
+          "key": "content.body",
+          "pattern": "@room"
         },
         {
           "kind": "sender_notification_permission",
@@ -177,7 +219,24 @@ export const DEFAULT_PUSH_RULES: Record<string, Record<string, unknown>[]> = {
       "actions": []
     }
   ],
-  "content": [],
+  "content": [
+    {
+      "rule_id": ".m.rule.contains_user_name",
+      "default": true,
+      "enabled": true,
+      "pattern": "[the user's localpart]",
+      "actions": [
+        "notify",
+        {
+          "set_tweak": "sound",
+          "value": "default"
+        },
+        {
+          "set_tweak": "highlight"
+        }
+      ]
+    }
+  ],
   "room": [],
   "sender": [],
   "underride": [
@@ -281,6 +340,8 @@ export const DEFAULT_PUSH_RULES: Record<string, Record<string, unknown>[]> = {
 
 /** The default rule set for one user: placeholders replaced, every rule marked default and enabled as listed. */
 export function defaultPushRules(userId: string): Record<string, Record<string, unknown>[]> {
-  const json = JSON.stringify(DEFAULT_PUSH_RULES).replaceAll("[the user's Matrix ID]", userId.replace(/["\\]/g, ""));
+  const clean = userId.replace(/["\\]/g, "");
+  const localpart = clean.slice(1, clean.indexOf(":") > 0 ? clean.indexOf(":") : undefined);
+  const json = JSON.stringify(DEFAULT_PUSH_RULES).replaceAll("[the user's Matrix ID]", clean).replaceAll("[the user's localpart]", localpart);
   return JSON.parse(json) as Record<string, Record<string, unknown>[]>;
 }

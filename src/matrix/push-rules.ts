@@ -31,6 +31,12 @@ export interface PushOutcome {
   actions: unknown[];
 }
 
+const LEGACY_MENTION_RULES = new Set([".m.rule.contains_display_name", ".m.rule.roomnotif", ".m.rule.contains_user_name"]);
+const hasMentions = (event: Record<string, unknown>): boolean => {
+  const c = event.content as Record<string, unknown> | undefined;
+  return !!c && typeof c === "object" && c["m.mentions"] !== undefined;
+};
+
 const NOTHING: PushOutcome = { notify: false, highlight: false, actions: [] };
 const KINDS = ["override", "content", "room", "sender", "underride"] as const;
 
@@ -38,6 +44,9 @@ export function evaluatePushRules(rules: RuleSet, event: Record<string, unknown>
   for (const kind of KINDS) {
     for (const rule of rules[kind] ?? []) {
       if (rule.enabled === false) continue;
+      // The deprecated mention rules step aside for events that say whom they mention
+      // (m.mentions, spec v1.7 intentional mentions).
+      if (LEGACY_MENTION_RULES.has(rule.rule_id) && hasMentions(event)) continue;
       if (!ruleMatches(kind, rule, event, ctx)) continue;
       const actions = (rule.actions ?? []).filter((a) => a !== "dont_notify" && a !== "coalesce");
       const notify = actions.includes("notify");

@@ -9,6 +9,17 @@ const msg = (content: Record<string, unknown>, extra: Record<string, unknown> = 
 describe("push rules: evaluation", () => {
   const rules = defaultPushRules("@me:hs") as unknown as RuleSet;
 
+  it("the deprecated mention rules: display name, user name and @room highlight only without m.mentions", () => {
+    const ids = [...(rules.override ?? []), ...(rules.content ?? [])].map((r) => r.rule_id);
+    for (const id of [".m.rule.contains_display_name", ".m.rule.roomnotif", ".m.rule.contains_user_name"]) expect(ids).to.include(id);
+    expect(evaluatePushRules(rules, msg({ msgtype: "m.text", body: "hello Me, lunch?" }), ctx())).to.include({ notify: true, highlight: true });
+    expect(evaluatePushRules(rules, msg({ msgtype: "m.text", body: "is me around" }), ctx({ displayName: "Someone" }))).to.include({ notify: true, highlight: true });
+    expect(evaluatePushRules(rules, msg({ msgtype: "m.text", body: "@room meeting" }), ctx({ senderPower: 50 }))).to.include({ notify: true, highlight: true });
+    expect(evaluatePushRules(rules, msg({ msgtype: "m.text", body: "@room meeting" }), ctx({ senderPower: 0 }))).to.include({ highlight: false });
+    // An event that says whom it mentions is not matched on its text.
+    expect(evaluatePushRules(rules, msg({ msgtype: "m.text", body: "hello Me", "m.mentions": {} }), ctx())).to.include({ notify: true, highlight: false });
+  });
+
   it("glob matching as the spec's examples say", () => {
     expect(globMatch("lunc?*", "Lunch plans", false)).to.equal(true);
     expect(globMatch("lunc?*", "LUNCH", false)).to.equal(true);
