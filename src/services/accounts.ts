@@ -23,6 +23,8 @@ export interface SessionResult extends Partial<IssuedTokens> {
 export interface NewAccount {
   localpart: string | null;
   password: string | null;
+  /** The password already hashed (a registration session remembers only the hash). */
+  passwordHash?: string | null;
   kind: "user" | "guest";
   isAdmin?: boolean;
   appserviceId?: string | null;
@@ -76,7 +78,7 @@ export class AccountService {
 
   async register(a: NewAccount): Promise<SessionResult> {
     if (a.password !== null) this.checkPasswordPolicy(a.password);
-    const passwordHash = a.password !== null ? await hashPassword(a.password) : null;
+    const passwordHash = a.password !== null ? await hashPassword(a.password) : a.passwordHash ?? null;
     return this.db.transaction(async (trx) => {
       let userId: UserId;
       if (a.kind === "guest") {
@@ -99,6 +101,11 @@ export class AccountService {
   }
 
   /** A guest becomes a full account, same user ID, with a password (and, unless inhibited, a new session). */
+  /** A new session (device and token) for an account that exists (a repeated registration). */
+  async newSession(userId: UserId, login: NonNullable<NewAccount["login"]>): Promise<SessionResult> {
+    return this.db.transaction((trx) => this.startSession(trx, userId, login.deviceId, login.deviceName, login.refresh));
+  }
+
   async upgradeGuest(userId: UserId, password: string, login: NewAccount["login"]): Promise<SessionResult> {
     const passwordHash = await hashPassword(password);
     return this.db.transaction(async (trx) => {

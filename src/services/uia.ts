@@ -23,6 +23,13 @@ export interface AuthDict extends LoginIdentifierBody {
 // A session that is not finished within a day is forgotten.
 const SESSION_TTL_MS = 24 * 3600 * 1000;
 
+export interface RequireOptions {
+  /** Parameters the session remembers from the first request that gives them. */
+  remember?: Record<string, unknown>;
+  /** Keep the session once complete (its request may be repeated and answered the same). */
+  keep?: boolean;
+}
+
 export class UiaService {
   constructor(private readonly db: Db, private readonly serverName: string) {}
 
@@ -30,10 +37,12 @@ export class UiaService {
    * Returns when one of `flows` is complete for this request; otherwise throws the 401 that
    * tells the client what to do next. `purpose` ties a session to one endpoint (and user).
    */
-  async require(auth: AuthDict | undefined, purpose: string, flows: string[][], requester: Requester | null): Promise<void> {
+  async require(auth: AuthDict | undefined, purpose: string, flows: string[][], requester: Requester | null, o: RequireOptions = {}): Promise<string> {
     const owner = requester?.userId ?? null;
     if (!auth || typeof auth !== "object") {
-      throw await this.challenge(await this.open(purpose, owner), flows, []);
+      const id = await this.open(purpose, owner);
+      if (o.remember) await sessions.setUiaData(this.db, id, { params: o.remember });
+      throw await this.challenge(id, flows, []);
     }
     let sessionId = typeof auth.session === "string" ? auth.session : null;
     let row = sessionId ? await sessions.selectUiaSession(this.db, sessionId) : null;
@@ -49,6 +58,7 @@ export class UiaService {
       sessionId = await this.open(purpose, owner);
       row = { sessionId, purpose, userId: owner, completed: [], createdTs: Date.now() };
     }
+    if (o.remember && !row!.params) await sessions.setUiaData(this.db, sessionId, { params: o.remember });
     const completed = [...row!.completed];
     const allowed = new Set(flows.flat());
     if (typeof auth.type === "string" && !completed.includes(auth.type)) {
@@ -61,11 +71,25 @@ export class UiaService {
       completed.push(auth.type);
     }
     if (flows.some((f) => f.every((stage) => completed.includes(stage)))) {
-      await sessions.deleteUiaSession(this.db, sessionId);
+      // A kept session answers a repeat of its completed request (registration); any other is
+      // spent.
+      if (!o.keep) await sessions.deleteUiaSession(this.db, sessionId);
       if (Math.random() < 0.01) await sessions.deleteExpiredUiaSessions(this.db, Date.now() - SESSION_TTL_MS);
-      return;
+      return sessionId;
     }
     throw await this.challenge(sessionId, flows, completed);
+  }
+
+  /** What a session remembers (registration: the first parameters, and the account it made). */
+  async sessionData(sessionId: string | undefined, purpose: string): Promise<{ params: Record<string, unknown>; result: Record<string, unknown> | null } | null> {
+    if (typeof sessionId !== "string") return null;
+    const row = await sessions.selectUiaSession(this.db, sessionId);
+    if (!row || row.purpose !== purpose || row.createdTs < Date.now() - SESSION_TTL_MS) return null;
+    return { params: row.params ?? {}, result: row.result ?? null };
+  }
+
+  async finish(sessionId: string, result: Record<string, unknown>): Promise<void> {
+    await sessions.setUiaData(this.db, sessionId, { result });
   }
 
   /** The flows for re-authenticating `userId`: a password if it has one, else a dummy stage. */

@@ -1,7 +1,7 @@
 // uia_sessions and registration_nonces tables.
 import type { Queryable } from "./db.js";
 
-export interface UiaSessionRow { sessionId: string; purpose: string; userId: string | null; completed: string[]; createdTs: number }
+export interface UiaSessionRow { sessionId: string; purpose: string; userId: string | null; completed: string[]; createdTs: number; params?: Record<string, unknown> | null; result?: Record<string, unknown> | null }
 
 export async function insertUiaSession(q: Queryable, s: Omit<UiaSessionRow, "createdTs" | "completed">): Promise<void> {
   await q("uia_sessions").insert({ session_id: s.sessionId, purpose: s.purpose, user_id: s.userId, completed: JSON.stringify([]), created_ts: Date.now() });
@@ -10,7 +10,15 @@ export async function insertUiaSession(q: Queryable, s: Omit<UiaSessionRow, "cre
 export async function selectUiaSession(q: Queryable, sessionId: string): Promise<UiaSessionRow | null> {
   const r = await q("uia_sessions").where({ session_id: sessionId }).first();
   if (!r) return null;
-  return { sessionId: r.session_id, purpose: r.purpose, userId: r.user_id, completed: r.completed as string[], createdTs: r.created_ts };
+  return { sessionId: r.session_id, purpose: r.purpose, userId: r.user_id, completed: r.completed as string[], createdTs: r.created_ts, params: r.params ?? null, result: r.result ?? null };
+}
+
+/** What a session remembers of its request (the first parameters given), or its outcome. */
+export async function setUiaData(q: Queryable, sessionId: string, data: { params?: Record<string, unknown>; result?: Record<string, unknown> }): Promise<void> {
+  const set: Record<string, string> = {};
+  if (data.params) set.params = JSON.stringify(data.params);
+  if (data.result) set.result = JSON.stringify(data.result);
+  if (Object.keys(set).length) await q("uia_sessions").where({ session_id: sessionId }).update(set);
 }
 
 export async function addUiaCompleted(q: Queryable, sessionId: string, stage: string): Promise<void> {

@@ -113,6 +113,33 @@ describe("registration", () => {
     expect(r.body.displayname).to.equal("named");
   });
 
+  it("the session remembers the first request's parameters; repeating the completed request answers the same account", async () => {
+    const c = t.s.client();
+    const first = await c.post(REGISTER, { username: "remembered", password: "sUp3rs3kr1t", device_id: "DEV1", inhibit_login: false });
+    expect(first.status).to.equal(401);
+    const session = first.body.session;
+    // The password is remembered only as a hash.
+    await withClient(t.s.dbUrl, async (db) => {
+      const row = await db.query("SELECT params::text AS p FROM uia_sessions WHERE session_id = $1", [session]);
+      expect(row.rows[0].p).to.include("password_hash").and.not.to.include("sUp3rs3kr1t");
+    });
+    const done = await c.post(REGISTER, { auth: { type: "m.login.dummy", session } });
+    expect(done.status, done.text).to.equal(200);
+    expect(done.body.user_id).to.match(/^@remembered:/);
+    expect(done.body.device_id).to.equal("DEV1");
+    const again = await c.post(REGISTER, { auth: { type: "m.login.dummy", session } });
+    expect(again.status, again.text).to.equal(200);
+    expect(again.body.user_id).to.equal(done.body.user_id);
+    const login = await c.post("/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: "remembered" }, password: "sUp3rs3kr1t" });
+    expect(login.status, login.text).to.equal(200);
+    // inhibit_login remembered too: no device in the answer.
+    const f2 = await c.post(REGISTER, { username: "inhibited_later", password: "sUp3rs3kr1t", inhibit_login: true });
+    const d2 = await c.post(REGISTER, { auth: { type: "m.login.dummy", session: f2.body.session } });
+    expect(d2.body, JSON.stringify(d2.body)).to.have.property("user_id");
+    expect(d2.body).not.to.have.property("device_id");
+    expect(d2.body).not.to.have.property("access_token");
+  });
+
   it("stores only a hash of the password and of the token", async () => {
     const u = await t.s.client().register("hashcheck", "plain-text-password");
     await withClient(t.s.dbUrl, async (db) => {

@@ -5,6 +5,7 @@ import { defineRoutes } from "../../http/route.js";
 import { bool, obj, str, anyObject } from "../../http/validate.js";
 import { makeUserId } from "../../matrix/ids.js";
 import { DUMMY, type AuthDict } from "../../services/uia.js";
+import { hashPassword } from "../../services/passwords.js";
 
 interface RegisterBody {
   guest_access_token?: string;
@@ -72,16 +73,33 @@ export default defineRoutes({
         await s.uia.require(body.auth, "register", [[DUMMY]], null);
         return withHomeServer(await s.accounts.upgradeGuest(guest.userId, body.password, login), s.config.server_name);
       }
+      // The session remembers the first request's parameters, so a later stage may send only
+      // `auth`; once the account is made, repeating the request answers the same account (a
+      // new login, unless inhibit_login) rather than "taken" (spec: user-interactive auth,
+      // "the result of the API call if all stages were completed").
+      const known = await s.uia.sessionData(body.auth?.session, "register");
+      const { password_hash: rememberedHash, ...rememberedRest } = (known?.params ?? {}) as RegisterBody & { password_hash?: string };
+      const merged: RegisterBody = { ...rememberedRest, ...Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) };
+      const mergedLogin = merged.inhibit_login ? null : deviceRequest(merged);
+      if (typeof known?.result?.user_id === "string") {
+        const userId = known.result.user_id as ReturnType<typeof makeUserId>;
+        return withHomeServer(mergedLogin ? await s.accounts.newSession(userId, mergedLogin) : { user_id: userId }, s.config.server_name);
+      }
       // Localparts are lower case; a client must not assume the ID it gets equals what it sent
       // (spec), and people type "Alice". The name is checked before auth, so a client learns
       // of a taken name at once.
-      const localpart = body.username?.toLowerCase() ?? null;
+      const localpart = merged.username?.toLowerCase() ?? null;
       if (localpart !== null) await s.accounts.checkAvailable(localpart);
       if (body.password !== undefined) s.accounts.checkPasswordPolicy(body.password);
-      await s.uia.require(body.auth, "register", [[DUMMY]], null);
+      const remember = known?.params && Object.keys(known.params).length ? undefined : {
+        ...Object.fromEntries(Object.entries(body).filter(([k, v]) => v !== undefined && k !== "auth" && k !== "password")),
+        ...(body.password !== undefined ? { password_hash: await hashPassword(body.password) } : {}),
+      };
+      const sessionId = await s.uia.require(body.auth, "register", [[DUMMY]], null, { remember, keep: true });
       const result = await s.accounts.register({
-        kind: "user", localpart, password: body.password ?? null, login,
+        kind: "user", localpart, password: body.password ?? null, passwordHash: body.password === undefined ? rememberedHash ?? null : null, login: mergedLogin,
       });
+      await s.uia.finish(sessionId, { user_id: result.user_id });
       return withHomeServer(result, s.config.server_name);
     },
   },
