@@ -130,6 +130,12 @@ function buildApp(config: Config, services: Services, metrics: Metrics, log: Log
 
   // Unknown path: 404 M_UNRECOGNIZED; known path, other method: 405 M_UNRECOGNIZED (spec).
   app.use((req: Request, res: Response) => {
+    // Under /pushrules/ every path addresses push rules: one that names no valid scope, kind,
+    // rule or attribute is a bad request (400), as the reference answers, not an unknown endpoint.
+    if (/^\/_matrix\/client\/(v3|r0)\/pushrules\//.test(req.path)) {
+      renderError(new MatrixError(400, "M_UNRECOGNIZED", "Not a push rule path: /pushrules/global/{kind}/{ruleId}[/enabled|/actions]"), res, (req as Request & { log: Logger }).log);
+      return;
+    }
     const methods = router.methodsFor(req.path);
     const err = methods.length
       ? new MatrixError(405, "M_UNRECOGNIZED", "Unrecognized request", {}, { Allow: [...methods, "OPTIONS"].join(", ") })

@@ -41,6 +41,18 @@ describe("push rules", () => {
     expect(rules.content.global.content.map((r: any) => r.rule_id)).to.include("tart");
   });
 
+  it("a path that addresses no rule, kind, scope or attribute is 400; an unknown rule is 404", async () => {
+    const u = await t.s.client().register();
+    const pr = "/_matrix/client/v3/pushrules";
+    for (const [method, path] of [["PUT", "/"], ["PUT", "/global"], ["PUT", "/global/room"], ["PUT", "/global/room/"], ["PUT", "/global/override/.m.rule.master/not_an_attr"],
+      ["GET", "/global"], ["GET", "/global/room"], ["GET", "/not_a_scope/"], ["GET", "/global/not_a_template/"], ["GET", "/global/override/.m.rule.master/not_an_attr"]] as const) {
+      const r = method === "PUT" ? await u.put(`${pr}${path}`, { actions: ["notify"] }) : await u.get(`${pr}${path}`);
+      expect(r.status, `${method} ${path}`).to.equal(400);
+    }
+    expect((await u.get(`${pr}/global/`)).status).to.equal(200);
+    expect((await u.get(`${pr}/global/override/not_a_rule_id`)).status).to.equal(404);
+  });
+
   it("changes made at the same moment are all kept", async () => {
     const u = await t.s.client().register();
     const puts = await Promise.all(Array.from({ length: 10 }, (_, i) =>

@@ -19,7 +19,11 @@ export default defineRoutes({
   /** GET /_matrix/client/v3/pushrules/global/ */
   getPushRulesGlobal: {
     method: "GET", path: `${base}/global`, auth: "user", guest: true,
-    handler: ({ user }, s) => s.pushRules.get(user.userId),
+    handler: ({ user, req }, s) => {
+      // The spec's path ends with a slash; without it, this is the scope with no kind after it.
+      if (!req.path.endsWith("/")) throw new MatrixError(400, "M_UNRECOGNIZED", "Not a push rule path: /pushrules/global/");
+      return s.pushRules.get(user.userId);
+    },
   },
 
   /** GET /_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId} */
