@@ -33,6 +33,9 @@ export interface NewAccount {
   login: { deviceId: DeviceId | null; deviceName: string | null; refresh: boolean } | null;
 }
 
+/** Sessions whose device was made by them (not reused): announced once committed. */
+const newDevices = new WeakSet<object>();
+
 /** Hook for application services' exclusive namespaces (filled in by the appservice module). */
 export type ExclusiveUserCheck = (userId: UserId, appserviceId: string | null) => boolean;
 
@@ -79,7 +82,7 @@ export class AccountService {
   async register(a: NewAccount): Promise<SessionResult> {
     if (a.password !== null) this.checkPasswordPolicy(a.password);
     const passwordHash = a.password !== null ? await hashPassword(a.password) : a.passwordHash ?? null;
-    return this.db.transaction(async (trx) => {
+    return this.announced(await this.db.transaction(async (trx) => {
       let userId: UserId;
       if (a.kind === "guest") {
         userId = makeUserId(await users.nextGuestLocalpart(trx), this.serverName);
@@ -97,22 +100,22 @@ export class AccountService {
       await profiles.upsertProfileField(trx, userId, "displayname", displayName);
       if (!a.login) return { user_id: userId };
       return this.startSession(trx, userId, a.login.deviceId, a.login.deviceName, a.login.refresh);
-    });
+    }));
+  }
+
+  /** A new session (device and token) for an account that exists (a repeated registration). */
+  async newSession(userId: UserId, login: NonNullable<NewAccount["login"]>): Promise<SessionResult> {
+    return this.announced(await this.db.transaction((trx) => this.startSession(trx, userId, login.deviceId, login.deviceName, login.refresh)));
   }
 
   /** A guest becomes a full account, same user ID, with a password (and, unless inhibited, a new session). */
-  /** A new session (device and token) for an account that exists (a repeated registration). */
-  async newSession(userId: UserId, login: NonNullable<NewAccount["login"]>): Promise<SessionResult> {
-    return this.db.transaction((trx) => this.startSession(trx, userId, login.deviceId, login.deviceName, login.refresh));
-  }
-
   async upgradeGuest(userId: UserId, password: string, login: NewAccount["login"]): Promise<SessionResult> {
     const passwordHash = await hashPassword(password);
-    return this.db.transaction(async (trx) => {
+    return this.announced(await this.db.transaction(async (trx) => {
       if (!(await users.upgradeGuest(trx, userId, passwordHash))) throw new MatrixError(400, "M_USER_IN_USE", "This account is not a guest's");
       if (!login) return { user_id: userId };
       return this.startSession(trx, userId, login.deviceId, login.deviceName, login.refresh);
-    }).finally(() => this.tokens.forgetUser(userId)); // cached tokens say "guest"
+    }).finally(() => this.tokens.forgetUser(userId))); // cached tokens say "guest"
   }
 
   /** POST /login with m.login.password. */
@@ -126,7 +129,7 @@ export class AccountService {
     const ok = await verifyPassword(body.password, user?.passwordHash ?? null);
     if (!user || !ok) throw forbidden("Invalid username or password");
     if (user.deactivated) throw new MatrixError(403, "M_USER_DEACTIVATED", "This account has been deactivated");
-    const result = await this.db.transaction((trx) => this.startSession(trx, user.userId, device.deviceId, device.deviceName, device.refresh));
+    const result = this.announced(await this.db.transaction((trx) => this.startSession(trx, user.userId, device.deviceId, device.deviceName, device.refresh)));
     if (device.deviceId) this.tokens.forgetUser(user.userId); // the reused device's old token is gone
     return result;
   }
@@ -136,7 +139,7 @@ export class AccountService {
     const user = await users.selectUser(this.db, userId);
     if (!user) throw forbidden("Invalid username");
     if (user.deactivated) throw new MatrixError(403, "M_USER_DEACTIVATED", "This account has been deactivated");
-    const result = await this.db.transaction((trx) => this.startSession(trx, user.userId, device.deviceId, device.deviceName, device.refresh));
+    const result = this.announced(await this.db.transaction((trx) => this.startSession(trx, user.userId, device.deviceId, device.deviceName, device.refresh)));
     if (device.deviceId) this.tokens.forgetUser(user.userId);
     return result;
   }
@@ -144,10 +147,21 @@ export class AccountService {
   /** Creates (or reuses) a device and issues a token for it. A reused device's old tokens are revoked. */
   async startSession(trx: Db | import("knex").Knex.Transaction, userId: UserId, deviceId: DeviceId | null, deviceName: string | null, refresh: boolean): Promise<SessionResult> {
     const id = deviceId ?? makeDeviceId();
-    await devices.upsertDevice(trx, userId, id, deviceName);
+    const created = await devices.upsertDevice(trx, userId, id, deviceName);
     await devices.deleteDeviceTokens(trx, userId, id);
     const issued = await this.tokens.issue(trx, userId, id, refresh);
-    return { user_id: userId, device_id: id, ...issued };
+    const result = { user_id: userId, device_id: id, ...issued };
+    if (created) newDevices.add(result);
+    return result;
+  }
+
+  /** A user's device list grew (a new device): set by the services (its room-mates are told). */
+  onNewDevice: (userId: UserId) => Promise<void> = async () => undefined;
+
+  /** After the session's transaction committed: a new device is announced. */
+  private async announced<T extends SessionResult>(result: T): Promise<T> {
+    if (newDevices.has(result)) await this.onNewDevice(result.user_id as UserId);
+    return result;
   }
 
   /** POST /account/password (after UIA). */

@@ -6,6 +6,7 @@ import type { UserId } from "../matrix/ids.js";
 import type { Db } from "../store/db.js";
 import * as store from "../store/e2ee.js";
 import { roomMatesOf, type MembershipCache } from "./memberships.js";
+import * as events from "../store/events.js";
 import { LocalBus, type Bus } from "./bus.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomStateCache } from "./room-state.js";
@@ -178,6 +179,12 @@ export class KeyService {
   }
 
   /** A user's devices were removed: their keys go, and room-mates hear of it. */
+  /** A new device (a login): the user's device list changed for everyone who shares a room. */
+  async deviceAdded(userId: UserId): Promise<void> {
+    const pos = await this.db.transaction((trx) => store.noteDeviceListChange(trx, userId));
+    await this.announce(userId, pos);
+  }
+
   async devicesDeleted(userId: UserId, deviceIds: string[]): Promise<void> {
     let pos = 0;
     await this.db.transaction(async (trx) => {
@@ -228,6 +235,32 @@ export class KeyService {
     const mates = await roomMatesOf(this.members, this.cache, userId);
     mates.add(userId);
     return store.selectDeviceListChanges(this.db, [...mates], after, upTo);
+  }
+
+  /**
+   * GET /keys/changes: users whose keys changed in (from, to] and share a room with the user,
+   * plus those who came to share one in the range (their keys are news); `left`: users who
+   * shared a room at some point of the range and share none now.
+   */
+  async changes(userId: UserId, from: number, to: number): Promise<{ changed: string[]; left: string[] }> {
+    const changed = new Set(await this.changedUsers(userId, from, to));
+    const mine = await this.members.get(userId);
+    const own = await events.selectMembershipChanges(this.db, userId, from, to);
+    const rooms = [...new Set([...mine.filter((m) => m.membership === "join").map((m) => m.roomId), ...own.map((c) => c.roomId)])];
+    const moves = await events.selectMemberChangesInRooms(this.db, rooms, from, to);
+    const mates = await roomMatesOf(this.members, this.cache, userId);
+    const left = new Set<string>();
+    for (const m of moves) {
+      if (m.userId === userId) {
+        // The user left a room: its members are candidates too.
+        if (m.membership === "leave" || m.membership === "ban") for (const u of (await this.cache.get(m.roomId))?.joined ?? []) if (u !== userId) left.add(u);
+        continue;
+      }
+      if (m.membership === "join" && mates.has(m.userId as UserId)) changed.add(m.userId);
+      else if (m.membership === "leave" || m.membership === "ban") left.add(m.userId);
+    }
+    const gone = [...left].filter((u) => !mates.has(u as UserId));
+    return { changed: [...changed].filter((u) => !gone.includes(u)), left: gone };
   }
 
   /** The device's key counts if they are in memory. */

@@ -137,6 +137,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const keys = new KeyService(db, notifier, memberships, roomCache, bus);
   const devices = new DeviceService(db, tokens);
   devices.onDeleted = (userId, ids) => keys.devicesDeleted(userId, ids);
+  accounts.onNewDevice = (userId) => keys.deviceAdded(userId);
   const directory = new DirectoryService(db, config.server_name, roomCache);
   directory.isExclusiveAlias = (alias, asId) => appservices.isExclusiveAlias(alias, asId);
   directory.sendState = async (who, roomId, type, content) => { await writer.send(roomId, { type, stateKey: "", content, sender: who.userId }); };

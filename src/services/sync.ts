@@ -278,7 +278,8 @@ export class SyncService {
           const mm = r.event.content.membership;
           if (r.event.type !== "m.room.member" || r.event.state_key === userId) continue;
           if (mm === "leave" || mm === "ban") leftCandidates.add(r.event.state_key!);
-          else if (mm === "join") met.add(r.event.state_key as UserId);
+          // A join (not a profile change of someone already joined).
+          else if (mm === "join" && (r.event.unsigned?.prev_content as { membership?: unknown } | undefined)?.membership !== "join") met.add(r.event.state_key as UserId);
         }
         const room = membersChanged || lz ? await this.cache.get(roomId) : null;
         if (lz) {
@@ -373,7 +374,9 @@ export class SyncService {
     const td = await this.keys.toDeviceForSync(who, ack, upTo);
     const changedKeys = new Set<string>();
     if (!initial && this.notifier.deviceListsChanged(userId, after)) for (const u of await this.keys.changedUsers(userId, after, upTo)) changedKeys.add(u);
-    // Members of a room the user just joined: their keys are news to this user.
+    // People who came to share a room with the user in the range (joins seen in the rooms'
+    // timelines), and members of a room the user just joined: their keys are news to this user.
+    for (const u of met) if (u !== userId) changedKeys.add(u);
     for (const [roomId, ch] of changed) {
       if (ch.now !== "join" || ch.prev === "join") continue;
       const room = await this.cache.get(roomId);

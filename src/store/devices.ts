@@ -17,12 +17,14 @@ const fromDevice = (r: RawDevice): DeviceRow => ({
 });
 
 /** Creates the device, or keeps it as it is (spec: the initial name is ignored for a known device). */
-export async function upsertDevice(q: Queryable, userId: UserId, deviceId: DeviceId, displayName: string | null): Promise<void> {
-  await q.raw(
+/** True when the device is new (not one the user had). */
+export async function upsertDevice(q: Queryable, userId: UserId, deviceId: DeviceId, displayName: string | null): Promise<boolean> {
+  const r = await q.raw(
     `INSERT INTO devices (user_id, device_id, display_name, created_ts) VALUES (?, ?, ?, ?)
      ON CONFLICT (user_id, device_id) DO NOTHING`,
     [userId, deviceId, displayName, Date.now()],
   );
+  return (r.rowCount ?? 0) === 1;
 }
 
 export async function selectDevices(q: Queryable, userId: UserId): Promise<DeviceRow[]> {

@@ -97,6 +97,30 @@ describe("end-to-end encryption plumbing", () => {
     expect(st1.body.device_lists.changed).not.to.include(a.userId);
   });
 
+  it("device lists: a new device, a new room-mate and one who leaves are news in /sync and /keys/changes", async () => {
+    const { a, b, roomId } = await twoInRoom(t.s.client());
+    const s0 = await b.get("/_matrix/client/v3/sync");
+    // a logs in again: a new device.
+    const login = await t.s.client().post("/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: a.userId }, password: a.password });
+    expect(login.status, login.text).to.equal(200);
+    const s1 = await b.get(`/_matrix/client/v3/sync?since=${enc(s0.body.next_batch)}`);
+    expect(s1.body.device_lists.changed).to.include(a.userId);
+    // c joins: c's keys are news to b.
+    const c = await t.s.client().register();
+    await c.post(`/_matrix/client/v3/rooms/${enc(roomId)}/join`, {});
+    const s2 = await b.get(`/_matrix/client/v3/sync?since=${enc(s1.body.next_batch)}`);
+    expect(s2.body.device_lists.changed).to.include(c.userId);
+    const ch = await b.get(`/_matrix/client/v3/keys/changes?from=${enc(s1.body.next_batch)}&to=${enc(s2.body.next_batch)}`);
+    expect(ch.body.changed).to.include(c.userId);
+    // c leaves: c is in `left` (no room shared any more).
+    await c.post(`/_matrix/client/v3/rooms/${enc(roomId)}/leave`, {});
+    const s3 = await b.get(`/_matrix/client/v3/sync?since=${enc(s2.body.next_batch)}`);
+    expect(s3.body.device_lists.left).to.include(c.userId);
+    const ch2 = await b.get(`/_matrix/client/v3/keys/changes?from=${enc(s2.body.next_batch)}&to=${enc(s3.body.next_batch)}`);
+    expect(ch2.body.left).to.include(c.userId);
+    expect(ch2.body.changed).not.to.include(c.userId);
+  });
+
   it("to-device: delivered to the device once (until acknowledged), idempotent on txnId, '*' reaches every device", async () => {
     const { a, b } = await twoInRoom(t.s.client());
     const s0 = await b.get("/_matrix/client/v3/sync");

@@ -40,7 +40,7 @@ export default defineRoutes({
       if (query.from === undefined || query.to === undefined) throw new MatrixError(400, "M_MISSING_PARAM", "from and to are required");
       const from = parseToken(query.from, "from").pos;
       const to = parseToken(query.to, "to").pos;
-      return { changed: await s.keys.changedUsers(user.userId, from, Math.max(from, to)), left: [] };
+      return s.keys.changes(user.userId, from, Math.max(from, to));
     },
   },
 
