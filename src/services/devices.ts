@@ -36,7 +36,12 @@ export class DeviceService {
 
   async rename(userId: UserId, deviceId: DeviceId, name: string | null): Promise<void> {
     if (!(await devices.updateDeviceName(this.db, userId, deviceId, name))) throw notFound("Device not found");
+    // The name is part of what /keys/query shows of the device: room-mates hear of it.
+    await this.onChanged(userId);
   }
+
+  /** A device's public details changed (its name). */
+  onChanged: (userId: UserId) => Promise<void> = async () => undefined;
 
   /** Deletes devices and, with them, their tokens. Unknown IDs are ignored (spec: delete_devices). */
   async delete(userId: UserId, deviceIds: DeviceId[]): Promise<void> {

@@ -179,7 +179,7 @@ export class KeyService {
   }
 
   /** A user's devices were removed: their keys go, and room-mates hear of it. */
-  /** A new device (a login): the user's device list changed for everyone who shares a room. */
+  /** A new device (a login) or a renamed one: the user's device list changed for everyone who shares a room. */
   async deviceAdded(userId: UserId): Promise<void> {
     const pos = await this.db.transaction((trx) => store.noteDeviceListChange(trx, userId));
     await this.announce(userId, pos);

@@ -138,6 +138,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const devices = new DeviceService(db, tokens);
   devices.onDeleted = (userId, ids) => keys.devicesDeleted(userId, ids);
   accounts.onNewDevice = (userId) => keys.deviceAdded(userId);
+  devices.onChanged = (userId) => keys.deviceAdded(userId);
   const directory = new DirectoryService(db, config.server_name, roomCache);
   directory.isExclusiveAlias = (alias, asId) => appservices.isExclusiveAlias(alias, asId);
   directory.sendState = async (who, roomId, type, content) => { await writer.send(roomId, { type, stateKey: "", content, sender: who.userId }); };

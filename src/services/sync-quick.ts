@@ -69,7 +69,16 @@ export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | nu
   const lazySent: [RoomId, string[]][] = [];
   for (const m of memberships.values()) {
     if (m.pos > after) return null; // a membership change in range
-    if (m.membership !== "join" || !roomAllowed(m.roomId, f.room)) continue;
+    if (m.membership !== "join") continue;
+    if (!roomAllowed(m.roomId, f.room)) {
+      // A room the filter hides still moves device lists and presence when people come and go.
+      const last = n.roomLastPos(m.roomId);
+      if (last === null ? after < n.startPos : last > after) {
+        const rows = d.cache.peek(m.roomId)?.recentBetween(after, upTo);
+        if (!rows || rows.some((r) => r.event.type === "m.room.member")) return null;
+      }
+      continue;
+    }
     if (n.receiptsChanged(m.roomId, after)) return null;
     // Nothing in the room since the token (or, unknown to this process, since it started).
     const last = n.roomLastPos(m.roomId);

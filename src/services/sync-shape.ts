@@ -4,6 +4,9 @@ import { matchesEventFilter, type Filter } from "../matrix/filter.js";
 import type { RoomId, UserId } from "../matrix/ids.js";
 import type { RoomState, RoomStateCache } from "./room-state.js";
 import { roomMatesOf, type MembershipCache } from "./memberships.js";
+import type { Db } from "../store/db.js";
+import * as events from "../store/events.js";
+import type { Notifier } from "./notifier.js";
 
 type Json = Record<string, unknown>;
 
@@ -130,4 +133,33 @@ export async function usersLeft(changed: Map<RoomId, { prev: string; now: string
   if (maybe.size === 0) return [];
   const mates = await roomMatesOf(members, cache, userId);
   return [...maybe].filter((u) => !mates.has(u as UserId));
+}
+
+/**
+ * Who joined (not a mere profile change) and who left any of the user's joined rooms in
+ * (after, upTo], whatever the room filter shows: device lists and the presence of people newly
+ * met follow membership everywhere. From the rooms' recent events in memory; one query for
+ * rooms whose range is not in memory.
+ */
+export async function membershipMoves(db: Db, cache: RoomStateCache, notifier: Notifier, roomIds: RoomId[], userId: UserId, after: number, upTo: number): Promise<{ joined: Set<UserId>; left: Set<string> }> {
+  const joined = new Set<UserId>();
+  const left = new Set<string>();
+  const note = (who: string, membership: unknown, prev: unknown) => {
+    if (who === userId) return;
+    if (membership === "join" && prev !== "join") joined.add(who as UserId);
+    else if (membership === "leave" || membership === "ban") left.add(who);
+  };
+  const scan: RoomId[] = [];
+  for (const roomId of roomIds) {
+    const last = notifier.roomLastPos(roomId);
+    if (last !== null ? last <= after : after >= notifier.startPos) continue;
+    const rows = cache.peek(roomId)?.recentBetween(after, upTo);
+    if (!rows) { scan.push(roomId); continue; }
+    for (const r of rows) {
+      if (r.event.type !== "m.room.member" || r.event.state_key === undefined) continue;
+      note(r.event.state_key, r.event.content.membership, (r.event.unsigned?.prev_content as { membership?: unknown } | undefined)?.membership ?? "leave");
+    }
+  }
+  for (const m of await events.selectMemberChangesInRooms(db, scan, after, upTo)) note(m.userId, m.membership, m.prev);
+  return { joined, left };
 }

@@ -20,7 +20,7 @@ import type { ReceiptService } from "./receipts.js";
 import type { TypingService } from "./typing.js";
 import type { PresenceService } from "./presence.js";
 import type { UnreadService } from "./unread.js";
-import { isEmpty, isNamed, placeAccountData, putUnread, strippedState, summary, usersLeft, type SyncOptions } from "./sync-shape.js";
+import { isEmpty, isNamed, membershipMoves, placeAccountData, putUnread, strippedState, summary, usersLeft, type SyncOptions } from "./sync-shape.js";
 import { federationFormat, lazyFilter, lazyIncremental, noteLazySent, refill, restricts, stateBefore, timeline, type LazyDevice } from "./sync-timeline.js";
 import { LazyMembers, lazyKey } from "./lazy-members.js";
 import type { RelationService } from "./relations.js";
@@ -274,13 +274,6 @@ export class SyncService {
           state = (await events.selectStateChangesBetween(this.db, roomId, after, tl.firstPos)).filter((r) => !tlIds.has(r.event.event_id));
         }
         const membersChanged = rows.some((r) => r.event.type === "m.room.member");
-        for (const r of rows) {
-          const mm = r.event.content.membership;
-          if (r.event.type !== "m.room.member" || r.event.state_key === userId) continue;
-          if (mm === "leave" || mm === "ban") leftCandidates.add(r.event.state_key!);
-          // A join (not a profile change of someone already joined).
-          else if (mm === "join" && (r.event.unsigned?.prev_content as { membership?: unknown } | undefined)?.membership !== "join") met.add(r.event.state_key as UserId);
-        }
         const room = membersChanged || lz ? await this.cache.get(roomId) : null;
         if (lz) {
           state = lazyIncremental(state, tl.events, room, lz, f);
@@ -360,6 +353,12 @@ export class SyncService {
     const joinIds = Object.keys(join) as RoomId[];
     if (joinIds.length) putUnread(join, await this.unread.counts(userId, joinIds, upTo), f.room?.timeline?.unread_thread_notifications === true);
 
+    // Who came and went in any joined room (whatever the filter shows): presence and device lists.
+    if (!initial) {
+      const moves = await membershipMoves(this.db, this.cache, this.notifier, memberships.filter((m) => m.membership === "join").map((m) => m.roomId), userId, after, upTo);
+      for (const u of moves.joined) met.add(u);
+      for (const u of moves.left) leftCandidates.add(u);
+    }
     // Members of rooms just joined are newly met too.
     for (const roomId of initial ? [] : fullRooms) {
       const joined = this.cache.peek(roomId)?.joined;

@@ -300,13 +300,13 @@ export async function selectMembershipChanges(q: Queryable, userId: UserId, afte
 }
 
 /** Membership changes (joins, leaves, bans…) of anyone in these rooms in (after, upTo], oldest first. */
-export async function selectMemberChangesInRooms(q: Queryable, roomIds: RoomId[], after: number, upTo: number): Promise<{ roomId: RoomId; userId: string; membership: string }[]> {
+export async function selectMemberChangesInRooms(q: Queryable, roomIds: RoomId[], after: number, upTo: number): Promise<{ roomId: RoomId; userId: string; membership: string; prev: string }[]> {
   if (roomIds.length === 0) return [];
   const res = await q.raw(
-    `SELECT room_id, state_key, membership FROM events
+    `SELECT room_id, state_key, membership, coalesce(json->'unsigned'->'prev_content'->>'membership', 'leave') AS prev FROM events
      WHERE room_id = ANY(?::text[]) AND type = 'm.room.member' AND pos > ? AND pos <= ? ORDER BY pos`,
     [roomIds, after, upTo]);
-  return res.rows.map((r: { room_id: RoomId; state_key: string; membership: string }) => ({ roomId: r.room_id, userId: r.state_key, membership: r.membership }));
+  return res.rows.map((r: { room_id: RoomId; state_key: string; membership: string; prev: string }) => ({ roomId: r.room_id, userId: r.state_key, membership: r.membership, prev: r.prev }));
 }
 
 /** For each (type, state_key), the state event in force just before `beforePos`. */

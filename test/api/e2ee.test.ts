@@ -105,16 +105,21 @@ describe("end-to-end encryption plumbing", () => {
     expect(login.status, login.text).to.equal(200);
     const s1 = await b.get(`/_matrix/client/v3/sync?since=${enc(s0.body.next_batch)}`);
     expect(s1.body.device_lists.changed).to.include(a.userId);
+    // a renames a device: its name is part of its keys' listing.
+    expect((await a.put(`/_matrix/client/v3/devices/${enc(a.deviceId)}`, { display_name: "wibble" })).status).to.equal(200);
+    const s1b = await b.get(`/_matrix/client/v3/sync?since=${enc(s1.body.next_batch)}`);
+    expect(s1b.body.device_lists.changed).to.include(a.userId);
     // c joins: c's keys are news to b.
     const c = await t.s.client().register();
     await c.post(`/_matrix/client/v3/rooms/${enc(roomId)}/join`, {});
-    const s2 = await b.get(`/_matrix/client/v3/sync?since=${enc(s1.body.next_batch)}`);
+    const s2 = await b.get(`/_matrix/client/v3/sync?since=${enc(s1b.body.next_batch)}`);
     expect(s2.body.device_lists.changed).to.include(c.userId);
-    const ch = await b.get(`/_matrix/client/v3/keys/changes?from=${enc(s1.body.next_batch)}&to=${enc(s2.body.next_batch)}`);
+    const ch = await b.get(`/_matrix/client/v3/keys/changes?from=${enc(s1b.body.next_batch)}&to=${enc(s2.body.next_batch)}`);
     expect(ch.body.changed).to.include(c.userId);
     // c leaves: c is in `left` (no room shared any more).
     await c.post(`/_matrix/client/v3/rooms/${enc(roomId)}/leave`, {});
-    const s3 = await b.get(`/_matrix/client/v3/sync?since=${enc(s2.body.next_batch)}`);
+    // Device lists follow every room, whatever the filter shows.
+    const s3 = await b.get(`/_matrix/client/v3/sync?since=${enc(s2.body.next_batch)}&filter=${enc(JSON.stringify({ room: { rooms: [] } }))}`);
     expect(s3.body.device_lists.left).to.include(c.userId);
     const ch2 = await b.get(`/_matrix/client/v3/keys/changes?from=${enc(s2.body.next_batch)}&to=${enc(s3.body.next_batch)}`);
     expect(ch2.body.left).to.include(c.userId);
