@@ -34,6 +34,14 @@ export class DeviceService {
     return toJson(d);
   }
 
+  /** An application service makes a device for one of its users (MSC4190). True if it is new. */
+  async create(userId: UserId, deviceId: DeviceId, name: string | null): Promise<boolean> {
+    const created = await devices.upsertDevice(this.db, userId, deviceId, name);
+    if (created) await this.onChanged(userId);
+    else if (name !== null) await this.rename(userId, deviceId, name);
+    return created;
+  }
+
   async rename(userId: UserId, deviceId: DeviceId, name: string | null): Promise<void> {
     if (!(await devices.updateDeviceName(this.db, userId, deviceId, name))) throw notFound("Device not found");
     // The name is part of what /keys/query shows of the device: room-mates hear of it.

@@ -140,6 +140,23 @@ describe("application services", function () {
       expect(r4.body.errcode).to.equal("M_UNKNOWN_DEVICE");
     });
 
+    it("MSC4190: the service creates and deletes its users' devices, without user-interactive auth", async () => {
+      const userId = await asUser("_bridge_devices");
+      const q = `user_id=${enc(userId)}`;
+      const made = await as().put(`/_matrix/client/v3/devices/BRIDGEDEV?${q}`, { display_name: "bridge device" });
+      expect(made.status, made.text).to.equal(201);
+      expect((await as().put(`/_matrix/client/v3/devices/BRIDGEDEV?${q}`, {})).status).to.equal(200);
+      const who = await as().get(`/_matrix/client/v3/account/whoami?${q}&device_id=BRIDGEDEV`);
+      expect(who.body.device_id).to.equal("BRIDGEDEV");
+      expect((await as().get(`/_matrix/client/v3/devices/BRIDGEDEV?${q}`)).body.display_name).to.equal("bridge device");
+      expect((await as().del(`/_matrix/client/v3/devices/BRIDGEDEV?${q}`, {})).status).to.equal(200);
+      expect((await as().get(`/_matrix/client/v3/devices/BRIDGEDEV?${q}`)).status).to.equal(404);
+      // A person cannot create a device this way.
+      const human = await new Client(hs.url).register();
+      expect((await human.put("/_matrix/client/v3/devices/MADEUP", {})).status).to.equal(404);
+      expect((await new Client(hs.url).get("/_matrix/client/versions")).body.unstable_features["io.element.msc4190"]).to.equal(true);
+    });
+
     it("ts sets origin_server_ts on /send and /state for application services only", async () => {
       const userId = await asUser("_bridge_frank");
       const roomId = (await as().post(`/_matrix/client/v3/createRoom?user_id=${enc(userId)}`, {})).body.room_id;

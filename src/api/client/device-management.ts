@@ -1,5 +1,5 @@
 // device_management.yaml
-import { defineRoutes } from "../../http/route.js";
+import { Reply, defineRoutes } from "../../http/route.js";
 import { anyObject, obj, str } from "../../http/validate.js";
 import { parseDeviceId } from "../../matrix/ids.js";
 import type { AuthDict } from "../../services/uia.js";
@@ -24,6 +24,8 @@ export default defineRoutes({
     async handler({ user, params, body }, s) {
       const deviceId = parseDeviceId(params.deviceId!);
       const name = (body as { display_name?: string | null }).display_name;
+      // MSC4190: an application service creates its users' devices here (201 when new).
+      if (user.appserviceId) return (await s.devices.create(user.userId, deviceId, name ?? null)) ? new Reply(201, {}) : {};
       if (name !== undefined) await s.devices.rename(user.userId, deviceId, name);
       else await s.devices.get(user.userId, deviceId); // still 404 for an unknown device
       return {};
@@ -38,7 +40,8 @@ export default defineRoutes({
       const deviceId = parseDeviceId(params.deviceId!);
       await s.devices.get(user.userId, deviceId); // 404 before asking for auth
       const auth = (body as { auth?: AuthDict }).auth;
-      await s.uia.require(auth, `DELETE devices/${deviceId}`, await s.uia.flowsForUser(user.userId), user);
+      // Application services delete their users' devices without re-authenticating (MSC4190).
+      if (!user.appserviceId) await s.uia.require(auth, `DELETE devices/${deviceId}`, await s.uia.flowsForUser(user.userId), user);
       await s.devices.delete(user.userId, [deviceId]);
       return {};
     },
@@ -51,7 +54,7 @@ export default defineRoutes({
     async handler({ user, body }, s) {
       const b = body as { devices: string[]; auth?: AuthDict };
       const ids = b.devices.map(parseDeviceId);
-      await s.uia.require(b.auth, "delete_devices", await s.uia.flowsForUser(user.userId), user);
+      if (!user.appserviceId) await s.uia.require(b.auth, "delete_devices", await s.uia.flowsForUser(user.userId), user);
       await s.devices.delete(user.userId, ids);
       return {};
     },

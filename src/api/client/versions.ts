@@ -21,6 +21,8 @@ export const UNSTABLE_FEATURES: Record<string, boolean> = {
   "org.matrix.msc3440.stable": true,
   "org.matrix.msc3771": true,
   "org.matrix.msc3773": true,
+  // Application services create and delete their users' devices (PUT/DELETE /devices/{id}).
+  "io.element.msc4190": true,
 };
 /** Our WebSocket extension (docs/websocket.md); on unless switched off in the config. */
 export const WS_FEATURE = "org.ganglion.ws";
