@@ -20,6 +20,10 @@ export interface Registration {
   rate_limited: boolean;
   protocols: string[];
   receive_ephemeral: boolean;
+  /** To-device messages for its users go in its transactions (MSC2409 as bridges use it). */
+  receive_to_device: boolean;
+  /** Features the registration asks for that the server lacks (logged at start). */
+  unsupported: string[];
   /** Where it came from, for messages. */
   file: string;
 }
@@ -72,6 +76,12 @@ export function loadRegistrations(files: readonly string[]): Registration[] {
       rate_limited: r.rate_limited !== false,
       protocols: (r.protocols as string[] | null | undefined) ?? [],
       receive_ephemeral: r.receive_ephemeral === true || r["de.sorunome.msc2409.push_ephemeral"] === true || r.push_ephemeral === true,
+      // To-device messages in transactions (for bridges that encrypt): asked for with the
+      // MSC2409 flag or MSC3202's.
+      receive_to_device: r["de.sorunome.msc2409.push_ephemeral"] === true || r["org.matrix.msc3202"] === true || r.receive_to_device === true,
+      unsupported: r["org.matrix.msc3202"] === true
+        ? ["MSC3202 device list changes and one-time key counts in transactions (to-device messages are sent; devices use /sync or /keys for the rest)"]
+        : [],
       file,
     };
     for (const [k, list] of Object.entries(reg.namespaces)) {

@@ -20,6 +20,7 @@ import * as store from "../store/appservices.js";
 import type { Db } from "../store/db.js";
 import * as events from "../store/events.js";
 import * as receipts from "../store/receipts.js";
+import * as e2ee from "../store/e2ee.js";
 import { call, type Appservice, type AppserviceRegistry } from "./appservices.js";
 import type { Notifier } from "./notifier.js";
 import { serialize } from "./room-read.js";
@@ -30,6 +31,7 @@ import type { PresenceService } from "./presence.js";
 const MAX_EVENTS = 100;
 const MAX_EPHEMERAL = 100;
 const SCAN = 500;
+const TO_DEVICE_SCAN = 1000;
 const BACKOFF_START_MS = 2000;
 // A service that is down for long is retried every minute at least (and at once when it makes
 // a request of its own): a longer gap leaves a recovered bridge idle for minutes.
@@ -155,7 +157,16 @@ class Worker {
   private async build(): Promise<store.PendingTxn | null> {
     const { db, registry, cache, notifier } = this.d;
     const streamPos = this.streamPos ?? (await store.selectState(db, this.a.id)).streamPos;
-    const top = notifier.currentPos;
+    let top = notifier.currentPos;
+    // To-device messages for the service's users (MSC2409 as bridges use it, for encryption),
+    // read first: when more wait than one transaction takes, this transaction stops at the
+    // last of them, so nothing on the stream is skipped.
+    const toDevice: { userId: string; deviceId: string; pos: number; sender: string; type: string; content: unknown }[] = [];
+    if (this.a.receive_to_device) {
+      const rows = await e2ee.selectToDeviceRange(db, streamPos, top, TO_DEVICE_SCAN);
+      if (rows.length === TO_DEVICE_SCAN) top = rows[rows.length - 1]!.pos;
+      for (const m of rows) if (m.pos <= top && registry.ownsUser(this.a, m.userId)) toDevice.push(m);
+    }
     const out: Record<string, unknown>[] = [];
     let pos = streamPos;
     scan: while (pos < top) {
@@ -171,6 +182,8 @@ class Worker {
         break;
       }
     }
+    // The transaction covers the stream up to `pos` (fewer events fit than the range held).
+    for (let i = toDevice.length - 1; i >= 0; i--) if (toDevice[i]!.pos > pos) toDevice.splice(i, 1);
     const eph: Record<string, unknown>[] = [];
     if (this.a.receive_ephemeral) {
       eph.push(...this.ephemeral.splice(0, MAX_EPHEMERAL));
@@ -185,7 +198,7 @@ class Worker {
         });
       }
     }
-    if (out.length === 0 && eph.length === 0) {
+    if (out.length === 0 && eph.length === 0 && toDevice.length === 0) {
       if (pos > streamPos) await store.advance(db, this.a.id, pos);
       this.streamPos = pos;
       return null;
@@ -195,8 +208,15 @@ class Worker {
       body.ephemeral = eph;
       body["de.sorunome.msc2409.ephemeral"] = eph; // the name bridges used before the spec's
     }
+    if (this.a.receive_to_device) {
+      const list = toDevice.map((m) => ({ type: m.type, sender: m.sender, to_user_id: m.userId, to_device_id: m.deviceId, content: m.content }));
+      body.to_device = list;
+      body["de.sorunome.msc2409.to_device"] = list;
+    }
     const txn = await store.enqueue(db, this.a.id, body, pos);
     this.streamPos = pos;
+    // Held by the pending transaction now; no device of the service syncs them.
+    await e2ee.deleteToDeviceRows(db, toDevice);
     return txn;
   }
 }

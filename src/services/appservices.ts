@@ -38,6 +38,8 @@ export class AppserviceRegistry {
       rooms: compileNs(r.namespaces.rooms),
     }));
     for (const a of this.all) this.byToken.set(a.as_token, a);
+    // Never silently ignored: what a registration asks for that this server does not do.
+    for (const a of this.all) for (const what of a.unsupported) log.warn({ appservice: a.id, file: a.file }, `registration asks for ${what}, which this server does not provide`);
   }
 
   /** The application service whose as_token this is. */

@@ -119,6 +119,19 @@ export async function deleteToDevice(q: Queryable, userId: UserId, deviceId: str
   await q.raw(`DELETE FROM to_device WHERE user_id = ? AND device_id = ? AND pos <= ?`, [userId, deviceId, upTo]);
 }
 
+/** To-device messages on the stream in (after, upTo], oldest first (application service transactions). */
+export async function selectToDeviceRange(q: Queryable, after: number, upTo: number, limit: number): Promise<{ userId: UserId; deviceId: string; pos: number; sender: string; type: string; content: Json }[]> {
+  const r = await q.raw(`SELECT user_id, device_id, pos, sender, type, content FROM to_device WHERE pos > ? AND pos <= ? ORDER BY pos LIMIT ?`, [after, upTo, limit]);
+  return r.rows.map((x: { user_id: UserId; device_id: string; pos: string; sender: string; type: string; content: Json }) => ({ userId: x.user_id, deviceId: x.device_id, pos: Number(x.pos), sender: x.sender, type: x.type, content: x.content }));
+}
+
+/** Delivered to an application service: no device of it will ever sync them. */
+export async function deleteToDeviceRows(q: Queryable, rows: { userId: string; deviceId: string; pos: number }[]): Promise<void> {
+  if (rows.length === 0) return;
+  await q.raw(`DELETE FROM to_device t USING unnest(?::text[], ?::text[], ?::bigint[]) AS d(u, dv, p) WHERE t.user_id = d.u AND t.device_id = d.dv AND t.pos = d.p`,
+    [rows.map((r) => r.userId), rows.map((r) => r.deviceId), rows.map((r) => r.pos)]);
+}
+
 export async function selectStreamToDevice(q: Queryable, after: number, upTo: number): Promise<{ userId: UserId; pos: number }[]> {
   const r = await q.raw(`SELECT DISTINCT user_id, pos FROM to_device WHERE pos > ? AND pos <= ? ORDER BY pos`, [after, upTo]);
   return r.rows.map((x: { user_id: UserId; pos: string }) => ({ userId: x.user_id, pos: Number(x.pos) }));

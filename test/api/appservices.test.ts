@@ -40,7 +40,7 @@ describe("application services", function () {
     other = await new FakeAppservice("hs-other").start();
     bridge.protocols = { whatsapp: { user_fields: ["phone"], location_fields: [], icon: "mxc://x/y", field_types: {}, instances: [] } };
     hs = await start(dbUrl, [
-      writeRegistration(registration("bridge", bridge.url, { receive_ephemeral: true, protocols: ["whatsapp"] })),
+      writeRegistration(registration("bridge", bridge.url, { receive_ephemeral: true, "org.matrix.msc3202": true, protocols: ["whatsapp"] })),
       writeRegistration(registration("other", other.url)),
       writeRegistration(registration("nourl", null)),
     ]);
@@ -243,6 +243,27 @@ describe("application services", function () {
       await human.put(`/_matrix/client/v3/presence/${enc(human.userId)}/status`, { presence: "unavailable", status_msg: "afk" });
       const pres = await bridge.waitFor(() => bridge.txns.flatMap((t) => t.body.ephemeral ?? []).find((e: any) => e.type === "m.presence" && e.sender === human.userId && e.content.status_msg === "afk"));
       expect(pres.content.presence).to.equal("unavailable");
+    });
+  });
+
+  describe("encryption for bridges", () => {
+    it("to-device messages for the service's users come in its transactions (MSC2409), others' do not", async () => {
+      const ghost = await asUser("_bridge_tdev");
+      expect((await as().put(`/_matrix/client/v3/devices/GHOSTDEV?user_id=${enc(ghost)}`, {})).status).to.equal(201);
+      const human = await new Client(hs.url).register();
+      const other = await new Client(hs.url).register();
+      const r = await human.put(`/_matrix/client/v3/sendToDevice/m.room_key_request/td1`, {
+        messages: { [ghost]: { GHOSTDEV: { secret: "for the ghost" } }, [other.userId]: { "*": { secret: "for a person" } } },
+      });
+      expect(r.status, r.text).to.equal(200);
+      const all = () => bridge.txns.flatMap((t) => t.body["de.sorunome.msc2409.to_device"] ?? []);
+      const got = await bridge.waitFor(() => all().find((m: any) => m.content.secret === "for the ghost"));
+      expect(got).to.deep.include({ type: "m.room_key_request", sender: human.userId, to_user_id: ghost, to_device_id: "GHOSTDEV" });
+      expect(bridge.txns.flatMap((t) => t.body.to_device ?? []).some((m: any) => m.content.secret === "for the ghost")).to.equal(true);
+      expect(JSON.stringify(all())).not.to.contain("for a person");
+      // The person still gets theirs by /sync.
+      const sync = await other.get("/_matrix/client/v3/sync");
+      expect(sync.body.to_device.events.map((e: any) => e.content.secret)).to.include("for a person");
     });
   });
 
