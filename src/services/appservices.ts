@@ -165,6 +165,28 @@ export class AppserviceRegistry {
     return Math.round(performance.now() - started);
   }
 
+  /**
+   * Third-party locations or users: asks the services that declare `protocol` (every service,
+   * for a reverse lookup without one) and puts their answers together. A service that fails
+   * or does not answer in time adds nothing.
+   */
+  async thirdParty(kind: "location" | "user", protocol: string | null, query: Record<string, string>): Promise<Record<string, unknown>[]> {
+    const services = this.all.filter((x) => x.url && (protocol === null || x.protocols.includes(protocol)));
+    const qs = new URLSearchParams(query).toString();
+    const path = `/_matrix/app/v1/thirdparty/${kind}${protocol !== null ? `/${encodeURIComponent(protocol)}` : ""}${qs ? `?${qs}` : ""}`;
+    const answers = await Promise.all(services.map(async (a) => {
+      const r = await call(a, "GET", path, undefined, false, this.timeoutMs);
+      if (r.status !== 200) return [];
+      try {
+        const list = JSON.parse(r.text) as unknown;
+        return Array.isArray(list) ? list.filter((x): x is Record<string, unknown> => !!x && typeof x === "object") : [];
+      } catch {
+        return [];
+      }
+    }));
+    return answers.flat();
+  }
+
   /** GET /_matrix/app/v1/thirdparty/protocol/{protocol} from the service that declares it. */
   async protocol(name: string): Promise<Record<string, unknown> | null> {
     const a = this.all.find((x) => x.url && x.protocols.includes(name));

@@ -9,7 +9,13 @@ import * as directory from "../store/directory.js";
 import type { RoomStateCache, RoomState } from "./room-state.js";
 import type { Requester } from "./tokens.js";
 
-export interface PublicRoomsQuery { limit?: number; since?: string; term?: string }
+export interface PublicRoomsQuery {
+  limit?: number; since?: string; term?: string;
+  /** third_party_instance_id: one application service network's list. */
+  instance?: string;
+  /** include_all_networks: the server's list and every application service list. */
+  allNetworks?: boolean;
+}
 
 export class DirectoryService {
   /** Hook for application services' exclusive alias namespaces. */
@@ -107,9 +113,22 @@ export class DirectoryService {
     return userLevel(pl, userId) >= eventLevel(pl, "m.room.canonical_alias", true);
   }
 
+  setAppserviceListed(appserviceId: string, networkId: string, roomId: RoomId, listed: boolean): Promise<void> {
+    return directory.setAppserviceListed(this.db, appserviceId, networkId, roomId, listed);
+  }
+
   /** GET|POST /publicRooms: largest rooms first; `since` is an offset token. */
   async publicRooms(q: PublicRoomsQuery): Promise<Record<string, unknown>> {
-    const ids = await directory.selectPublicRoomIds(this.db);
+    // The server's own list, one application service network's (third_party_instance_id
+    // "<service>|<network>"), or all of them (include_all_networks).
+    let ids: RoomId[];
+    if (q.instance !== undefined) {
+      const cut = q.instance.indexOf("|");
+      ids = cut > 0 ? await directory.selectAppserviceListed(this.db, { appserviceId: q.instance.slice(0, cut), networkId: q.instance.slice(cut + 1) }) : [];
+    } else {
+      ids = await directory.selectPublicRoomIds(this.db);
+      if (q.allNetworks) ids = [...new Set([...ids, ...(await directory.selectAppserviceListed(this.db, null))])];
+    }
     const entries: Record<string, unknown>[] = [];
     for (const id of ids) {
       const room = await this.cache.get(id);

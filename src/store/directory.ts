@@ -36,6 +36,20 @@ export async function setRoomPublic(q: Queryable, roomId: RoomId, isPublic: bool
   await q("rooms").where({ room_id: roomId }).update({ is_public: isPublic });
 }
 
+/** An application service's own list for one of its networks (PUT/DELETE /directory/list/appservice/…). */
+export async function setAppserviceListed(q: Queryable, appserviceId: string, networkId: string, roomId: RoomId, listed: boolean): Promise<void> {
+  if (listed) await q.raw(`INSERT INTO appservice_room_lists (appservice_id, network_id, room_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, [appserviceId, networkId, roomId]);
+  else await q("appservice_room_lists").where({ appservice_id: appserviceId, network_id: networkId, room_id: roomId }).delete();
+}
+
+/** Rooms of one application service network's list, or of every such list (null). */
+export async function selectAppserviceListed(q: Queryable, instance: { appserviceId: string; networkId: string } | null): Promise<RoomId[]> {
+  const rows = instance
+    ? await q("appservice_room_lists").where({ appservice_id: instance.appserviceId, network_id: instance.networkId }).select("room_id")
+    : await q("appservice_room_lists").distinct("room_id");
+  return rows.map((r: { room_id: RoomId }) => r.room_id);
+}
+
 export async function selectPublicRoomIds(q: Queryable): Promise<RoomId[]> {
   const rows = await q("rooms").where({ is_public: true }).select("room_id");
   return rows.map((r: { room_id: RoomId }) => r.room_id);

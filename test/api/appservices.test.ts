@@ -329,6 +329,35 @@ describe("application services", function () {
       expect((await u.get("/_matrix/client/v3/thirdparty/protocol/whatsapp")).body.user_fields).to.deep.equal(["phone"]);
       expect((await u.get("/_matrix/client/v3/thirdparty/protocol/irc")).status).to.equal(404);
     });
+
+    it("third-party locations and users are looked up by the services, both ways", async () => {
+      bridge.thirdParty = (path) => path.startsWith("location/whatsapp?") && path.includes("phone=123")
+        ? [{ alias: "#_bridge_123:localhost", protocol: "whatsapp", fields: { phone: "123" } }]
+        : path.startsWith("user?userid=") ? [{ userid: "@_bridge_123:localhost", protocol: "whatsapp", fields: { phone: "123" } }] : [];
+      const u = await new Client(hs.url).register();
+      const loc = await u.get("/_matrix/client/v3/thirdparty/location/whatsapp?phone=123");
+      expect(loc.status, loc.text).to.equal(200);
+      expect(loc.body).to.deep.equal([{ alias: "#_bridge_123:localhost", protocol: "whatsapp", fields: { phone: "123" } }]);
+      expect((await u.get("/_matrix/client/v3/thirdparty/location/whatsapp?phone=999")).status).to.equal(404);
+      expect((await u.get("/_matrix/client/v3/thirdparty/location/irc?x=1")).status).to.equal(404);
+      const rev = await u.get(`/_matrix/client/v3/thirdparty/user?userid=${enc("@_bridge_123:localhost")}`);
+      expect(rev.body[0].fields.phone).to.equal("123");
+      expect((await u.get("/_matrix/client/v3/thirdparty/user")).status).to.equal(400);
+    });
+
+    it("a service's own room list: listed for its network, not in the server's list", async () => {
+      const human = await new Client(hs.url).register();
+      const roomId = await createRoom(human, { preset: "public_chat", name: "Bridged" });
+      const listed = await as().put(`/_matrix/client/v3/directory/list/appservice/wa-net/${enc(roomId)}`, { visibility: "public" });
+      expect(listed.status, listed.text).to.equal(200);
+      expect((await human.put(`/_matrix/client/v3/directory/list/appservice/wa-net/${enc(roomId)}`, { visibility: "public" })).status).to.equal(403);
+      const ids = async (body: Record<string, unknown>) => ((await human.post("/_matrix/client/v3/publicRooms", body)).body.chunk as any[]).map((r) => r.room_id);
+      expect(await ids({})).not.to.include(roomId);
+      expect(await ids({ third_party_instance_id: "bridge|wa-net" })).to.include(roomId);
+      expect(await ids({ include_all_networks: true })).to.include(roomId);
+      expect((await as().del(`/_matrix/client/v3/directory/list/appservice/wa-net/${enc(roomId)}`)).status).to.equal(200);
+      expect(await ids({ third_party_instance_id: "bridge|wa-net" })).not.to.include(roomId);
+    });
   });
 });
 

@@ -19,6 +19,8 @@ export class FakeAppservice {
   onUserQuery: (userId: string) => Promise<boolean> = async () => false;
   onRoomQuery: (alias: string) => Promise<boolean> = async () => false;
   protocols: Record<string, unknown> = {};
+  /** Answers to third-party lookups: the path after /thirdparty/ (with its query) → the list. */
+  thirdParty: (path: string) => unknown[] = () => [];
   private server!: Server;
   url = "";
 
@@ -78,6 +80,7 @@ export class FakeAppservice {
     if (req.method === "GET" && (m = /^\/_matrix\/app\/v1\/rooms\/(.+)$/.exec(p))) return (await this.onRoomQuery(m[1]!)) ? json(200, {}) : json(404, { errcode: "M_NOT_FOUND" });
     if (req.method === "POST" && p === "/_matrix/app/v1/ping") return this.failWith !== null ? json(this.failWith, { errcode: "M_UNKNOWN" }) : json(200, {});
     if (req.method === "GET" && (m = /^\/_matrix\/app\/v1\/thirdparty\/protocol\/(.+)$/.exec(p))) return this.protocols[m[1]!] ? json(200, this.protocols[m[1]!]) : json(404, { errcode: "M_NOT_FOUND" });
+    if (req.method === "GET" && (m = /^\/_matrix\/app\/v1\/thirdparty\/((?:location|user).*)$/.exec(req.url ?? ""))) return json(200, this.thirdParty(decodeURIComponent(m[1]!)));
     json(404, { errcode: "M_UNRECOGNIZED" });
   }
 }

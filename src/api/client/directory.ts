@@ -1,5 +1,5 @@
 // directory.yaml and list_public_rooms.yaml
-import { invalidParam } from "../../http/errors.js";
+import { forbidden, invalidParam, notFound } from "../../http/errors.js";
 import { defineRoutes } from "../../http/route.js";
 import { bool, int, obj, str } from "../../http/validate.js";
 import { parseRoomId } from "../../matrix/ids.js";
@@ -59,7 +59,7 @@ export default defineRoutes({
         if (!/^\d{1,6}$/.test(query.limit)) throw invalidParam("limit must be a number");
         limit = Number(query.limit);
       }
-      return s.directory.publicRooms({ limit, since: query.since });
+      return s.directory.publicRooms({ limit, since: query.since, instance: query.third_party_instance_id, allNetworks: query.include_all_networks === "true" });
     },
   },
 
@@ -72,8 +72,34 @@ export default defineRoutes({
       filter: obj({ generic_search_term: str(1000), room_types: { type: "array", items: { type: ["string", "null"] } } }),
     }),
     handler: ({ body }, s) => {
-      const b = body as { limit?: number; since?: string | null; filter?: { generic_search_term?: string } };
-      return s.directory.publicRooms({ limit: b.limit, since: b.since ?? undefined, term: b.filter?.generic_search_term });
+      const b = body as { limit?: number; since?: string | null; filter?: { generic_search_term?: string }; include_all_networks?: boolean; third_party_instance_id?: string };
+      return s.directory.publicRooms({
+        limit: b.limit, since: b.since ?? undefined, term: b.filter?.generic_search_term,
+        instance: b.third_party_instance_id, allNetworks: b.include_all_networks === true,
+      });
+    },
+  },
+
+  /** PUT /_matrix/client/v3/directory/list/appservice/{networkId}/{roomId}: the service's own list. */
+  updateAppserviceRoomDirectoryVisibility: {
+    method: "PUT", path: "/_matrix/client/v3/directory/list/appservice/:networkId/:roomId", auth: "user",
+    body: obj({ visibility: { enum: ["public", "private"] } }, ["visibility"]),
+    async handler({ user, params, body }, s) {
+      if (!user.appserviceId) throw forbidden("Only an application service may publish to its own room list");
+      const roomId = parseRoomId(params.roomId!);
+      if (!(await s.rooms.cachedRoom(roomId))) throw notFound("Unknown room");
+      await s.directory.setAppserviceListed(user.appserviceId, params.networkId!, roomId, (body as { visibility: string }).visibility === "public");
+      return {};
+    },
+  },
+
+  /** DELETE /_matrix/client/v3/directory/list/appservice/{networkId}/{roomId} (as the reference serves it: unlisting). */
+  deleteAppserviceRoomDirectoryVisibility: {
+    method: "DELETE", path: "/_matrix/client/v3/directory/list/appservice/:networkId/:roomId", auth: "user",
+    async handler({ user, params }, s) {
+      if (!user.appserviceId) throw forbidden("Only an application service may change its own room list");
+      await s.directory.setAppserviceListed(user.appserviceId, params.networkId!, parseRoomId(params.roomId!), false);
+      return {};
     },
   },
 });

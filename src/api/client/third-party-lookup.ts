@@ -1,5 +1,7 @@
-// third_party_lookup.yaml: the protocols application services declare.
-import { notFound } from "../../http/errors.js";
+// third_party_lookup.yaml: the protocols application services declare, and lookups of their
+// locations (portal rooms) and users, asked of the services that bridge them.
+import { missingParam, notFound } from "../../http/errors.js";
+import type { Services } from "../../services/index.js";
 import { defineRoutes } from "../../http/route.js";
 
 export default defineRoutes({
@@ -26,4 +28,42 @@ export default defineRoutes({
       return p;
     },
   },
+
+  /** GET /_matrix/client/v3/thirdparty/location/{protocol}?fields… */
+  queryLocationByProtocol: {
+    method: "GET", path: "/_matrix/client/v3/thirdparty/location/:protocol", auth: "user",
+    handler: ({ params, query }, s) => lookup(s, "location", params.protocol!, query, "No portal rooms were found"),
+  },
+
+  /** GET /_matrix/client/v3/thirdparty/user/{protocol}?fields… */
+  queryUserByProtocol: {
+    method: "GET", path: "/_matrix/client/v3/thirdparty/user/:protocol", auth: "user",
+    handler: ({ params, query }, s) => lookup(s, "user", params.protocol!, query, "No users were found"),
+  },
+
+  /** GET /_matrix/client/v3/thirdparty/location?alias= */
+  queryLocationByAlias: {
+    method: "GET", path: "/_matrix/client/v3/thirdparty/location", auth: "user",
+    handler: ({ query }, s) => {
+      if (!query.alias) throw missingParam("alias is required");
+      return lookup(s, "location", null, { alias: query.alias }, "No portal rooms were found");
+    },
+  },
+
+  /** GET /_matrix/client/v3/thirdparty/user?userid= */
+  queryUserByID: {
+    method: "GET", path: "/_matrix/client/v3/thirdparty/user", auth: "user",
+    handler: ({ query }, s) => {
+      if (!query.userid) throw missingParam("userid is required");
+      return lookup(s, "user", null, { userid: query.userid }, "No users were found");
+    },
+  },
 });
+
+async function lookup(s: Services, kind: "location" | "user", protocol: string | null, query: Record<string, string | undefined>, none: string): Promise<unknown[]> {
+  if (protocol !== null && !s.appservices.all.some((a) => a.protocols.includes(protocol))) throw notFound("Unknown protocol");
+  const fields = Object.fromEntries(Object.entries(query).filter((e): e is [string, string] => typeof e[1] === "string" && e[0] !== "access_token"));
+  const found = await s.appservices.thirdParty(kind, protocol, fields);
+  if (found.length === 0) throw notFound(none);
+  return found;
+}
