@@ -22,6 +22,8 @@ export interface Registration {
   receive_ephemeral: boolean;
   /** To-device messages for its users go in its transactions (MSC2409 as bridges use it). */
   receive_to_device: boolean;
+  /** MSC3202: device list changes and one-time key counts of its users' devices in its transactions. */
+  msc3202: boolean;
   /** Features the registration asks for that the server lacks (logged at start). */
   unsupported: string[];
   /** Where it came from, for messages. */
@@ -79,9 +81,8 @@ export function loadRegistrations(files: readonly string[]): Registration[] {
       // To-device messages in transactions (for bridges that encrypt): asked for with the
       // MSC2409 flag or MSC3202's.
       receive_to_device: r["de.sorunome.msc2409.push_ephemeral"] === true || r["org.matrix.msc3202"] === true || r.receive_to_device === true,
-      unsupported: r["org.matrix.msc3202"] === true
-        ? ["MSC3202 device list changes and one-time key counts in transactions (to-device messages are sent; devices use /sync or /keys for the rest)"]
-        : [],
+      msc3202: r["org.matrix.msc3202"] === true,
+      unsupported: [],
       file,
     };
     for (const [k, list] of Object.entries(reg.namespaces)) {

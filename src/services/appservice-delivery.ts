@@ -82,6 +82,14 @@ class Worker {
     if (this.backoffMs) this.kick();
   }
 
+  /** Devices of its users whose key counts changed (MSC3202; memory only, like typing). */
+  private readonly countsDue = new Set<string>();
+
+  countsChanged(userId: string, deviceId: string): void {
+    if (this.countsDue.size < 10_000) this.countsDue.add(`${userId}|${deviceId}`);
+    this.wakeNews?.();
+  }
+
   addEphemeral(e: Record<string, unknown>): void {
     if (this.ephemeral.length < 1000) this.ephemeral.push(e);
     this.wakeNews?.();
@@ -198,7 +206,25 @@ class Worker {
         });
       }
     }
-    if (out.length === 0 && eph.length === 0 && toDevice.length === 0) {
+    // MSC3202: whose devices changed (its users', and people who share a room with one), who
+    // no longer shares a room with any of them, and its devices' one-time key counts.
+    let lists: { changed: string[]; left: string[] } | null = null;
+    let counts: { otk: Record<string, Record<string, unknown>>; fallback: Record<string, Record<string, unknown>> } | null = null;
+    if (this.a.msc3202) {
+      lists = await this.d.deviceListsFor(this.a, streamPos, pos, out);
+      if (lists.changed.length === 0 && lists.left.length === 0) lists = null;
+      const due = [...this.countsDue];
+      this.countsDue.clear();
+      for (const k of due) {
+        const [userId, deviceId] = [k.slice(0, k.indexOf("|")), k.slice(k.indexOf("|") + 1)];
+        if (!registry.ownsUser(this.a, userId)) continue;
+        const c = await this.d.keyCounts(userId, deviceId);
+        counts ??= { otk: {}, fallback: {} };
+        (counts.otk[userId] ??= {})[deviceId] = c.counts;
+        (counts.fallback[userId] ??= {})[deviceId] = c.unusedFallback;
+      }
+    }
+    if (out.length === 0 && eph.length === 0 && toDevice.length === 0 && !lists && !counts) {
       if (pos > streamPos) await store.advance(db, this.a.id, pos);
       this.streamPos = pos;
       return null;
@@ -212,6 +238,11 @@ class Worker {
       const list = toDevice.map((m) => ({ type: m.type, sender: m.sender, to_user_id: m.userId, to_device_id: m.deviceId, content: m.content }));
       body.to_device = list;
       body["de.sorunome.msc2409.to_device"] = list;
+    }
+    if (lists) body["org.matrix.msc3202.device_lists"] = lists;
+    if (counts) {
+      body["org.matrix.msc3202.device_one_time_keys_count"] = counts.otk;
+      body["org.matrix.msc3202.device_unused_fallback_key_types"] = counts.fallback;
     }
     const txn = await store.enqueue(db, this.a.id, body, pos);
     this.streamPos = pos;
@@ -245,6 +276,34 @@ export class AppserviceDelivery {
         this.workers.get(a.id)?.addEphemeral({ type: "m.presence", sender: userId, content });
       }
     });
+  }
+
+  /** A device's key counts (set by the services: KeyService). */
+  keyCounts: (userId: string, deviceId: string) => Promise<{ counts: Record<string, number>; unusedFallback: string[] }> = async () => ({ counts: {}, unusedFallback: [] });
+  /** The room-mates of a user (set by the services). */
+  roomMates: (userId: string) => Promise<Set<string>> = async () => new Set();
+
+  /** A device's key counts changed: the services that own its user and asked (MSC3202) hear of it. */
+  countsChanged(userId: string, deviceId: string): void {
+    for (const a of this.registry.all) if (a.msc3202 && this.registry.ownsUser(a, userId)) this.workers.get(a.id)?.countsChanged(userId, deviceId);
+  }
+
+  /**
+   * MSC3202 device lists for a transaction over (after, upTo]: users whose device lists
+   * changed and who are the service's or share a room with one of its users; and, from the
+   * memberships the transaction carries, those who left and share no room with any of them.
+   */
+  async deviceListsFor(a: Appservice, after: number, upTo: number, events: Record<string, unknown>[]): Promise<{ changed: string[]; left: string[] }> {
+    const concerns = async (u: string) => this.registry.ownsUser(a, u) || [...(await this.roomMates(u))].some((m) => this.registry.ownsUser(a, m));
+    const changed = new Set<string>();
+    for (const c of await e2ee.selectStreamDeviceListChanges(this.db, after, upTo)) if (!changed.has(c.userId) && (await concerns(c.userId))) changed.add(c.userId);
+    const left = new Set<string>();
+    for (const e of events) {
+      const content = e.content as { membership?: unknown } | undefined;
+      if (e.type !== "m.room.member" || typeof e.state_key !== "string") continue;
+      if ((content?.membership === "leave" || content?.membership === "ban") && !this.registry.ownsUser(a, e.state_key) && !(await concerns(e.state_key))) left.add(e.state_key);
+    }
+    return { changed: [...changed].filter((u) => !left.has(u)), left: [...left] };
   }
 
   /** Starts a worker for every service with a URL (without one, nothing is pushed: spec). */

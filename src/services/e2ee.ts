@@ -40,14 +40,19 @@ export class KeyService {
       if (m.k !== "keys") return;
       this.countsGeneration++;
       this.otkCounts.delete(`${m.user}|${m.device}`);
+      this.onCountsChanged(m.user, m.device);
     });
   }
+
+  /** A device's one-time or fallback key counts changed (here or in another process). */
+  onCountsChanged: (userId: UserId, deviceId: string) => void = () => undefined;
 
   /** A device's key counts changed: forget them here and in the other processes. */
   private forgetCounts(userId: string, deviceId: string): void {
     this.countsGeneration++;
     this.otkCounts.delete(`${userId}|${deviceId}`);
     this.bus.publish({ k: "keys", user: userId as UserId, device: deviceId });
+    this.onCountsChanged(userId as UserId, deviceId);
   }
 
   /** POST /keys/upload */

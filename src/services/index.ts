@@ -20,7 +20,7 @@ import { RoomReadService } from "./room-read.js";
 import { RoomStateCache } from "./room-state.js";
 import { RoomService } from "./rooms.js";
 import { loadSigningKey } from "./signing.js";
-import { MembershipCache } from "./memberships.js";
+import { MembershipCache, roomMatesOf } from "./memberships.js";
 import { DbHealth } from "./db-health.js";
 import { LegacyStreams } from "./legacy.js";
 import { ReceiptService } from "./receipts.js";
@@ -151,6 +151,9 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   membership.joinedRoom = (userId, room) => upgrades.joined(userId, room);
   const delivery = new AppserviceDelivery(db, appservices, notifier, roomCache, typing, log.child({ module: "appservice-delivery" }), presence);
   appservices.onActive = (asId) => delivery.alive(asId);
+  delivery.keyCounts = (u, d) => keys.counts(u as Parameters<typeof keys.counts>[0], d);
+  delivery.roomMates = (u) => roomMatesOf(memberships, roomCache, u as Parameters<typeof keys.counts>[0]) as Promise<Set<string>>;
+  keys.onCountsChanged = (u, d) => delivery.countsChanged(u, d);
   await delivery.start();
   const relations = new RelationService(db, notifier, reader);
   relations.versionOf = (roomId) => roomCache.peek(roomId)?.version ?? config.rooms.default_version;

@@ -265,6 +265,26 @@ describe("application services", function () {
       const sync = await other.get("/_matrix/client/v3/sync");
       expect(sync.body.to_device.events.map((e: any) => e.content.secret)).to.include("for a person");
     });
+
+    it("MSC3202: its devices' one-time key counts, and device list changes of people who share a room with its users", async () => {
+      const ghost = await asUser("_bridge_keys");
+      expect((await as().put(`/_matrix/client/v3/devices/KEYDEV?user_id=${enc(ghost)}`, {})).status).to.equal(201);
+      const up = await as().post(`/_matrix/client/v3/keys/upload?user_id=${enc(ghost)}&device_id=KEYDEV`, { one_time_keys: { "signed_curve25519:K1": { key: "k" }, "signed_curve25519:K2": { key: "k2" } } });
+      expect(up.status, up.text).to.equal(200);
+      const counts = await bridge.waitFor(() => bridge.txns.map((t) => t.body["org.matrix.msc3202.device_one_time_keys_count"]?.[ghost]?.KEYDEV).find((c: any) => c?.signed_curve25519 === 2));
+      expect(counts).to.deep.equal({ signed_curve25519: 2 });
+      // A person in a room with the ghost changes their keys.
+      const human = await new Client(hs.url).register();
+      const roomId = await createRoom(human, { preset: "public_chat" });
+      await as().post(`/_matrix/client/v3/join/${enc(roomId)}?user_id=${enc(ghost)}`, {});
+      const stranger = await new Client(hs.url).register(); // shares no room with any of the bridge's users
+      for (const u of [human, stranger]) {
+        expect((await u.post("/_matrix/client/v3/keys/upload", { device_keys: { user_id: u.userId, device_id: u.deviceId, algorithms: ["m.megolm.v1.aes-sha2"], keys: { [`ed25519:${u.deviceId}`]: "x" }, signatures: {} } })).status).to.equal(200);
+      }
+      const changed = () => bridge.txns.flatMap((t) => t.body["org.matrix.msc3202.device_lists"]?.changed ?? []);
+      await bridge.waitFor(() => changed().includes(human.userId));
+      expect(changed()).not.to.include(stranger.userId);
+    });
   });
 
   describe("queries, ping, protocols", () => {
