@@ -87,6 +87,7 @@ export class AppserviceRegistry {
     if (!this.known.has(who)) {
       const u = await users.selectUser(this.db, who);
       if (!u) throw forbidden("The application service has not registered this user");
+      if (u.deactivated) throw new MatrixError(403, "M_USER_DEACTIVATED", "This user has been deactivated");
       if (this.known.size > 100_000) this.known.clear();
       this.known.add(who);
     }
@@ -97,6 +98,11 @@ export class AppserviceRegistry {
     }
     this.onActive?.(a.id);
     return { userId: who, deviceId: device, tokenId: null, isGuest: false, isAdmin: false, appserviceId: a.id };
+  }
+
+  /** A user's standing may have changed (deactivated): look it up again on their next assertion. */
+  forgetUser(userId: UserId): void {
+    this.known.delete(userId);
   }
 
   /** Called on every request a service makes with its as_token: it is alive. */

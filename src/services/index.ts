@@ -101,6 +101,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const appservices = new AppserviceRegistry(loadRegistrations(config.appservices.registration_files), config.server_name, db, log.child({ module: "appservices" }), config.appservices.query_timeout_ms);
   await appservices.ensureSenders();
   tokens.appservices = appservices;
+  tokens.onForget((u) => appservices.forgetUser(u)); // deactivation (here or in another process)
   const rl = config.rate_limiting;
   const signing = await loadSigningKey(db);
   const notifier = new Notifier(await events.selectCurrentPosition(db));

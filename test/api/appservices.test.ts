@@ -140,6 +140,18 @@ describe("application services", function () {
       expect(r4.body.errcode).to.equal("M_UNKNOWN_DEVICE");
     });
 
+    it("deactivates its own users without user-interactive auth", async () => {
+      const ghost = await asUser("_bridge_gone");
+      const r = await as().post(`/_matrix/client/v3/account/deactivate?user_id=${enc(ghost)}`, {});
+      expect(r.status, r.text).to.equal(200);
+      const again = await as().get(`/_matrix/client/v3/account/whoami?user_id=${enc(ghost)}`);
+      expect(again.status).to.equal(403);
+      expect(again.body.errcode).to.equal("M_USER_DEACTIVATED"); // it cannot act as them any more
+      // A person still needs to authenticate.
+      const human = await new Client(hs.url).register();
+      expect((await human.post("/_matrix/client/v3/account/deactivate", {})).status).to.equal(401);
+    });
+
     it("MSC4190: the service creates and deletes its users' devices, without user-interactive auth", async () => {
       const userId = await asUser("_bridge_devices");
       const q = `user_id=${enc(userId)}`;

@@ -23,7 +23,9 @@ export default defineRoutes({
     body: obj({ auth: anyObject, id_server: str(255), erase: bool }),
     async handler({ user, body }, s) {
       const b = body as { auth?: AuthDict; erase?: boolean };
-      await s.uia.require(b.auth, "account/deactivate", await s.uia.flowsForUser(user.userId), user);
+      // An application service deactivates its own users without re-authenticating (as the
+      // reference lets it: it has no password to give for them).
+      if (!user.appserviceId) await s.uia.require(b.auth, "account/deactivate", await s.uia.flowsForUser(user.userId), user);
       await s.accounts.deactivate(user.userId, b.erase === true);
       // We hold no third-party identifiers, so there is nothing to unbind.
       return { id_server_unbind_result: "no-support" };
