@@ -20,6 +20,8 @@ export interface AuthDict extends LoginIdentifierBody {
   [k: string]: unknown;
 }
 
+/** How long after it was opened a completed registration may be repeated (and answered the same). */
+const REPEAT_WINDOW_MS = 10 * 60 * 1000;
 // A session that is not finished within a day is forgotten.
 const SESSION_TTL_MS = 24 * 3600 * 1000;
 
@@ -85,7 +87,12 @@ export class UiaService {
     if (typeof sessionId !== "string") return null;
     const row = await sessions.selectUiaSession(this.db, sessionId);
     if (!row || row.purpose !== purpose || row.createdTs < Date.now() - SESSION_TTL_MS) return null;
-    return { params: row.params ?? {}, result: row.result ?? null };
+    // A completed request is answered again only shortly after (a client retrying a request
+    // whose answer it lost), not for the session's whole life: the session ID would otherwise
+    // be a way into the account.
+    const result = row.result && row.createdTs >= Date.now() - REPEAT_WINDOW_MS ? row.result : null;
+    if (row.result && !result) throw new MatrixError(400, "M_UNKNOWN", "This session is complete and can no longer be used");
+    return { params: row.params ?? {}, result };
   }
 
   async finish(sessionId: string, result: Record<string, unknown>): Promise<void> {
