@@ -163,7 +163,8 @@ export class PushService {
         const { url, ...data } = p.data as { url: string; format?: string };
         const idOnly = data.format === "event_id_only";
         const notification: Record<string, unknown> = {
-          event_id: ev.event_id, room_id: roomId,
+          // `id`: the name push gateways read before `event_id` (the reference still sends both).
+          event_id: ev.event_id, id: ev.event_id, room_id: roomId,
           counts: { unread },
           prio: ev.type === "m.room.message" || ev.type === "m.room.encrypted" || tweaks.highlight ? "high" : "low",
           devices: [{ app_id: p.app_id, pushkey: p.pushkey, pushkey_ts: Math.floor(p.created_ts / 1000), data, tweaks }],

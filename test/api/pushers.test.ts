@@ -80,6 +80,7 @@ describe("pushers", function () {
     await a.post("/_matrix/client/v3/pushers/set", pusher("k-a"));
     const m1 = await send(b, roomId, "hello");
     const n1 = await waitFor(() => got.find((g) => g.body.notification.event_id === m1));
+    expect(n1.body.notification.id).to.equal(m1); // the older name gateways read
     expect(n1.path).to.equal("/_matrix/push/v1/notify");
     expect(n1.body.notification).to.include({ room_id: roomId, type: "m.room.message", sender: b.userId, prio: "high" });
     expect(n1.body.notification.content.body).to.equal("hello");
