@@ -16,6 +16,7 @@ import { userLevel } from "../matrix/power-levels.js";
 import { evaluatePushRules, type RuleSet } from "../matrix/push-rules.js";
 import type { Db } from "../store/db.js";
 import * as events from "../store/events.js";
+import * as receipts from "../store/receipts.js";
 import * as store from "../store/pushers.js";
 import type { MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
@@ -126,13 +127,43 @@ export class PushService {
     }
     while (pos < top && !this.closed) {
       const rows = await events.selectStreamEvents(this.db, pos, top, 500);
-      if (rows.length === 0) break;
+      const end = rows.length === 500 ? rows[rows.length - 1]!.pos : top;
       for (const r of rows) await this.consider(r.roomId, r.event, r.pos);
-      pos = rows[rows.length - 1]!.pos;
+      await this.badges(pos, end);
+      pos = end;
       await store.setPushPosition(this.db, pos);
-      if (rows.length < 500) break;
     }
-    if (pos < top) await store.setPushPosition(this.db, top);
+  }
+
+  /**
+   * Read receipts in (after, upTo] of users with pushers: their devices get the new unread
+   * count alone (a badge update, push gateway API), so a message read elsewhere stops showing
+   * as unread on the phone.
+   */
+  private async badges(after: number, upTo: number): Promise<void> {
+    const owners = await this.ownersSet();
+    if (owners.size === 0) return;
+    const readers = new Set<string>();
+    for (const r of await receipts.selectStreamReceiptRows(this.db, after, upTo, 1000)) {
+      if ((r.type === "m.read" || r.type === "m.read.private") && owners.has(r.userId)) readers.add(r.userId);
+    }
+    if (readers.size === 0) return;
+    const pushers = await store.selectPushers(this.db, [...readers]);
+    for (const userId of readers as Set<UserId>) {
+      const unread = await this.unreadTotal(userId, upTo);
+      for (const p of pushers.filter((x) => x.user_id === userId && x.kind === "http")) {
+        const { url, ...data } = p.data as { url: string; format?: string };
+        this.enqueue(p, url, { notification: { id: "", type: null, sender: "", counts: { unread }, devices: [{ app_id: p.app_id, pushkey: p.pushkey, pushkey_ts: Math.floor(p.created_ts / 1000), data, tweaks: {} }] } });
+      }
+    }
+  }
+
+  /** The user's notification count over the rooms they are in (the badge). */
+  private async unreadTotal(userId: UserId, pos: number): Promise<number> {
+    const joined = (await this.members.get(userId)).filter((m) => m.membership === "join").map((m) => m.roomId);
+    let unread = 0;
+    for (const c of (await this.unread.counts(userId, joined, pos)).values()) unread += c.total.notification_count;
+    return unread;
   }
 
   private async consider(roomId: RoomId, ev: ClientEvent, pos: number): Promise<void> {
@@ -152,13 +183,14 @@ export class PushService {
         senderPower: userLevel(pl, ev.sender), notificationLevels: pl.notifications,
       });
       if (!out.notify) continue;
-      const joined = (await this.members.get(userId)).filter((m) => m.membership === "join").map((m) => m.roomId);
-      let unread = 0;
-      for (const c of (await this.unread.counts(userId, joined, pos)).values()) unread += c.total.notification_count;
+      const unread = await this.unreadTotal(userId, pos);
       const tweaks = Object.fromEntries(out.actions.filter((a): a is { set_tweak: string; value?: unknown } => typeof a === "object" && a !== null && "set_tweak" in a)
         .map((a) => [a.set_tweak, a.value ?? (a.set_tweak === "highlight" ? true : undefined)]));
       const senderName = room.get("m.room.member", ev.sender)?.content.displayname;
-      const roomName = room.get("m.room.name", "")?.content.name;
+      // The room as people see it named: its name, else its canonical alias (push gateway API).
+      const alias = room.get("m.room.canonical_alias", "")?.content.alias;
+      const named = room.get("m.room.name", "")?.content.name;
+      const roomName = typeof named === "string" && named !== "" ? named : alias;
       for (const p of pushers.filter((x) => x.user_id === userId && x.kind === "http")) {
         const { url, ...data } = p.data as { url: string; format?: string };
         const idOnly = data.format === "event_id_only";
@@ -172,6 +204,7 @@ export class PushService {
             type: ev.type, sender: ev.sender, content: ev.content,
             ...(typeof senderName === "string" ? { sender_display_name: senderName } : {}),
             ...(typeof roomName === "string" ? { room_name: roomName } : {}),
+            ...(typeof alias === "string" ? { room_alias: alias } : {}),
             ...(ev.type === "m.room.member" ? { user_is_target: ev.state_key === userId } : {}),
           }),
         };

@@ -2,7 +2,7 @@
 import { createServer, type Server } from "node:http";
 import { expect } from "chai";
 import { useServer } from "../helpers/server.js";
-import { enc, send, twoInRoom } from "../helpers/rooms.js";
+import { enc, send, setState, twoInRoom } from "../helpers/rooms.js";
 import { waitFor } from "../helpers/wait.js";
 
 describe("pushers", function () {
@@ -90,6 +90,19 @@ describe("pushers", function () {
     const m2 = await send(b, roomId, { msgtype: "m.text", body: "hey you", "m.mentions": { user_ids: [a.userId] } });
     const n2 = await waitFor(() => got.find((g) => g.body.notification.event_id === m2));
     expect(n2.body.notification.devices[0].tweaks.highlight).to.equal(true);
+    // Reading them sends the new count alone (a badge update).
+    await a.post(`/_matrix/client/v3/rooms/${enc(roomId)}/receipt/m.read/${enc(m2)}`, {});
+    const badge = await waitFor(() => got.find((g) => g.body.notification.event_id === undefined && g.body.notification.counts?.unread === 0));
+    expect(badge.body.notification.devices[0]).to.include({ pushkey: "k-a" });
+    expect(badge.body.notification).not.to.have.property("content");
+    // A room without a name is named by its canonical alias.
+    const alias = `#push-${Date.now()}:localhost`;
+    expect((await a.put(`/_matrix/client/v3/directory/room/${enc(alias)}`, { room_id: roomId })).status).to.equal(200);
+    const set = await setState(a, roomId, "m.room.canonical_alias", { alias });
+    expect(set.status, set.text).to.equal(200);
+    const m3 = await send(b, roomId, "named by its alias");
+    const n3 = await waitFor(() => got.find((g) => g.body.notification.event_id === m3));
+    expect(n3.body.notification).to.include({ room_name: alias, room_alias: alias });
     await a.put(`/_matrix/client/v3/pushrules/global/room/${enc(roomId)}`, { actions: [] });
     const muted = await send(b, roomId, "muted");
     const after = await send(b, roomId, { msgtype: "m.text", body: "still muted", "m.mentions": { user_ids: [a.userId] } });
