@@ -143,15 +143,16 @@ export class PushService {
   private async badges(after: number, upTo: number): Promise<void> {
     const owners = await this.ownersSet();
     if (owners.size === 0) return;
-    const readers = new Set<string>();
+    const latest = new Map<string, number>(); // each reader's newest receipt time in the range
     for (const r of await receipts.selectStreamReceiptRows(this.db, after, upTo, 1000)) {
-      if ((r.type === "m.read" || r.type === "m.read.private") && owners.has(r.userId)) readers.add(r.userId);
+      if ((r.type === "m.read" || r.type === "m.read.private") && owners.has(r.userId)) latest.set(r.userId, Math.max(latest.get(r.userId) ?? 0, r.ts));
     }
-    if (readers.size === 0) return;
-    const pushers = await store.selectPushers(this.db, [...readers]);
-    for (const userId of readers as Set<UserId>) {
+    if (latest.size === 0) return;
+    const pushers = await store.selectPushers(this.db, [...latest.keys()]);
+    for (const [userId, ts] of latest as Map<UserId, number>) {
       const unread = await this.unreadTotal(userId, upTo);
-      for (const p of pushers.filter((x) => x.user_id === userId && x.kind === "http")) {
+      // A pusher hears only of reading done since it was set.
+      for (const p of pushers.filter((x) => x.user_id === userId && x.kind === "http" && ts >= x.created_ts)) {
         const { url, ...data } = p.data as { url: string; format?: string };
         this.enqueue(p, url, { notification: { id: "", type: null, sender: "", counts: { unread }, devices: [{ app_id: p.app_id, pushkey: p.pushkey, pushkey_ts: Math.floor(p.created_ts / 1000), data, tweaks: {} }] } });
       }
@@ -205,7 +206,7 @@ export class PushService {
             ...(typeof senderName === "string" ? { sender_display_name: senderName } : {}),
             ...(typeof roomName === "string" ? { room_name: roomName } : {}),
             ...(typeof alias === "string" ? { room_alias: alias } : {}),
-            ...(ev.type === "m.room.member" ? { user_is_target: ev.state_key === userId } : {}),
+            ...(ev.type === "m.room.member" ? { user_is_target: ev.state_key === userId, membership: ev.content.membership } : {}),
           }),
         };
         this.enqueue(p, url, { notification });
