@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { routeTables } from "./api/index.js";
+import { loadRegistrations } from "./config/appservices.js";
 import type { Config } from "./config/schema.js";
 import { cors } from "./http/cors.js";
 import { MatrixError, unrecognized } from "./http/errors.js";
@@ -37,6 +38,9 @@ export interface StartOptions {
 
 export async function startHomeserver(config: Config, opts: StartOptions = {}): Promise<Homeserver> {
   const log = opts.log ?? createLogger(config);
+  // Application service registrations are checked before anything starts (a bad one is a
+  // config error: exit code 2 and no database left running).
+  loadRegistrations(config.appservices.registration_files);
   let embedded: EmbeddedHandle | null = null;
   let dbUrl = config.database.url;
   if (!dbUrl) {
