@@ -6,13 +6,13 @@ import type { UserId } from "../matrix/ids.js";
 import type { Db } from "../store/db.js";
 import * as store from "../store/e2ee.js";
 import { roomMatesOf, type MembershipCache } from "./memberships.js";
-import * as events from "../store/events.js";
 import { LocalBus, type Bus } from "./bus.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomStateCache } from "./room-state.js";
 import type { Requester } from "./tokens.js";
 import { canonicalJson } from "../matrix/canonical-json.js";
 import { signedPart, verifyEd25519 } from "../matrix/key-signatures.js";
+import * as memberStore from "../store/memberships.js";
 
 type Json = Record<string, unknown>;
 
@@ -250,9 +250,9 @@ export class KeyService {
   async changes(userId: UserId, from: number, to: number): Promise<{ changed: string[]; left: string[] }> {
     const changed = new Set(await this.changedUsers(userId, from, to));
     const mine = await this.members.get(userId);
-    const own = await events.selectMembershipChanges(this.db, userId, from, to);
+    const own = await memberStore.selectMembershipChanges(this.db, userId, from, to);
     const rooms = [...new Set([...mine.filter((m) => m.membership === "join").map((m) => m.roomId), ...own.map((c) => c.roomId)])];
-    const moves = await events.selectMemberChangesInRooms(this.db, rooms, from, to);
+    const moves = await memberStore.selectMemberChangesInRooms(this.db, rooms, from, to);
     const mates = await roomMatesOf(this.members, this.cache, userId);
     const left = new Set<string>();
     for (const m of moves) {

@@ -2,9 +2,9 @@
 // writer's commits (DESIGN §5: membership is cached and updated by membership events).
 import type { RoomId, UserId } from "../matrix/ids.js";
 import type { Db } from "../store/db.js";
-import * as events from "../store/events.js";
 import type { Written } from "./event-writer.js";
 import type { RoomState } from "./room-state.js";
+import * as memberStore from "../store/memberships.js";
 
 export interface Membership { roomId: RoomId; membership: string; pos: number }
 
@@ -31,7 +31,7 @@ export class MembershipCache {
     const l = { stale: false, done: Promise.resolve() };
     l.done = (async () => {
       try {
-        const rows = await events.selectUserMemberships(this.db, userId);
+        const rows = await memberStore.selectUserMemberships(this.db, userId);
         if (l.stale) return;
         if (this.users.size >= this.capacity) {
           const first = this.users.keys().next().value;

@@ -15,6 +15,7 @@ import { userLevel } from "../matrix/power-levels.js";
 import type { EventDraft, EventWriter, Written } from "./event-writer.js";
 import type { ProfileService } from "./profiles.js";
 import type { RoomState, RoomStateCache } from "./room-state.js";
+import * as memberStore from "../store/memberships.js";
 
 export interface CreateRoomRequest {
   visibility?: "public" | "private";
@@ -260,7 +261,7 @@ export class RoomService {
   }
 
   async joinedRooms(userId: UserId): Promise<RoomId[]> {
-    return (await events.selectUserMemberships(this.db, userId)).filter((m) => m.membership === "join").map((m) => m.roomId);
+    return (await memberStore.selectUserMemberships(this.db, userId)).filter((m) => m.membership === "join").map((m) => m.roomId);
   }
 
   /** Profile changes update the user's membership event in every room they are joined to. */

@@ -5,8 +5,8 @@ import type { RoomId, UserId } from "../matrix/ids.js";
 import type { RoomState, RoomStateCache } from "./room-state.js";
 import { roomMatesOf, type MembershipCache } from "./memberships.js";
 import type { Db } from "../store/db.js";
-import * as events from "../store/events.js";
 import type { Notifier } from "./notifier.js";
+import * as memberStore from "../store/memberships.js";
 
 type Json = Record<string, unknown>;
 
@@ -160,6 +160,6 @@ export async function membershipMoves(db: Db, cache: RoomStateCache, notifier: N
       note(r.event.state_key, r.event.content.membership, (r.event.unsigned?.prev_content as { membership?: unknown } | undefined)?.membership ?? "leave");
     }
   }
-  for (const m of await events.selectMemberChangesInRooms(db, scan, after, upTo)) note(m.userId, m.membership, m.prev);
+  for (const m of await memberStore.selectMemberChangesInRooms(db, scan, after, upTo)) note(m.userId, m.membership, m.prev);
   return { joined, left };
 }

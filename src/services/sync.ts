@@ -32,6 +32,7 @@ import { eventJsonWithAge } from "../matrix/raw-json.js";
 import { LoadCache } from "./load-cache.js";
 import type { DbHealth } from "./db-health.js";
 import { databaseAway } from "../http/errors.js";
+import * as memberStore from "../store/memberships.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
 /** Connections whose first sync loads their user's data from the database at once. */
@@ -157,7 +158,7 @@ export class SyncService {
     const ignored = await this.ignoredBy(userId);
     for (const m of memberships) if (m.pos > upTo) upTo = m.pos; // committed, so everything below is too
     // Only rooms whose membership moved after `since` can have membership changes in range.
-    const changes = since === null || !memberships.some((m) => m.pos > after) ? [] : await events.selectMembershipChanges(this.db, userId, after, upTo);
+    const changes = since === null || !memberships.some((m) => m.pos > after) ? [] : await memberStore.selectMembershipChanges(this.db, userId, after, upTo);
     let forgottenSet: Set<RoomId> | null = null;
     const forgotten = async () => (forgottenSet ??= await directory.selectForgotten(this.db, userId));
     const changed = new Map<RoomId, { prev: string; now: string; pos: number }>();

@@ -209,12 +209,6 @@ export async function selectCurrentStateMany(q: Queryable, roomIds: RoomId[], ty
   return out;
 }
 
-/** Rooms in which the user has a membership, with it. */
-export async function selectUserMemberships(q: Queryable, userId: UserId): Promise<{ roomId: RoomId; membership: string; pos: number }[]> {
-  const rows = await q("current_state").where({ type: "m.room.member", state_key: userId }).select("room_id", "membership", "pos");
-  return rows.map((r: { room_id: RoomId; membership: string; pos: number }) => ({ roomId: r.room_id, membership: r.membership, pos: Number(r.pos) }));
-}
-
 export async function selectEventsByIds(q: Queryable, ids: string[]): Promise<Map<string, EventRow>> {
   const out = new Map<string, EventRow>();
   if (ids.length === 0) return out;
@@ -288,25 +282,6 @@ export async function selectStateHistory(q: Queryable, roomId: RoomId, type: str
     `SELECT pos, json->'content' AS content FROM events WHERE room_id = ? AND type = ? AND state_key = ? ORDER BY pos`,
     [roomId, type, stateKey]);
   return res.rows.map((r: { pos: number; content: Record<string, unknown> }) => ({ pos: Number(r.pos), content: r.content }));
-}
-
-/** Membership changes in a position range for the given rooms (sync: who joined or left). */
-export async function selectMembershipChanges(q: Queryable, userId: UserId, after: number, upTo: number): Promise<{ roomId: RoomId; pos: number; membership: string; prev: string }[]> {
-  const res = await q.raw(
-    `SELECT room_id, pos, membership, coalesce(json->'unsigned'->'prev_content'->>'membership', 'leave') AS prev
-     FROM events WHERE type = 'm.room.member' AND state_key = ? AND pos > ? AND pos <= ? ORDER BY pos`,
-    [userId, after, upTo]);
-  return res.rows.map((r: { room_id: RoomId; pos: number; membership: string; prev: string }) => ({ roomId: r.room_id, pos: Number(r.pos), membership: r.membership, prev: r.prev }));
-}
-
-/** Membership changes (joins, leaves, bans…) of anyone in these rooms in (after, upTo], oldest first. */
-export async function selectMemberChangesInRooms(q: Queryable, roomIds: RoomId[], after: number, upTo: number): Promise<{ roomId: RoomId; userId: string; membership: string; prev: string }[]> {
-  if (roomIds.length === 0) return [];
-  const res = await q.raw(
-    `SELECT room_id, state_key, membership, coalesce(json->'unsigned'->'prev_content'->>'membership', 'leave') AS prev FROM events
-     WHERE room_id = ANY(?::text[]) AND type = 'm.room.member' AND pos > ? AND pos <= ? ORDER BY pos`,
-    [roomIds, after, upTo]);
-  return res.rows.map((r: { room_id: RoomId; state_key: string; membership: string; prev: string }) => ({ roomId: r.room_id, userId: r.state_key, membership: r.membership, prev: r.prev }));
 }
 
 /** For each (type, state_key), the state event in force just before `beforePos`. */
