@@ -108,9 +108,10 @@ export class Router {
             const q = req.query as Record<string, unknown>;
             // The device: `device_id` (spec), or MSC3202's name for it (matrix-bot-sdk sends it).
             const device = q.device_id ?? q["org.matrix.msc3202.device_id"];
+            // Checked like every parameter (NUL, length) before they reach a lookup.
             user = await services.tokens.authenticate(token, ip, {
-              userId: typeof q.user_id === "string" ? q.user_id : undefined,
-              deviceId: typeof device === "string" ? device : undefined,
+              userId: typeof q.user_id === "string" ? checkParam("user_id", q.user_id) : undefined,
+              deviceId: typeof device === "string" ? checkParam("device_id", device) : undefined,
             });
           }
           else if (def.auth === "user") throw missingToken();

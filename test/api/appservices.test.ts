@@ -135,6 +135,12 @@ describe("application services", function () {
       const r3 = await as().get(`/_matrix/client/v3/account/whoami?user_id=${enc(userId)}&device_id=NOPE`);
       expect(r3.status).to.equal(400);
       expect(r3.body.errcode).to.equal("M_UNKNOWN_DEVICE");
+      // Bad values are refused before any lookup.
+      const nul = await as().get(`/_matrix/client/v3/account/whoami?user_id=${enc(userId)}&org.matrix.msc3202.device_id=${enc("A\u0000B")}`);
+      expect(nul.status).to.equal(400);
+      expect(nul.body.errcode).to.equal("M_INVALID_PARAM");
+      const long = await as().get(`/_matrix/client/v3/account/whoami?user_id=${enc(userId)}&device_id=${"D".repeat(2000)}`);
+      expect(long.status).to.equal(400);
       // MSC3202's name for the device (matrix-bot-sdk sends it) is taken as device_id.
       const r4 = await as().get(`/_matrix/client/v3/account/whoami?user_id=${enc(userId)}&org.matrix.msc3202.device_id=NOPE`);
       expect(r4.body.errcode).to.equal("M_UNKNOWN_DEVICE");

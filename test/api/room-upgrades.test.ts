@@ -131,5 +131,14 @@ describe("room upgrades", () => {
     expect(self.status).to.equal(400);
     const missing = await a.post(`/_matrix/client/v3/rooms/${enc(roomId)}/upgrade`, {});
     expect(missing.status).to.equal(400);
+    // Someone not in the room may not upgrade it; additional creators must be user IDs.
+    const stranger = await t.s.client().register();
+    const notIn = await stranger.post(`/_matrix/client/v3/rooms/${enc(roomId)}/upgrade`, { new_version: "11" });
+    expect(notIn.status).to.equal(403);
+    expect(notIn.body.errcode).to.equal("M_FORBIDDEN");
+    const badCreator = await a.post(`/_matrix/client/v3/rooms/${enc(roomId)}/upgrade`, { new_version: "12", additional_creators: ["not a user id"] });
+    expect(badCreator.status).to.equal(400);
+    // Nothing happened to the room on the way: no tombstone.
+    expect((await a.get(`/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.tombstone/`)).status).to.equal(404);
   });
 });
