@@ -1,6 +1,6 @@
 // The user directory and the space hierarchy. https://spec.matrix.org/latest/client-server-api/#user-directory
 // https://spec.matrix.org/latest/client-server-api/#spaces
-import { forbidden } from "../http/errors.js";
+import { forbidden, notFound } from "../http/errors.js";
 import type { ClientEvent } from "../matrix/events.js";
 import type { RoomId, UserId } from "../matrix/ids.js";
 import type { Db } from "../store/db.js";
@@ -69,13 +69,47 @@ export class UserDirectoryService {
     return { rooms: out };
   }
 
+  /**
+   * GET /room_summary/{roomIdOrAlias} (v1.15): what the hierarchy says of one room, and the
+   * caller's membership. Anyone may see a room they could peek into or ask to join; without a
+   * token only a public, knockable or world-readable room (the spec's condition); others are
+   * 404, the same answer as a room that does not exist.
+   */
+  async roomSummary(userId: UserId | null, roomId: RoomId): Promise<Record<string, unknown>> {
+    const room = await this.cache.get(roomId);
+    const visible = room && (userId ? await this.canSee(room, userId) : openToAnyone(room));
+    if (!room || !visible) throw notFound("Room not found");
+    const { children_state: _c, ...rest } = summary(room, []);
+    // Authenticated: the caller's membership, "leave" when they have none (as the reference answers).
+    return { ...rest, ...(userId ? { membership: room.membership(userId) ?? "leave" } : {}) };
+  }
+
   private canPeek(room: RoomState, userId: UserId): boolean {
     const m = room.membership(userId);
-    if (m === "join" || m === "invite") return true;
-    const jr = room.get("m.room.join_rules", "")?.content.join_rule;
-    const hv = room.get("m.room.history_visibility", "")?.content.history_visibility;
-    return jr === "public" || hv === "world_readable";
+    return m === "join" || m === "invite" || openToAnyone(room);
   }
+
+  /** canPeek, or a knock or a restricted join is open to the user (they are in a room it allows). */
+  private async canSee(room: RoomState, userId: UserId): Promise<boolean> {
+    if (this.canPeek(room, userId) || room.membership(userId) === "knock") return true;
+    for (const id of allowedRoomIds(room)) if ((await this.cache.get(id as RoomId))?.membership(userId) === "join") return true;
+    return false;
+  }
+}
+
+/** Join rule public, knock or knock_restricted, or world-readable history. */
+function openToAnyone(room: RoomState): boolean {
+  const jr = room.get("m.room.join_rules", "")?.content.join_rule;
+  const hv = room.get("m.room.history_visibility", "")?.content.history_visibility;
+  return jr === "public" || jr === "knock" || jr === "knock_restricted" || hv === "world_readable";
+}
+
+/** The rooms a restricted join rule lets members of in (`allow` entries of type m.room_membership). */
+function allowedRoomIds(room: RoomState): string[] {
+  const c = room.get("m.room.join_rules", "")?.content;
+  if (c?.join_rule !== "restricted" && c?.join_rule !== "knock_restricted") return [];
+  const allow = Array.isArray(c.allow) ? c.allow as { type?: unknown; room_id?: unknown }[] : [];
+  return allow.filter((a) => a?.type === "m.room_membership" && typeof a.room_id === "string").map((a) => a.room_id as string);
 }
 
 function summary(room: RoomState, children: ClientEvent[]): Record<string, unknown> {
@@ -92,6 +126,9 @@ function summary(room: RoomState, children: ClientEvent[]): Record<string, unkno
     join_rule: str(s("m.room.join_rules", "join_rule")) ?? "invite",
     world_readable: s("m.room.history_visibility", "history_visibility") === "world_readable",
     guest_can_join: s("m.room.guest_access", "guest_access") === "can_join",
+    ...(str(s("m.room.encryption", "algorithm")) ? { encryption: s("m.room.encryption", "algorithm") } : {}),
+    room_version: room.version,
+    ...(allowedRoomIds(room).length ? { allowed_room_ids: allowedRoomIds(room) } : {}),
     children_state: children.map((c) => ({ type: c.type, state_key: c.state_key, content: c.content, sender: c.sender, origin_server_ts: c.origin_server_ts })),
   };
 }

@@ -10,7 +10,11 @@ export class ReportService {
   constructor(private readonly db: Db) {}
 
   report(reporter: UserId, roomId: string, eventId: string | null, reason: string | null, score: number | null): Promise<void> {
-    return misc.insertReport(this.db, { reporter, roomId, eventId, reason, score });
+    return misc.insertReport(this.db, { reporter, roomId, eventId, targetUserId: null, reason, score });
+  }
+
+  reportUser(reporter: UserId, target: UserId, reason: string): Promise<void> {
+    return misc.insertReport(this.db, { reporter, roomId: null, eventId: null, targetUserId: target, reason, score: null });
   }
 
   async openIdToken(userId: UserId): Promise<{ access_token: string; expires_in: number }> {

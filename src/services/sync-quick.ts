@@ -37,6 +37,8 @@ export interface QuickInput {
   /** The highest presence serial every change at or below which has been announced. */
   presenceSettled: number;
   ignored: Set<string> | undefined;
+  /** "state", or the use_state_after key. */
+  stateKey: string;
 }
 
 export interface QuickDeps {
@@ -123,7 +125,7 @@ export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | nu
   if (sections.length) {
     const counts = await d.unread.counts(userId, sections.map((x) => x.roomId), upTo);
     const threaded = f.room?.timeline?.unread_thread_notifications === true;
-    for (const x of sections) join[x.roomId] = sectionJson(x, now, counts.get(x.roomId), threaded);
+    for (const x of sections) join[x.roomId] = sectionJson(x, now, counts.get(x.roomId), threaded, q.stateKey);
   }
   for (const [roomId, sent] of lazySent) d.lazyMembers.sent(device, roomId, sent);
   return {
@@ -146,10 +148,11 @@ type Unread = { total: Json | object; main: Json | object; threads: Record<strin
  * this user's unread counts, in the general path's shape and key order: a wake-up builds no
  * object per event and the response's stringify meets one fragment per room.
  */
-function sectionJson(x: Section, now: number, u: Unread | undefined, threaded: boolean): RawJson {
+function sectionJson(x: Section, now: number, u: Unread | undefined, threaded: boolean, stateKey: string): RawJson {
   let t = '{"timeline":{"events":[';
   for (let i = 0; i < x.kept.length; i++) t += (i ? "," : "") + eventTextWithAge(x.kept[i]!.event, now);
-  t += `],"limited":false,"prev_batch":${JSON.stringify(formatToken(x.firstPos - 1))}},"state":{"events":[`;
+  // No state changed in the range: the state at the timeline's start and at its end are the same.
+  t += `],"limited":false,"prev_batch":${JSON.stringify(formatToken(x.firstPos - 1))}},${JSON.stringify(stateKey)}:{"events":[`;
   for (let i = 0; i < x.state.length; i++) t += (i ? "," : "") + eventTextWithAge(x.state[i]!, now);
   t += ']},"ephemeral":{"events":[]},"account_data":{"events":[]}';
   if (u) {

@@ -3,7 +3,7 @@ import type { ClientEvent } from "../matrix/events.js";
 import { matchesEventFilter, type Filter } from "../matrix/filter.js";
 import type { RoomId, UserId } from "../matrix/ids.js";
 import type { RoomState, RoomStateCache } from "./room-state.js";
-import { roomMatesOf, type MembershipCache } from "./memberships.js";
+import { roomMatesOf, type Membership, type MembershipCache } from "./memberships.js";
 import type { Db } from "../store/db.js";
 import type { Notifier } from "./notifier.js";
 import * as memberStore from "../store/memberships.js";
@@ -22,6 +22,11 @@ export interface SyncOptions {
   setPresence?: "online" | "unavailable" | "offline";
   timeoutMs: number;
   fullState: boolean;
+  /**
+   * use_state_after (v1.16, MSC4222): each room's state up to the end of its timeline, under
+   * this key ("state_after", or the unstable name matrix-js-sdk asks for), instead of `state`.
+   */
+  stateAfter?: "state_after" | "org.matrix.msc4222.state_after";
   filter: Filter;
   /** The client went away. */
   signal?: AbortSignal;
@@ -78,6 +83,20 @@ const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.
  * rules and so on, the inviter's own membership (so a client can show who invited and name a
  * direct chat after them), and the user's membership event itself, last.
  */
+/** Invites and knocks: the room's stripped state and the user's own membership event. */
+export async function putInvites(invite: Json, knock: Json, memberships: Membership[], cache: RoomStateCache, userId: UserId, ignored: ReadonlySet<string>): Promise<void> {
+  for (const m of memberships) {
+    if (m.membership !== "invite" && m.membership !== "knock") continue;
+    const room = await cache.get(m.roomId);
+    if (!room) continue;
+    const own = room.get("m.room.member", userId)!;
+    if (m.membership === "invite" && ignored.has(own.sender)) continue; // invites from ignored users are not shown
+    const stripped = strippedState(room, own);
+    if (m.membership === "invite") invite[m.roomId] = { invite_state: { events: stripped } };
+    else knock[m.roomId] = { knock_state: { events: stripped } };
+  }
+}
+
 export function strippedState(room: RoomState, own: ClientEvent): Json[] {
   const strip = (e: ClientEvent): Json => ({ type: e.type, state_key: e.state_key, content: e.content, sender: e.sender });
   const out = STRIPPED_TYPES.map((t) => room.get(t, "")).filter((e): e is ClientEvent => !!e).map(strip);

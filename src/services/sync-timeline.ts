@@ -84,7 +84,7 @@ export interface LazyDevice { members: LazyMembers; device: string; redundant: b
  * gap (members who joined or left in it included), and the membership of each timeline sender
  * the device has not been sent (all of them with include_redundant_members).
  */
-export function lazyIncremental(state: events.EventRow[], tl: events.EventRow[], room: RoomState | null, lz: LazyDevice, f: Filter): events.EventRow[] {
+export function lazyIncremental(state: events.EventRow[], tl: events.EventRow[], room: RoomState | null, lz: LazyDevice, f: Filter, toEnd = false): events.EventRow[] {
   const out = state.filter((r) => matchesEventFilter(r.event, f.room?.state));
   if (!room) return out;
   const have = new Set(out.filter((r) => r.event.type === "m.room.member").map((r) => r.event.state_key!));
@@ -93,9 +93,10 @@ export function lazyIncremental(state: events.EventRow[], tl: events.EventRow[],
     const s = r.event.sender;
     if (have.has(s) || (!lz.redundant && lz.members.has(lz.device, room.roomId, s))) continue;
     have.add(s);
-    // A membership that changed within the timeline is in it.
+    // A membership that changed within the timeline is in it (and in `state`, before `toEnd`:
+    // state up to the timeline's end, already carries every change of the range).
     const e = room.entry("m.room.member", s);
-    if (e && e.pos < first && matchesEventFilter(e.event, f.room?.state)) out.push({ pos: e.pos, event: e.event, txn: null });
+    if (e && (toEnd || e.pos < first) && matchesEventFilter(e.event, f.room?.state)) out.push({ pos: e.pos, event: e.event, txn: null });
   }
   return out;
 }

@@ -20,7 +20,7 @@ import type { ReceiptService } from "./receipts.js";
 import type { TypingService } from "./typing.js";
 import type { PresenceService } from "./presence.js";
 import type { UnreadService } from "./unread.js";
-import { isEmpty, isNamed, membershipMoves, placeAccountData, putUnread, strippedState, summary, usersLeft, type SyncOptions } from "./sync-shape.js";
+import { isEmpty, isNamed, membershipMoves, placeAccountData, putInvites, putUnread, summary, usersLeft, type SyncOptions } from "./sync-shape.js";
 import { federationFormat, lazyFilter, lazyIncremental, noteLazySent, refill, restricts, stateBefore, timeline, type LazyDevice } from "./sync-timeline.js";
 import { LazyMembers, lazyKey } from "./lazy-members.js";
 import type { RelationService } from "./relations.js";
@@ -145,10 +145,13 @@ export class SyncService {
     if (lz && since === null) this.lazyMembers.reset(lz.device);
     const initial = since === null || o.fullState;
     const after = since ?? -1;
+    // use_state_after: state up to the end of each timeline (upTo) rather than its start.
+    const sa = o.stateAfter;
+    const stateKey = sa ?? "state";
 
     if (!initial) {
       const quick = await quickDelta(this.quickDeps, {
-        who, after, upTo, sinceTyping, sincePresence, ack: o.sinceToDevice ?? o.since ?? after, filter: f, limit,
+        who, after, upTo, sinceTyping, sincePresence, ack: o.sinceToDevice ?? o.since ?? after, filter: f, limit, stateKey,
         typingSerial, presenceSettled: this.presence.settled, ignored: this.ignored.peek(userId),
       });
       if (quick) return quick;
@@ -234,11 +237,11 @@ export class SyncService {
         const tl = since === null && restricts(tlFilter) ? await refill(this.db, roomId, first, -1, upTo, limit, vis, tlFilter, ignored) : first;
         const start = tl.events.length ? tl.firstPos : upTo + 1;
         const current = stateMap.get(roomId) ?? [];
-        const state = lazyFilter(await stateBefore(this.db, roomId, current, start), tl.events, userId, lazy, f);
+        const state = lazyFilter(await stateBefore(this.db, roomId, current, sa ? upTo + 1 : start), tl.events, userId, lazy, f);
         if (lz) noteLazySent(lz, roomId, state, tl.events);
         join[roomId] = {
           timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken(start - 1) },
-          state: { events: state.map(ser) },
+          [stateKey]: { events: state.map(ser) },
           ephemeral: { events: [] },
           account_data: { events: [] },
           summary: summary(current.filter((r) => r.event.type === "m.room.member").map((r) => r.event), userId, isNamed(current.map((r) => r.event))),
@@ -270,21 +273,22 @@ export class SyncService {
         const cur = vis ? await this.cache.get(roomId) : null;
         const tl = await refill(this.db, roomId, timeline(rows, limit, vis, tlFilter, ignored, limit + 1, cur), after, upTo, limit, vis, tlFilter, ignored, cur);
         let state: events.EventRow[] = [];
-        if (tl.limited && tl.events.length) {
+        if (sa) state = await events.selectStateChangesBetween(this.db, roomId, after, upTo + 1);
+        else if (tl.limited && tl.events.length) {
           const tlIds = new Set(tl.events.map((r) => r.event.event_id));
           state = (await events.selectStateChangesBetween(this.db, roomId, after, tl.firstPos)).filter((r) => !tlIds.has(r.event.event_id));
         }
         const membersChanged = rows.some((r) => r.event.type === "m.room.member");
         const room = membersChanged || lz ? await this.cache.get(roomId) : null;
         if (lz) {
-          state = lazyIncremental(state, tl.events, room, lz, f);
+          state = lazyIncremental(state, tl.events, room, lz, f, !!sa);
           noteLazySent(lz, roomId, state, tl.events);
         } else state = lazyFilter(state, tl.events, userId, false, f);
         // Nothing of it to show (the filter or an ignore hid every new event): no section.
         if (!tl.events.length && !state.length) continue;
         join[roomId] = {
           timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken((tl.events.length ? tl.firstPos : after + 1) - 1) },
-          state: { events: state.map(ser) },
+          [stateKey]: { events: state.map(ser) },
           ephemeral: { events: [] },
           account_data: { events: [] },
           ...(room && membersChanged ? { summary: summary([...room.interested].map((u) => room.get("m.room.member", u)!), userId, isNamed([room.get("m.room.name", ""), room.get("m.room.canonical_alias", "")].filter((e) => !!e) as ClientEvent[])) } : {}),
@@ -292,18 +296,8 @@ export class SyncService {
       }
     }
 
-    // Invites and knocks: the room's stripped state and the user's own membership event.
-    for (const m of memberships) {
-      if ((m.membership !== "invite" && m.membership !== "knock") || !allowed(m.roomId)) continue;
-      if (!initial && !(changed.get(m.roomId)?.now === m.membership)) continue;
-      const room = await this.cache.get(m.roomId);
-      if (!room) continue;
-      const own = room.get("m.room.member", userId)!;
-      if (m.membership === "invite" && ignored.has(own.sender)) continue; // invites from ignored users are not shown
-      const stripped = strippedState(room, own);
-      if (m.membership === "invite") invite[m.roomId] = { invite_state: { events: stripped } };
-      else knock[m.roomId] = { knock_state: { events: stripped } };
-    }
+    // Invites and knocks: in an initial sync, or when they happened in the range.
+    await putInvites(invite, knock, memberships.filter((m) => allowed(m.roomId) && (initial || changed.get(m.roomId)?.now === m.membership)), this.cache, userId, ignored);
 
     // Rooms left (or banned from): in an incremental sync when it happened in the range; in an
     // initial sync only with include_leave.
@@ -320,18 +314,19 @@ export class SyncService {
       const start = tl.events.length ? tl.firstPos : m.pos;
       // Joined at the token: what changed between it and the timeline, as for a joined room;
       // else (joined and left in the range, an invite) the whole state, as for a room just joined.
-      const stateRows = initial || ch!.prev !== "join" ? await events.selectStateAt(this.db, m.roomId, start)
-        : (await events.selectStateChangesBetween(this.db, m.roomId, after, start)).filter((r) => !tl.events.some((e) => e.event.event_id === r.event.event_id));
+      const end = sa ? m.pos + 1 : start;
+      const stateRows = initial || ch!.prev !== "join" ? await events.selectStateAt(this.db, m.roomId, end)
+        : (await events.selectStateChangesBetween(this.db, m.roomId, after, end)).filter((r) => sa || !tl.events.some((e) => e.event.event_id === r.event.event_id));
       leave[m.roomId] = {
         timeline: { events: tl.events.map(ser), limited: tl.limited, prev_batch: formatToken(start - 1) },
-        state: { events: lazyFilter(stateRows, tl.events, userId, lazy, f).map(ser) },
+        [stateKey]: { events: lazyFilter(stateRows, tl.events, userId, lazy, f).map(ser) },
         account_data: { events: [] },
       };
     }
 
     // Receipts (ephemeral), in rooms the user is joined to.
     const joinedNow = memberships.filter((m) => m.membership === "join" && allowed(m.roomId)).map((m) => m.roomId);
-    const emptyJoin = (): Json => ({ timeline: { events: [], limited: false, prev_batch: formatToken(upTo) }, state: { events: [] }, ephemeral: { events: [] }, account_data: { events: [] } });
+    const emptyJoin = (): Json => ({ timeline: { events: [], limited: false, prev_batch: formatToken(upTo) }, [stateKey]: { events: [] }, ephemeral: { events: [] }, account_data: { events: [] } });
     if (matchesEventFilter({ type: "m.typing", sender: userId }, f.room?.ephemeral)) {
       for (const [roomId, users] of this.typing.forSync(joinedNow, initial ? null : sinceTyping)) {
         const section = (join[roomId] ??= emptyJoin()) as Json;

@@ -17,7 +17,7 @@ export async function insertOneTimeKeys(q: Queryable, userId: UserId, deviceId: 
   if (keys.length === 0) return;
   await q.raw(
     `INSERT INTO one_time_keys (user_id, device_id, algorithm, key_id, key)
-     SELECT ?, ?, a, k, v::jsonb FROM unnest(?::text[], ?::text[], ?::text[]) AS x(a, k, v) ON CONFLICT DO NOTHING`,
+     SELECT ?, ?, a, k, v::jsonb FROM unnest(?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS x(a, k, v, n) ORDER BY n ON CONFLICT DO NOTHING`,
     [userId, deviceId, keys.map((k) => k.algorithm), keys.map((k) => k.keyId), keys.map((k) => JSON.stringify(k.key))]);
 }
 
@@ -40,11 +40,11 @@ export async function countOneTimeKeys(q: Queryable, userId: UserId, deviceId: s
   };
 }
 
-/** Takes one one-time key (oldest first), or else the fallback key (marked used). */
+/** Takes one one-time key (the first uploaded first: MSC4225), or else the fallback key (marked used). */
 export async function claimKey(q: Queryable, userId: string, deviceId: string, algorithm: string): Promise<{ keyId: string; key: unknown } | null> {
   const r = await q.raw(
     `DELETE FROM one_time_keys WHERE ctid = (
-       SELECT ctid FROM one_time_keys WHERE user_id = ? AND device_id = ? AND algorithm = ? ORDER BY key_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+       SELECT ctid FROM one_time_keys WHERE user_id = ? AND device_id = ? AND algorithm = ? ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
      RETURNING key_id, key`, [userId, deviceId, algorithm]);
   if (r.rows[0]) return { keyId: r.rows[0].key_id, key: r.rows[0].key };
   const f = await q.raw(

@@ -2,9 +2,11 @@
 import { createHash } from "node:crypto";
 import type { Queryable } from "./db.js";
 
-export async function insertReport(q: Queryable, r: { reporter: string; roomId: string; eventId: string | null; reason: string | null; score: number | null }): Promise<void> {
-  await q.raw(`INSERT INTO reports (reporter, room_id, event_id, reason, score, created_ts) VALUES (?, ?, ?, ?, ?, ?)`,
-    [r.reporter, r.roomId, r.eventId, r.reason, r.score, Date.now()]);
+export interface ReportRow { reporter: string; roomId: string | null; eventId: string | null; targetUserId: string | null; reason: string | null; score: number | null }
+
+export async function insertReport(q: Queryable, r: ReportRow): Promise<void> {
+  await q.raw(`INSERT INTO reports (reporter, room_id, event_id, target_user_id, reason, score, created_ts) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    [r.reporter, r.roomId, r.eventId, r.targetUserId, r.reason, r.score, Date.now()]);
 }
 
 const hash = (t: string) => createHash("sha256").update(t).digest();

@@ -56,6 +56,7 @@ const syncParams: Schema = {
     since: { type: "string", maxLength: 255 },
     set_presence: { type: "string" },
     full_state: { type: "boolean" },
+    use_state_after: { type: "boolean" },
   },
 };
 

@@ -66,6 +66,18 @@ describe("end-to-end encryption plumbing", () => {
     expect(sync.body.device_unused_fallback_key_types).to.deep.equal([]);
   });
 
+  it("one-time keys are claimed in the order they were uploaded (MSC4225), not by key ID", async () => {
+    const { a, b } = await twoInRoom(t.s.client());
+    await a.post("/_matrix/client/v3/keys/upload", { one_time_keys: { "signed_curve25519:ZZZ": { key: "z" }, "signed_curve25519:MMM": { key: "m" } } });
+    await a.post("/_matrix/client/v3/keys/upload", { one_time_keys: { "signed_curve25519:AAA": { key: "a" } } });
+    const order: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await b.post("/_matrix/client/v3/keys/claim", { one_time_keys: { [a.userId]: { [a.deviceId]: "signed_curve25519" } } });
+      order.push(Object.keys(r.body.one_time_keys[a.userId][a.deviceId])[0]!);
+    }
+    expect(order).to.deep.equal(["signed_curve25519:ZZZ", "signed_curve25519:MMM", "signed_curve25519:AAA"]);
+  });
+
   it("one-time key counts in /sync follow every upload and claim at once (kept in memory, never stale)", async () => {
     const { a, b } = await twoInRoom(t.s.client());
     const counts = async () => (await a.get("/_matrix/client/v3/sync?timeout=0")).body.device_one_time_keys_count;

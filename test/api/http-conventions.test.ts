@@ -10,7 +10,7 @@ describe("HTTP conventions", () => {
       const r = await t.s.client().get("/_matrix/client/versions");
       expect(r.status).to.equal(200);
       expect(r.headers.get("content-type")).to.match(/^application\/json/);
-      expect(r.body.versions).to.include("v1.1").and.to.include("v1.12");
+      expect(r.body.versions).to.include("v1.1").and.to.include("v1.12").and.to.include("v1.17");
       expect(r.body.unstable_features).to.be.an("object");
       expect(r.body.unstable_features["org.matrix.e2e_cross_signing"]).to.equal(true);
     });

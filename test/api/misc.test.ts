@@ -14,6 +14,14 @@ describe("directory, spaces, reports, OpenID, whois, ignoring", () => {
     expect(turn.body.username).to.match(new RegExp(`^\\d+:${u.userId.replace(/[.]/g, "\\.")}$`));
     expect(turn.body.password).to.be.a("string");
     expect((await u.get("/_matrix/client/v3/account/3pid")).body).to.deep.equal({ threepids: [] });
+    // Without email or SMS: the error codes of v1.13 (MSC4178), never 404 or 500.
+    const body = { client_secret: "secret", email: "a@example.org", send_attempt: 1 };
+    const add = await u.post("/_matrix/client/v3/account/3pid/email/requestToken", body);
+    expect([add.status, add.body.errcode]).to.deep.equal([400, "M_THREEPID_MEDIUM_NOT_SUPPORTED"]);
+    for (const path of ["/_matrix/client/v3/register/email/requestToken", "/_matrix/client/v3/account/password/email/requestToken", "/_matrix/client/v3/register/msisdn/requestToken"]) {
+      const r = await t.s.client().post(path, body);
+      expect([r.status, r.body.errcode], path).to.deep.equal([403, "M_THREEPID_DENIED"]);
+    }
   });
 
   it("user directory: room-mates and people in public rooms, by ID or display name; not strangers", async () => {
@@ -41,6 +49,56 @@ describe("directory, spaces, reports, OpenID, whois, ignoring", () => {
     const outsider = await t.s.client().register();
     const priv = await createRoom(a);
     expect((await outsider.get(`/_matrix/client/v1/rooms/${enc(priv)}/hierarchy`)).status).to.equal(403);
+  });
+
+  it("room summary (v1.15): rooms the caller may see or join; without a token only open ones; others 404", async () => {
+    const a = await t.s.client().register();
+    const pub = await createRoom(a, { name: "Open", topic: "All welcome", preset: "public_chat", room_alias_name: "summary-open" });
+    await setState(a, pub, "m.room.encryption", { algorithm: "m.megolm.v1.aes-sha2" });
+    const priv = await createRoom(a, { name: "Closed" });
+    const outsider = await t.s.client().register();
+    for (const path of [`/_matrix/client/v1/room_summary/${enc(pub)}`, `/_matrix/client/v1/room_summary/${enc("#summary-open:localhost")}`,
+      `/_matrix/client/unstable/im.nheko.summary/summary/${enc(pub)}`]) {
+      const r = await outsider.get(path);
+      expect(r.status, path).to.equal(200);
+      expect(r.body).to.include({ room_id: pub, name: "Open", topic: "All welcome", join_rule: "public", num_joined_members: 1, encryption: "m.megolm.v1.aes-sha2", world_readable: false, guest_can_join: false });
+      expect(r.body.room_version).to.be.a("string");
+      expect(r.body.membership).to.equal("leave");
+    }
+    expect((await t.s.client().get(`/_matrix/client/v1/room_summary/${enc(pub)}`)).body).to.not.have.property("membership");
+    expect((await a.get(`/_matrix/client/v1/room_summary/${enc(pub)}`)).body.membership).to.equal("join");
+    expect((await t.s.client().get(`/_matrix/client/v1/room_summary/${enc(pub)}`)).status).to.equal(200);
+    for (const c of [outsider, t.s.client()]) {
+      const r = await c.get(`/_matrix/client/v1/room_summary/${enc(priv)}`);
+      expect(r.status).to.equal(404);
+      expect(r.body.errcode).to.equal("M_NOT_FOUND");
+    }
+    expect((await outsider.get(`/_matrix/client/v1/room_summary/${enc("!unknown:localhost")}`)).status).to.equal(404);
+    expect((await outsider.get(`/_matrix/client/v1/room_summary/${enc("#nope:localhost")}`)).status).to.equal(404);
+    // Invited: visible, with the membership.
+    await a.post(`/_matrix/client/v3/rooms/${enc(priv)}/invite`, { user_id: outsider.userId });
+    expect((await outsider.get(`/_matrix/client/v1/room_summary/${enc(priv)}`)).body).to.include({ name: "Closed", membership: "invite", join_rule: "invite" });
+    // A restricted room: a member of the room it allows sees it, with allowed_room_ids.
+    const restricted = await createRoom(a, { room_version: "10", initial_state: [{ type: "m.room.join_rules", state_key: "", content: { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: pub }] } }] });
+    expect((await outsider.get(`/_matrix/client/v1/room_summary/${enc(restricted)}`)).status).to.equal(404);
+    await outsider.post(`/_matrix/client/v3/join/${enc(pub)}`, {});
+    const seen = await outsider.get(`/_matrix/client/v1/room_summary/${enc(restricted)}`);
+    expect(seen.body.allowed_room_ids).to.deep.equal([pub]);
+    expect(seen.body.join_rule).to.equal("restricted");
+  });
+
+  it("user reports (v1.14): a reason is required; an unknown local user is 404", async () => {
+    const { a, b } = await twoInRoom(t.s.client());
+    expect((await a.post(`/_matrix/client/v3/users/${enc(b.userId)}/report`, { reason: "rude" })).status).to.equal(200);
+    expect((await a.post(`/_matrix/client/v3/users/${enc(b.userId)}/report`, { reason: "" })).status).to.equal(200);
+    const noReason = await a.post(`/_matrix/client/v3/users/${enc(b.userId)}/report`, {});
+    expect(noReason.status).to.equal(400);
+    expect(noReason.body.errcode).to.equal("M_MISSING_PARAM");
+    const unknown = await a.post(`/_matrix/client/v3/users/${enc("@nobody-here:localhost")}/report`, { reason: "x" });
+    expect(unknown.status).to.equal(404);
+    expect(unknown.body.errcode).to.equal("M_NOT_FOUND");
+    expect((await a.post(`/_matrix/client/v3/users/${enc("not-a-user-id")}/report`, { reason: "x" })).status).to.equal(400);
+    expect((await t.s.client().post(`/_matrix/client/v3/users/${enc(b.userId)}/report`, { reason: "x" })).status).to.equal(401);
   });
 
   it("reports, OpenID tokens, whois", async () => {

@@ -77,4 +77,58 @@ describe("sync: state bookkeeping", () => {
     expect(ev.event_id).to.equal(id);
     expect(ev.content.body).to.equal("Test message");
   });
+
+  describe("use_state_after (v1.16) and its unstable name", () => {
+    const byKey = (events: any[]) => new Map(events.map((e: any) => [`${e.type}|${e.state_key}`, e.content]));
+
+    it("initial: the state at the end of the timeline, under state_after; no state section", async () => {
+      const u = await t.s.client().register();
+      const roomId = await createRoom(u, { name: "Before" });
+      await setState(u, roomId, "m.room.name", { name: "After" });
+      const r = await u.get(`/_matrix/client/v3/sync?use_state_after=true&filter=${enc(JSON.stringify({ room: { timeline: { limit: 1 } } }))}`);
+      const room = r.body.rooms.join[roomId];
+      expect(room).to.not.have.property("state");
+      // The timeline holds the rename; state_after carries it too (the state at its end).
+      expect(room.timeline.events.map((e: any) => e.content.name)).to.deep.equal(["After"]);
+      expect(byKey(room.state_after.events).get("m.room.name|")).to.deep.equal({ name: "After" });
+      // Without the parameter: the state before the timeline, the old name.
+      const old = await u.get(`/_matrix/client/v3/sync?filter=${enc(JSON.stringify({ room: { timeline: { limit: 1 } } }))}`);
+      expect(old.body.rooms.join[roomId]).to.not.have.property("state_after");
+      expect(byKey(old.body.rooms.join[roomId].state.events).get("m.room.name|")).to.deep.equal({ name: "Before" });
+    });
+
+    it("incremental: every state change of the range, those in the timeline too; a quiet room answers under the same key", async () => {
+      const [a, b] = [await t.s.client().register(), await t.s.client().register()];
+      const roomId = await createRoom(a, { preset: "public_chat" });
+      const s0 = await a.get("/_matrix/client/v3/sync?org.matrix.msc4222.use_state_after=true");
+      await setState(a, roomId, "m.room.topic", { topic: "new topic" });
+      await join(b, roomId);
+      const s1 = await a.get(`/_matrix/client/v3/sync?org.matrix.msc4222.use_state_after=true&since=${enc(s0.body.next_batch)}`);
+      const room = s1.body.rooms.join[roomId];
+      expect(room).to.not.have.property("state");
+      const st = byKey(room["org.matrix.msc4222.state_after"].events);
+      expect(st.get("m.room.topic|")).to.deep.equal({ topic: "new topic" });
+      expect(st.get(`m.room.member|${b.userId}`)).to.include({ membership: "join" });
+      expect(st.size).to.equal(2); // only what changed
+      // A plain message (the quick path): an empty state_after, never `state`.
+      await send(b, roomId, "hello");
+      const s2 = await a.get(`/_matrix/client/v3/sync?org.matrix.msc4222.use_state_after=true&since=${enc(s1.body.next_batch)}&timeout=2000`);
+      const quiet = s2.body.rooms.join[roomId];
+      expect(quiet.timeline.events.map((e: any) => e.content.body)).to.deep.equal(["hello"]);
+      expect(quiet["org.matrix.msc4222.state_after"].events).to.deep.equal([]);
+      expect(quiet).to.not.have.property("state");
+    });
+
+    it("a room left: state_after holds the leave", async () => {
+      const [a, b] = [await t.s.client().register(), await t.s.client().register()];
+      const roomId = await createRoom(a, { preset: "public_chat" });
+      await join(b, roomId);
+      const s0 = await b.get("/_matrix/client/v3/sync?use_state_after=true");
+      expect((await leave(b, roomId)).status).to.equal(200);
+      const s1 = await b.get(`/_matrix/client/v3/sync?use_state_after=true&since=${enc(s0.body.next_batch)}`);
+      const left = s1.body.rooms.leave[roomId];
+      expect(left).to.not.have.property("state");
+      expect(byKey(left.state_after.events).get(`m.room.member|${b.userId}`)).to.include({ membership: "leave" });
+    });
+  });
 });

@@ -1,11 +1,36 @@
 // Smaller endpoints clients call at start-up or now and then: voip.yaml, third-party IDs
 // (administrative_contact.yaml), users.yaml (user directory), space_hierarchy.yaml,
-// report_content.yaml, openid.yaml, admin.yaml.
+// report_content.yaml (events, rooms, users), openid.yaml, admin.yaml.
 import { createHmac } from "node:crypto";
 import { MatrixError, forbidden, notFound } from "../../http/errors.js";
-import { defineRoutes } from "../../http/route.js";
+import { defineRoutes, type RouteTable } from "../../http/route.js";
 import { int, obj, parseLimit, str } from "../../http/validate.js";
-import { parseEventId, parseRoomId, parseUserId } from "../../matrix/ids.js";
+import { type UserId, parseEventId, parseRoomId, parseUserId } from "../../matrix/ids.js";
+import type { Services } from "../../services/index.js";
+
+async function roomSummary({ user, params }: { user: { userId: UserId } | null; params: Record<string, string | undefined> }, s: Services): Promise<unknown> {
+  const roomId = await s.membership.resolveRoom(params.roomIdOrAlias!);
+  return s.userDirectory.roomSummary(user?.userId ?? null, roomId);
+}
+
+/**
+ * The requestToken endpoints (registration.yaml, administrative_contact.yaml,
+ * password_management.yaml) while the server sends neither email nor SMS: the error codes
+ * v1.13 gives them (MSC4178). Adding an address: 400 M_THREEPID_MEDIUM_NOT_SUPPORTED;
+ * registering or resetting a password with one: 403 M_THREEPID_DENIED.
+ */
+function threepidTokenRoutes(): RouteTable {
+  const table: RouteTable = {};
+  for (const medium of ["email", "msisdn"] as const) {
+    const what = medium === "email" ? "email addresses" : "phone numbers";
+    const add = () => { throw new MatrixError(400, "M_THREEPID_MEDIUM_NOT_SUPPORTED", `This server does not support adding ${what}`); };
+    const denied = () => { throw new MatrixError(403, "M_THREEPID_DENIED", `This server does not verify ${what}`); };
+    table[`request3pidToken_${medium}`] = { method: "POST", path: `/_matrix/client/v3/account/3pid/${medium}/requestToken`, auth: "none", handler: add };
+    table[`requestRegisterToken_${medium}`] = { method: "POST", path: `/_matrix/client/v3/register/${medium}/requestToken`, auth: "none", handler: denied };
+    table[`requestPasswordToken_${medium}`] = { method: "POST", path: `/_matrix/client/v3/account/password/${medium}/requestToken`, auth: "none", handler: denied };
+  }
+  return table;
+}
 
 export default defineRoutes({
   /** GET /_matrix/client/v3/voip/turnServer: coturn REST credentials from the shared secret. */
@@ -25,6 +50,8 @@ export default defineRoutes({
     method: "GET", path: "/_matrix/client/v3/account/3pid", auth: "user",
     handler: () => ({ threepids: [] }),
   },
+
+  ...threepidTokenRoutes(),
 
   /** POST /_matrix/client/v3/user_directory/search */
   searchUserDirectory: {
@@ -46,6 +73,12 @@ export default defineRoutes({
     },
   },
 
+  /** GET /_matrix/client/v1/room_summary/{roomIdOrAlias} (v1.15; MSC3266). */
+  getRoomSummary: { method: "GET", path: "/_matrix/client/v1/room_summary/:roomIdOrAlias", auth: "optional", guest: true, handler: roomSummary },
+  /** The unstable paths of MSC3266 that matrix-js-sdk asks first (room previews, knocking). */
+  getRoomSummaryUnstable: { method: "GET", path: "/_matrix/client/unstable/im.nheko.summary/summary/:roomIdOrAlias", auth: "optional", guest: true, handler: roomSummary },
+  getRoomSummaryUnstableOld: { method: "GET", path: "/_matrix/client/unstable/im.nheko.summary/rooms/:roomIdOrAlias/summary", auth: "optional", guest: true, handler: roomSummary },
+
   /** POST /_matrix/client/v3/rooms/{roomId}/report/{eventId} */
   reportEvent: {
     method: "POST", path: "/_matrix/client/v3/rooms/:roomId/report/:eventId", auth: "user",
@@ -62,11 +95,24 @@ export default defineRoutes({
   /** POST /_matrix/client/v3/rooms/{roomId}/report */
   reportRoom: {
     method: "POST", path: "/_matrix/client/v3/rooms/:roomId/report", auth: "user",
-    body: obj({ reason: str(4096) }),
+    body: obj({ reason: str(4096) }, ["reason"]),
     async handler({ user, params, body }, s) {
       const room = await s.roomCache.get(parseRoomId(params.roomId!));
       if (!room) throw notFound("Unknown room");
       await s.reports.report(user.userId, params.roomId!, null, (body as { reason?: string }).reason ?? null, null);
+      return {};
+    },
+  },
+
+  /** POST /_matrix/client/v3/users/{userId}/report (v1.14). A local user who does not exist is 404,
+   *  as the spec describes; a user of another server cannot be checked and is taken as given. */
+  reportUser: {
+    method: "POST", path: "/_matrix/client/v3/users/:userId/report", auth: "user",
+    body: obj({ reason: str(4096) }, ["reason"]),
+    async handler({ user, params, body }, s) {
+      const target = parseUserId(params.userId!);
+      if (target.endsWith(`:${s.config.server_name}`) && !(await s.accounts.userExists(target))) throw notFound("The user was not found");
+      await s.reports.reportUser(user.userId, target, (body as { reason: string }).reason);
       return {};
     },
   },

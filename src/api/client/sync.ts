@@ -21,6 +21,8 @@ export interface SyncParams {
   since?: string;
   set_presence?: string;
   full_state?: boolean;
+  /** true: "state_after"; "unstable": the MSC4222 name. */
+  use_state_after?: boolean | "unstable";
 }
 
 export async function syncOptions(userId: UserId, p: SyncParams, s: Services): Promise<Omit<SyncOptions, "timeoutMs">> {
@@ -59,6 +61,7 @@ export async function syncOptions(userId: UserId, p: SyncParams, s: Services): P
     sinceToDevice: since?.ephemeral[2],
     setPresence: p.set_presence as "online" | "offline" | "unavailable" | undefined,
     fullState: p.full_state === true,
+    stateAfter: p.use_state_after === true ? "state_after" : p.use_state_after === "unstable" ? "org.matrix.msc4222.state_after" : undefined,
     filter,
   };
 }
@@ -79,6 +82,7 @@ export default defineRoutes({
       res.once("close", () => { if (!res.writableFinished) closed.abort(); });
       const opts = await syncOptions(user.userId, {
         filter: query.filter, since: query.since, set_presence: query.set_presence, full_state: query.full_state === "true",
+        use_state_after: query.use_state_after === "true" ? true : query["org.matrix.msc4222.use_state_after"] === "true" ? "unstable" : false,
       }, s);
       return new SharedJson(await s.sync.sync(user, { ...opts, timeoutMs, signal: closed.signal, shutdown: s.shutdown.signal }));
     },

@@ -7,7 +7,8 @@ import { SUPPORTED_ROOM_VERSIONS } from "../../matrix/room-versions.js";
  * (for example authenticated media from v1.11), so this list moves with docs/spec-coverage.md.
  */
 export const SPEC_VERSIONS = ["r0.0.1", "r0.1.0", "r0.2.0", "r0.3.0", "r0.4.0", "r0.5.0", "r0.6.0", "r0.6.1",
-  "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12"];
+  "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12",
+  "v1.13", "v1.14", "v1.15", "v1.16", "v1.17"];
 
 /** Our extensions and the MSCs we implement, flagged as the spec asks (`unstable_features`). */
 export const UNSTABLE_FEATURES: Record<string, boolean> = {
@@ -23,6 +24,10 @@ export const UNSTABLE_FEATURES: Record<string, boolean> = {
   "org.matrix.msc3773": true,
   // Application services create and delete their users' devices (PUT/DELETE /devices/{id}).
   "io.element.msc4190": true,
+  // /sync?org.matrix.msc4222.use_state_after=true (matrix-js-sdk asks for it by that name).
+  "org.matrix.msc4222": true,
+  // Room summaries (/room_summary and the im.nheko.summary paths).
+  "org.matrix.msc3266": true,
 };
 /** Our WebSocket extension (docs/websocket.md); on unless switched off in the config. */
 export const WS_FEATURE = "org.ganglion.ws";
