@@ -11,6 +11,7 @@ import createRoom from "./client/create-room.js";
 import membership from "./client/membership.js";
 import roomEvents from "./client/room-events.js";
 import sync from "./client/sync.js";
+import slidingSync from "./client/sliding-sync.js";
 import accountData from "./client/account-data.js";
 import directory from "./client/directory.js";
 import pushrules from "./client/pushrules.js";
@@ -30,7 +31,7 @@ import legacy from "./client/legacy.js";
 
 // Express tries routes in this order: the hottest (sync, sending) come first.
 export const routeTables: RouteTable[] = [
-  sync, roomEvents, versions, registration, login, devices, account, profile, adminRegister,
+  sync, slidingSync, roomEvents, versions, registration, login, devices, account, profile, adminRegister,
   createRoom, membership, accountData, directory, pushrules, receipts, presence,
   redaction, relations, search, appservicePing, thirdParty, keys, keyBackup, media, misc, pushers, legacy,
 ];

@@ -40,6 +40,7 @@ import { UserDirectoryService } from "./directory-users.js";
 import { PushService } from "./pushers.js";
 import { NotificationService } from "./notifications.js";
 import { ReportService } from "./reports.js";
+import { SlidingSyncService } from "./sliding-sync.js";
 import { loadRegistrations } from "../config/appservices.js";
 import { AppserviceRegistry } from "./appservices.js";
 import { AppserviceDelivery } from "./appservice-delivery.js";
@@ -65,6 +66,7 @@ export interface Services {
   upgrades: RoomUpgradeService;
   reader: RoomReadService;
   sync: SyncService;
+  slidingSync: SlidingSyncService;
   accountData: AccountDataService;
   directory: DirectoryService;
   receipts: ReceiptService;
@@ -162,6 +164,9 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const dbHealth = new DbHealth(db);
   const sync = new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread, relations, keys);
   sync.dbHealth = dbHealth;
+  const slidingSync = new SlidingSyncService(db, roomCache, notifier, memberships, relations, unread, typing, presence, sync,
+    { db, notifier, keys, receipts, typing, cache: roomCache, members: memberships });
+  slidingSync.dbHealth = dbHealth;
   unread.ignoredBy = (u) => sync.ignoredPeek(u);
   // A new ignore list, new counts.
   notifier.onAccountData((u, type) => { if (type === "m.ignored_user_list") unread.forgetUser(u); });
@@ -184,6 +189,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     relations,
     search: new SearchService(db, config, memberships, roomCache, relations),
     sync,
+    slidingSync,
     dbHealth,
     legacy: new LegacyStreams(db, sync, reader, presence, directory, notifier, typing, receipts, roomCache),
     accountData,

@@ -64,7 +64,7 @@ export class SyncService {
   }
 
   /** The user's m.ignored_user_list, kept in memory (dropped when it changes). */
-  private async ignoredBy(userId: UserId): Promise<Set<string>> {
+  async ignoredBy(userId: UserId): Promise<Set<string>> {
     return this.ignored.get(userId, async () => {
       const list = (await accountData.selectAccountData(this.db, userId, "", "m.ignored_user_list"))?.ignored_users;
       return new Set(list && typeof list === "object" ? Object.keys(list) : []);

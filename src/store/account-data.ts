@@ -43,3 +43,17 @@ export async function selectStreamAccountData(q: Queryable, after: number, upTo:
   const res = await q.raw(`SELECT user_id, type, pos FROM account_data WHERE pos > ? AND pos <= ? ORDER BY pos`, [after, upTo]);
   return res.rows.map((r: { user_id: UserId; type: string; pos: string }) => ({ userId: r.user_id, type: r.type, pos: Number(r.pos) }));
 }
+
+/** One type of room account data across all of a user's rooms (m.tag, for sliding sync's list filters). */
+export async function selectRoomAccountDataOfType(q: Queryable, userId: UserId, type: string): Promise<Map<RoomId, Record<string, unknown>>> {
+  const rows = await q("account_data").where({ user_id: userId, type }).andWhereNot("room_id", "").select("room_id", "content");
+  return new Map(rows.map((r: { room_id: RoomId; content: Record<string, unknown> }) => [r.room_id, r.content]));
+}
+
+/** All the account data of some rooms (a room a sliding sync connection sees for the first time). */
+export async function selectAccountDataOfRooms(q: Queryable, userId: UserId, roomIds: RoomId[], upTo: number): Promise<AccountDataRow[]> {
+  if (roomIds.length === 0) return [];
+  const rows = await q("account_data").where({ user_id: userId }).whereIn("room_id", roomIds).andWhere("pos", "<=", upTo)
+    .select("room_id", "type", "content", "pos");
+  return rows.map((r: { room_id: RoomId; type: string; content: Record<string, unknown>; pos: number }) => ({ roomId: r.room_id, type: r.type, content: r.content, pos: Number(r.pos) }));
+}

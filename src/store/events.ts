@@ -316,6 +316,13 @@ export async function selectStateChangesBetween(q: Queryable, roomId: RoomId, af
   return res.rows.map(fromRaw);
 }
 
+/** Each room's last position of an event of these types (rooms with none are left out). */
+export async function selectLastPosOfTypes(q: Queryable, roomIds: RoomId[], types: string[]): Promise<Map<RoomId, number>> {
+  if (roomIds.length === 0) return new Map();
+  const res = await q.raw(`SELECT room_id, max(pos) AS pos FROM events WHERE room_id = ANY(?::text[]) AND type = ANY(?::text[]) GROUP BY room_id`, [roomIds, types]);
+  return new Map(res.rows.map((r: { room_id: RoomId; pos: string | number }) => [r.room_id, Number(r.pos)]));
+}
+
 /** The first event at or after (dir f) / at or before (dir b) a timestamp. */
 /** The events nearest `ts` in direction `dir`, nearest first, at most up to position `maxPos`. */
 export async function selectEventsByTimestamp(q: Queryable, roomId: RoomId, ts: number, dir: "f" | "b", maxPos: number, limit: number): Promise<EventRow[]> {

@@ -28,6 +28,8 @@ export const UNSTABLE_FEATURES: Record<string, boolean> = {
   "org.matrix.msc4222": true,
   // Room summaries (/room_summary and the im.nheko.summary paths).
   "org.matrix.msc3266": true,
+  // Simplified sliding sync (POST /_matrix/client/unstable/org.matrix.simplified_msc3575/sync).
+  "org.matrix.simplified_msc3575": true,
 };
 /** Our WebSocket extension (docs/websocket.md); on unless switched off in the config. */
 export const WS_FEATURE = "org.ganglion.ws";

@@ -1,0 +1,311 @@
+// Simplified sliding sync (MSC4186): connections, the room list and the long-poll.
+// docs/sliding-sync.md. A connection (user, device, conn_id) keeps, per response, a snapshot
+// of what it was sent; a `pos` names one snapshot, so a retried request with the same `pos`
+// is answered from the same starting point. Connections live in this process's memory: a
+// restart, an expiry, or a request that reaches another process answers 400 M_UNKNOWN_POS and
+// the client starts the connection again (the MSC's recovery).
+import { randomInt } from "node:crypto";
+import { MatrixError } from "../http/errors.js";
+import type { RoomId, UserId } from "../matrix/ids.js";
+import { formatToken, parseToken } from "../matrix/tokens.js";
+import * as accountData from "../store/account-data.js";
+import type { Db } from "../store/db.js";
+import * as events from "../store/events.js";
+import type { Membership, MembershipCache } from "./memberships.js";
+import type { Notifier } from "./notifier.js";
+import type { PresenceService } from "./presence.js";
+import type { RelationService } from "./relations.js";
+import type { RoomState, RoomStateCache } from "./room-state.js";
+import { combine, type Combined, type ListFilters, type RoomConfig, type SlidingRequest } from "./sliding-request.js";
+import { BUMP_TYPES, bumpFromMemory, roomResult, type RoomCtx, type RoomSent } from "./sliding-rooms.js";
+import { extensionResults, type ExtensionDeps } from "./sliding-extensions.js";
+import type { SyncService } from "./sync.js";
+import type { Requester } from "./tokens.js";
+import type { TypingService } from "./typing.js";
+import type { UnreadService } from "./unread.js";
+import type { DbHealth } from "./db-health.js";
+import { databaseAway } from "../http/errors.js";
+
+type Json = Record<string, unknown>;
+
+/** Bounds on connection memory (docs/sliding-sync.md). */
+const MAX_CONNECTIONS_PER_USER = 20;
+const MAX_CONNECTIONS = 20_000;
+const IDLE_EXPIRY_MS = 30 * 60_000;
+/** Snapshots a connection keeps: the newest, and a few before it for retried requests. */
+const SNAPSHOTS_KEPT = 4;
+const MAX_TIMEOUT_MS = 5 * 60_000;
+
+export interface Snapshot {
+  seq: number;
+  /** Stream position, typing and presence serials the response was computed at. */
+  pos: number;
+  typing: number;
+  presence: number;
+  rooms: ReadonlyMap<RoomId, RoomSent>;
+  listCounts: ReadonlyMap<string, number>;
+}
+
+interface Connection {
+  key: string;
+  userId: UserId;
+  nonce: number;
+  seq: number;
+  snapshots: Snapshot[];
+  subscriptions: Map<RoomId, RoomConfig>;
+  extensions: Record<string, Record<string, unknown>>;
+  used: number;
+  /** m.direct's rooms and each room's tags, reloaded when the user's account data moves. */
+  dm: { pos: number; rooms: Set<string> } | null;
+  tags: { pos: number; byRoom: Map<RoomId, Record<string, unknown>> } | null;
+  /** Bump positions read from the database, per room (memory answers for recent ones). */
+  bumps: Map<RoomId, number>;
+}
+
+/** A room the user may see in lists: their membership, its state, its activity. */
+interface Candidate { m: Membership; room: RoomState; activity: number }
+
+export class SlidingSyncService {
+  private readonly conns = new Map<string, Connection>();
+  dbHealth: DbHealth | null = null;
+
+  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache,
+    private readonly relations: RelationService, private readonly unread: UnreadService, private readonly typing: TypingService,
+    private readonly presence: PresenceService, private readonly sync: SyncService, private readonly ext: ExtensionDeps) {}
+
+  /** How many connections are held (metrics, tests). */
+  get connectionCount(): number { return this.conns.size; }
+
+  async request(who: Requester, req: SlidingRequest, signal?: AbortSignal, shutdown?: AbortSignal): Promise<Json> {
+    const key = `${who.userId}|${who.deviceId ?? ""}|${req.connId}`;
+    this.sweep();
+    let conn = this.conns.get(key);
+    let prev: Snapshot | null = null;
+    if (req.pos !== null) {
+      prev = this.snapshotOf(conn, req.pos);
+      if (!prev) throw new MatrixError(400, "M_UNKNOWN_POS", "Unknown position: start the connection again");
+      // The client processed `prev`: older snapshots are done with.
+      conn!.snapshots = conn!.snapshots.filter((s) => s.seq >= prev!.seq);
+    } else {
+      conn = this.open(key, who.userId);
+    }
+    const c = conn!;
+    c.used = Date.now();
+    for (const r of req.unsubscribe) c.subscriptions.delete(r);
+    for (const [r, cfg] of req.subscriptions) c.subscriptions.set(r, cfg);
+    for (const [k, cfg] of Object.entries(req.extensions)) c.extensions[k] = { ...(c.extensions[k] ?? {}), ...cfg };
+    if (req.setPresence !== "offline") await this.presence.set(who.userId, req.setPresence ?? "online");
+
+    const deadline = Date.now() + Math.min(req.timeoutMs, MAX_TIMEOUT_MS);
+    let waitFrom = prev ? { pos: prev.pos, typing: prev.typing, presence: prev.presence } : null;
+    for (;;) {
+      const out = await this.compute(who, c, prev, req);
+      const cancelled = signal?.aborted === true || shutdown?.aborted === true;
+      if (!prev || out.news || Date.now() >= deadline || cancelled) return this.commit(c, out.snapshot, out.body);
+      // Nothing new: wait on the notifier as /sync does, from what this compute read.
+      waitFrom = { pos: Math.max(waitFrom!.pos, out.snapshot.pos), typing: out.snapshot.typing, presence: out.snapshot.presence };
+      if (this.dbHealth?.down) throw databaseAway();
+      await this.notifier.wait(who.userId, waitFrom.pos, deadline - Date.now(), signal, waitFrom.typing, waitFrom.presence);
+      if (this.dbHealth?.down) throw databaseAway();
+      if (Date.now() >= deadline || signal?.aborted || shutdown?.aborted) {
+        const last = await this.compute(who, c, prev, req);
+        return this.commit(c, last.snapshot, last.body);
+      }
+    }
+  }
+
+  private open(key: string, userId: UserId): Connection {
+    this.conns.delete(key);
+    const mine = [...this.conns.values()].filter((x) => x.userId === userId).sort((a, b) => a.used - b.used);
+    while (mine.length >= MAX_CONNECTIONS_PER_USER) this.conns.delete(mine.shift()!.key);
+    if (this.conns.size >= MAX_CONNECTIONS) {
+      const oldest = [...this.conns.values()].sort((a, b) => a.used - b.used)[0];
+      if (oldest) this.conns.delete(oldest.key);
+    }
+    const conn: Connection = { key, userId, nonce: randomInt(1, 2 ** 31), seq: 0, snapshots: [], subscriptions: new Map(), extensions: {}, used: Date.now(), dm: null, tags: null, bumps: new Map() };
+    this.conns.set(key, conn);
+    return conn;
+  }
+
+  private snapshotOf(conn: Connection | undefined, pos: string): Snapshot | null {
+    if (!conn) return null;
+    let t;
+    try { t = parseToken(pos, "pos"); } catch { return null; }
+    if (t.ephemeral.length !== 4 || t.ephemeral[2] !== conn.nonce) return null;
+    return conn.snapshots.find((s) => s.seq === t.ephemeral[3]) ?? null;
+  }
+
+  private commit(c: Connection, snap: Snapshot, body: Json): Json {
+    c.snapshots.push(snap);
+    if (c.snapshots.length > SNAPSHOTS_KEPT) c.snapshots.splice(0, c.snapshots.length - SNAPSHOTS_KEPT);
+    return { pos: formatToken(snap.pos, [snap.typing, snap.presence, c.nonce, snap.seq]), ...body };
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [k, c] of this.conns) if (now - c.used > IDLE_EXPIRY_MS) this.conns.delete(k);
+  }
+
+  private async compute(who: Requester, c: Connection, prev: Snapshot | null, req: SlidingRequest): Promise<{ snapshot: Snapshot; body: Json; news: boolean }> {
+    const userId = who.userId;
+    let upTo = this.notifier.currentPos;
+    const typingSerial = this.typing.serial;
+    const presenceSerial = this.presence.serial;
+    const memberships = await this.members.get(userId);
+    for (const m of memberships) if (m.pos > upTo) upTo = m.pos;
+    const ignored = await this.sync.ignoredBy(userId);
+    const dm = await this.dmRooms(c, userId, upTo);
+
+    // The user's rooms, most recent activity first (MSC: lists).
+    await this.cache.loadMany(memberships.map((m) => m.roomId));
+    const cands: Candidate[] = [];
+    for (const m of memberships) {
+      const room = this.cache.peek(m.roomId) ?? await this.cache.get(m.roomId);
+      if (!room) continue;
+      if (m.membership === "leave" && !prev?.rooms.has(m.roomId) && room.get("m.room.member", userId)?.sender === userId) continue; // left by themselves
+      if (m.membership === "invite" && ignored.has(room.get("m.room.member", userId)?.sender ?? "")) continue;
+      cands.push({ m, room, activity: m.membership === "join" ? room.lastPos : m.pos });
+    }
+    cands.sort((a, b) => b.activity - a.activity || (a.m.roomId < b.m.roomId ? -1 : 1));
+
+    const chosen = new Map<RoomId, { cand: Candidate; configs: RoomConfig[]; lists: string[] }>();
+    const listCounts = new Map<string, number>();
+    const byList = new Map<string, RoomId[]>();
+    const needTags = req.lists.some((l) => l.filters.tags || l.filters.notTags);
+    const tags = needTags ? await this.roomTags(c, userId, upTo) : new Map();
+    for (const l of req.lists) {
+      const rooms: Candidate[] = [];
+      for (const x of cands) if (await this.passes(x, l.filters, dm, tags, userId)) rooms.push(x);
+      listCounts.set(l.key, rooms.length);
+      const picked = l.ranges ? rooms.filter((_, i) => l.ranges!.some(([a, z]) => i >= a && i <= z)) : rooms;
+      byList.set(l.key, picked.map((x) => x.m.roomId));
+      for (const x of picked) {
+        const e = chosen.get(x.m.roomId) ?? { cand: x, configs: [], lists: [] };
+        e.configs.push(l.config);
+        e.lists.push(l.key);
+        chosen.set(x.m.roomId, e);
+      }
+    }
+    // Subscriptions: rooms the user is in, invited to, knocking at, or was in (never others).
+    const byId = new Map(cands.map((x) => [x.m.roomId, x]));
+    for (const [roomId, cfg] of c.subscriptions) {
+      let x = byId.get(roomId);
+      if (!x) {
+        const m = memberships.find((y) => y.roomId === roomId && y.membership !== "ban");
+        const room = m ? await this.cache.get(roomId) : undefined;
+        if (!m || !room || room.get("m.room.member", userId) === undefined) continue;
+        x = { m, room, activity: m.pos };
+      }
+      const e = chosen.get(roomId) ?? { cand: x, configs: [], lists: [] };
+      e.configs.push(cfg);
+      chosen.set(roomId, e);
+    }
+
+    const rooms: Json = {};
+    const next = new Map(prev?.rooms ?? []);
+    const ctxBase = { db: this.db, relations: this.relations, who, ignored, now: Date.now(), upTo, prevPos: prev?.pos ?? null, legacy: req.legacy };
+    const bumps = await this.bumpStamps(c, [...chosen.values()].map((e) => e.cand));
+    const initialRooms: RoomId[] = [];
+    for (const [roomId, e] of chosen) {
+      const combined: Combined = combine(e.configs);
+      const ctx: RoomCtx = { ...ctxBase, dm: dm.has(roomId), bump: e.cand.m.membership === "join" ? bumps.get(roomId) ?? e.cand.m.pos : e.cand.m.pos };
+      const sentBefore = prev?.rooms.get(roomId);
+      const r = await roomResult(ctx, e.cand.m, e.cand.room, combined, sentBefore);
+      next.set(roomId, r.sent);
+      if (r.json) {
+        if (r.json.initial) initialRooms.push(roomId);
+        rooms[roomId] = { ...r.json, ...(e.lists.length ? { lists: e.lists } : {}) };
+      }
+    }
+    // Unread counts of joined rooms: with each room sent, and a room whose counts moved (a read
+    // receipt elsewhere) is sent for them alone.
+    const joinedChosen = [...chosen.keys()].filter((r) => chosen.get(r)!.cand.m.membership === "join");
+    const countsFor = joinedChosen.filter((r) => rooms[r] || !prev || this.notifier.receiptsChanged(r, prev.pos));
+    if (countsFor.length) {
+      const counts = await this.unread.counts(userId, countsFor, upTo);
+      for (const roomId of countsFor) {
+        const u = counts.get(roomId)?.total as { notification_count?: number; highlight_count?: number } | undefined;
+        if (!u) continue;
+        const text = JSON.stringify(u);
+        const s = next.get(roomId)!;
+        if (!rooms[roomId] && s.unread === text) continue;
+        next.set(roomId, { ...s, unread: text });
+        rooms[roomId] = { ...(rooms[roomId] as Json | undefined ?? {}), notification_count: u.notification_count ?? 0, highlight_count: u.highlight_count ?? 0 };
+        if (chosen.get(roomId)!.lists.length) (rooms[roomId] as Json).lists = chosen.get(roomId)!.lists;
+      }
+    }
+
+    const extensions = await extensionResults(this.ext, {
+      who, conn: c.extensions, request: req.extensions, prev, upTo, typingSerial, memberships,
+      lists: byList, subscribed: [...c.subscriptions.keys()].filter((r) => chosen.has(r)), sentRooms: Object.keys(rooms) as RoomId[], initialRooms,
+    });
+    const listsOut: Json = {};
+    for (const [k, n] of listCounts) listsOut[k] = { count: n };
+    const countsMoved = !prev || [...listCounts].some(([k, n]) => prev.listCounts.get(k) !== n);
+    const news = Object.keys(rooms).length > 0 || extensions.news || countsMoved;
+    const snapshot: Snapshot = { seq: ++c.seq, pos: upTo, typing: typingSerial, presence: presenceSerial, rooms: next, listCounts };
+    return { snapshot, news, body: { lists: listsOut, rooms, extensions: extensions.body } };
+  }
+
+  private async passes(x: Candidate, f: ListFilters, dm: Set<string>, tags: Map<RoomId, Record<string, unknown>>, userId: UserId): Promise<boolean> {
+    const { room, m } = x;
+    if (f.isDm !== undefined && dm.has(m.roomId) !== f.isDm) return false;
+    if (f.isInvited !== undefined && (m.membership === "invite") !== f.isInvited) return false;
+    if (f.isEncrypted !== undefined && (room.get("m.room.encryption", "") !== undefined) !== f.isEncrypted) return false;
+    const type = room.get("m.room.create", "")?.content.type;
+    const t = typeof type === "string" ? type : null;
+    if (f.notRoomTypes && f.notRoomTypes.includes(t)) return false;
+    if (f.roomTypes && !f.roomTypes.includes(t)) return false;
+    if (f.tags || f.notTags) {
+      const mine = Object.keys((tags.get(m.roomId)?.tags as Record<string, unknown> | undefined) ?? {});
+      if (f.notTags?.some((k) => mine.includes(k))) return false;
+      if (f.tags && !f.tags.some((k) => mine.includes(k))) return false;
+    }
+    if (f.spaces) {
+      let inSpace = false;
+      for (const s of f.spaces) {
+        const space = await this.cache.get(s as RoomId).catch(() => undefined);
+        if (space?.membership(userId) === "join" && space.get("m.space.child", m.roomId) && Array.isArray(space.get("m.space.child", m.roomId)!.content.via)) { inSpace = true; break; }
+      }
+      if (!inSpace) return false;
+    }
+    return true;
+  }
+
+  /** The rooms m.direct names, reloaded only when the user's account data moved. */
+  private async dmRooms(c: Connection, userId: UserId, upTo: number): Promise<Set<string>> {
+    if (c.dm && !this.notifier.accountDataChanged(userId, c.dm.pos)) return c.dm.rooms;
+    const direct = await accountData.selectAccountData(this.db, userId, "", "m.direct");
+    const rooms = new Set<string>();
+    for (const v of Object.values(direct ?? {})) if (Array.isArray(v)) for (const r of v) if (typeof r === "string") rooms.add(r);
+    c.dm = { pos: upTo, rooms };
+    return rooms;
+  }
+
+  private async roomTags(c: Connection, userId: UserId, upTo: number): Promise<Map<RoomId, Record<string, unknown>>> {
+    if (c.tags && !this.notifier.accountDataChanged(userId, c.tags.pos)) return c.tags.byRoom;
+    c.tags = { pos: upTo, byRoom: await accountData.selectRoomAccountDataOfType(this.db, userId, "m.tag") };
+    return c.tags.byRoom;
+  }
+
+  /** Each joined room's bump_stamp: its latest event of a bumping type (memory, else one query for the rest). */
+  private async bumpStamps(c: Connection, cands: Candidate[]): Promise<Map<RoomId, number>> {
+    const out = new Map<RoomId, number>();
+    const missing: RoomId[] = [];
+    for (const { room, m } of cands) {
+      if (m.membership !== "join") continue;
+      const mem = bumpFromMemory(room);
+      const known = c.bumps.get(room.roomId);
+      if (mem !== null) out.set(room.roomId, Math.max(mem, known ?? 0));
+      else if (known !== undefined) out.set(room.roomId, known);
+      else missing.push(room.roomId);
+    }
+    if (missing.length) {
+      for (const [roomId, pos] of await events.selectLastPosOfTypes(this.db, missing, [...BUMP_TYPES])) {
+        out.set(roomId, pos);
+        c.bumps.set(roomId, pos);
+      }
+    }
+    return out;
+  }
+}
