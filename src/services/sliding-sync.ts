@@ -10,12 +10,12 @@ import type { RoomId, UserId } from "../matrix/ids.js";
 import { formatToken, parseToken } from "../matrix/tokens.js";
 import * as accountData from "../store/account-data.js";
 import type { Db } from "../store/db.js";
-import * as events from "../store/events.js";
+import { selectRoomFacts } from "../store/room-facts.js";
 import type { Membership, MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
 import type { PresenceService } from "./presence.js";
 import type { RelationService } from "./relations.js";
-import type { RoomState, RoomStateCache } from "./room-state.js";
+import type { RoomStateCache } from "./room-state.js";
 import { combine, type Combined, type ListFilters, type RoomConfig, type SlidingRequest } from "./sliding-request.js";
 import { BUMP_TYPES, bumpFromMemory, roomResult, type RoomCtx, type RoomSent } from "./sliding-rooms.js";
 import { extensionResults, type ExtensionDeps } from "./sliding-extensions.js";
@@ -58,15 +58,25 @@ interface Connection {
   /** m.direct's rooms and each room's tags, reloaded when the user's account data moves. */
   dm: { pos: number; rooms: Set<string> } | null;
   tags: { pos: number; byRoom: Map<RoomId, Record<string, unknown>> } | null;
-  /** Bump positions read from the database, per room (memory answers for recent ones). */
-  bumps: Map<RoomId, number>;
 }
 
-/** A room the user may see in lists: their membership, its state, its activity. */
-interface Candidate { m: Membership; room: RoomState; activity: number }
+/**
+ * What a list needs of a room, without loading its state: the first window of an account in
+ * 10,000 rooms reads state only for the rooms in the window.
+ */
+interface Facts { lastPos: number; bump: number | null; encrypted: boolean; type: string | null }
+
+/** A room the user may see in lists: their membership, its facts, its activity. */
+interface Candidate { m: Membership; facts: Facts; activity: number }
+
+/** Rooms whose facts are kept (shared by every user); beyond it the memory starts over. */
+const MAX_FACTS = 200_000;
 
 export class SlidingSyncService {
   private readonly conns = new Map<string, Connection>();
+  private readonly facts = new Map<RoomId, Facts>();
+  /** The sender of a membership event, by its position (fixed once written). */
+  private readonly senders = new Map<number, string | null>();
   dbHealth: DbHealth | null = null;
 
   constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache,
@@ -75,6 +85,9 @@ export class SlidingSyncService {
 
   /** How many connections are held (metrics, tests). */
   get connectionCount(): number { return this.conns.size; }
+
+  /** Forgets every connection, as a restart does (their next request is M_UNKNOWN_POS). */
+  forgetAll(): void { this.conns.clear(); }
 
   async request(who: Requester, req: SlidingRequest, signal?: AbortSignal, shutdown?: AbortSignal): Promise<Json> {
     const key = `${who.userId}|${who.deviceId ?? ""}|${req.connId}`;
@@ -122,7 +135,7 @@ export class SlidingSyncService {
       const oldest = [...this.conns.values()].sort((a, b) => a.used - b.used)[0];
       if (oldest) this.conns.delete(oldest.key);
     }
-    const conn: Connection = { key, userId, nonce: randomInt(1, 2 ** 31), seq: 0, snapshots: [], subscriptions: new Map(), extensions: {}, used: Date.now(), dm: null, tags: null, bumps: new Map() };
+    const conn: Connection = { key, userId, nonce: randomInt(1, 2 ** 31), seq: 0, snapshots: [], subscriptions: new Map(), extensions: {}, used: Date.now(), dm: null, tags: null };
     this.conns.set(key, conn);
     return conn;
   }
@@ -157,14 +170,14 @@ export class SlidingSyncService {
     const dm = await this.dmRooms(c, userId, upTo);
 
     // The user's rooms, most recent activity first (MSC: lists).
-    await this.cache.loadMany(memberships.map((m) => m.roomId));
+    const facts = await this.roomFacts(userId, memberships);
     const cands: Candidate[] = [];
     for (const m of memberships) {
-      const room = this.cache.peek(m.roomId) ?? await this.cache.get(m.roomId);
-      if (!room) continue;
-      if (m.membership === "leave" && !prev?.rooms.has(m.roomId) && room.get("m.room.member", userId)?.sender === userId) continue; // left by themselves
-      if (m.membership === "invite" && ignored.has(room.get("m.room.member", userId)?.sender ?? "")) continue;
-      cands.push({ m, room, activity: m.membership === "join" ? room.lastPos : m.pos });
+      const f = facts.get(m.roomId);
+      if (!f) continue;
+      if (m.membership === "leave" && !prev?.rooms.has(m.roomId) && f.ownSender === userId) continue; // left by themselves
+      if (m.membership === "invite" && ignored.has(f.ownSender ?? "")) continue;
+      cands.push({ m, facts: f, activity: m.membership === "join" ? f.lastPos : m.pos });
     }
     cands.sort((a, b) => b.activity - a.activity || (a.m.roomId < b.m.roomId ? -1 : 1));
 
@@ -192,9 +205,9 @@ export class SlidingSyncService {
       let x = byId.get(roomId);
       if (!x) {
         const m = memberships.find((y) => y.roomId === roomId && y.membership !== "ban");
-        const room = m ? await this.cache.get(roomId) : undefined;
-        if (!m || !room || room.get("m.room.member", userId) === undefined) continue;
-        x = { m, room, activity: m.pos };
+        const f = facts.get(roomId);
+        if (!m || !f || f.ownSender === null) continue;
+        x = { m, facts: f, activity: m.pos };
       }
       const e = chosen.get(roomId) ?? { cand: x, configs: [], lists: [] };
       e.configs.push(cfg);
@@ -204,13 +217,16 @@ export class SlidingSyncService {
     const rooms: Json = {};
     const next = new Map(prev?.rooms ?? []);
     const ctxBase = { db: this.db, relations: this.relations, who, ignored, now: Date.now(), upTo, prevPos: prev?.pos ?? null, legacy: req.legacy };
-    const bumps = await this.bumpStamps(c, [...chosen.values()].map((e) => e.cand));
     const initialRooms: RoomId[] = [];
+    // State is read for the chosen rooms only.
+    await this.cache.loadMany([...chosen.keys()]);
     for (const [roomId, e] of chosen) {
+      const room = this.cache.peek(roomId) ?? await this.cache.get(roomId);
+      if (!room) continue;
       const combined: Combined = combine(e.configs);
-      const ctx: RoomCtx = { ...ctxBase, dm: dm.has(roomId), bump: e.cand.m.membership === "join" ? bumps.get(roomId) ?? e.cand.m.pos : e.cand.m.pos };
+      const ctx: RoomCtx = { ...ctxBase, dm: dm.has(roomId), bump: e.cand.m.membership === "join" ? e.cand.facts.bump ?? e.cand.m.pos : e.cand.m.pos };
       const sentBefore = prev?.rooms.get(roomId);
-      const r = await roomResult(ctx, e.cand.m, e.cand.room, combined, sentBefore);
+      const r = await roomResult(ctx, e.cand.m, room, combined, sentBefore);
       next.set(roomId, r.sent);
       if (r.json) {
         if (r.json.initial) initialRooms.push(roomId);
@@ -248,12 +264,11 @@ export class SlidingSyncService {
   }
 
   private async passes(x: Candidate, f: ListFilters, dm: Set<string>, tags: Map<RoomId, Record<string, unknown>>, userId: UserId): Promise<boolean> {
-    const { room, m } = x;
+    const { facts, m } = x;
     if (f.isDm !== undefined && dm.has(m.roomId) !== f.isDm) return false;
     if (f.isInvited !== undefined && (m.membership === "invite") !== f.isInvited) return false;
-    if (f.isEncrypted !== undefined && (room.get("m.room.encryption", "") !== undefined) !== f.isEncrypted) return false;
-    const type = room.get("m.room.create", "")?.content.type;
-    const t = typeof type === "string" ? type : null;
+    if (f.isEncrypted !== undefined && facts.encrypted !== f.isEncrypted) return false;
+    const t = facts.type;
     if (f.notRoomTypes && f.notRoomTypes.includes(t)) return false;
     if (f.roomTypes && !f.roomTypes.includes(t)) return false;
     if (f.tags || f.notTags) {
@@ -288,24 +303,45 @@ export class SlidingSyncService {
     return c.tags.byRoom;
   }
 
-  /** Each joined room's bump_stamp: its latest event of a bumping type (memory, else one query for the rest). */
-  private async bumpStamps(c: Connection, cands: Candidate[]): Promise<Map<RoomId, number>> {
-    const out = new Map<RoomId, number>();
+  /**
+   * Each room's facts: from its state when the cache holds it, else from what was read before
+   * if the room has had no event since, else one statement for all the rest. `ownSender` (who
+   * wrote the user's membership) is per user, so it is never kept.
+   */
+  private async roomFacts(userId: UserId, memberships: Membership[]): Promise<Map<RoomId, Facts & { ownSender: string | null }>> {
+    const out = new Map<RoomId, Facts & { ownSender: string | null }>();
     const missing: RoomId[] = [];
-    for (const { room, m } of cands) {
-      if (m.membership !== "join") continue;
-      const mem = bumpFromMemory(room);
-      const known = c.bumps.get(room.roomId);
-      if (mem !== null) out.set(room.roomId, Math.max(mem, known ?? 0));
-      else if (known !== undefined) out.set(room.roomId, known);
-      else missing.push(room.roomId);
-    }
-    if (missing.length) {
-      for (const [roomId, pos] of await events.selectLastPosOfTypes(this.db, missing, [...BUMP_TYPES])) {
-        out.set(roomId, pos);
-        c.bumps.set(roomId, pos);
+    for (const m of memberships) {
+      const room = this.cache.peek(m.roomId);
+      const kept = this.facts.get(m.roomId);
+      if (room) {
+        const mem = bumpFromMemory(room);
+        if (mem !== null || kept) {
+          const typ = room.get("m.room.create", "")?.content.type;
+          const f: Facts = { lastPos: room.lastPos, bump: mem ?? kept!.bump, encrypted: room.get("m.room.encryption", "") !== undefined, type: typeof typ === "string" ? typ : null };
+          this.keep(m.roomId, f);
+          out.set(m.roomId, { ...f, ownSender: room.get("m.room.member", userId)?.sender ?? null });
+          continue;
+        }
       }
+      const last = this.notifier.roomLastPos(m.roomId);
+      const sender = m.membership === "join" ? userId : this.senders.get(m.pos);
+      if (kept && sender !== undefined && (last === null || last <= kept.lastPos)) out.set(m.roomId, { ...kept, ownSender: sender });
+      else missing.push(m.roomId);
+    }
+    const posOf = new Map(memberships.map((m) => [m.roomId, m.pos]));
+    for (const r of await selectRoomFacts(this.db, missing, userId, [...BUMP_TYPES])) {
+      const f: Facts = { lastPos: r.lastPos, bump: r.bumpPos, encrypted: r.encrypted, type: r.roomType };
+      this.keep(r.roomId, f);
+      if (this.senders.size >= MAX_FACTS) this.senders.clear();
+      this.senders.set(posOf.get(r.roomId)!, r.ownSender);
+      out.set(r.roomId, { ...f, ownSender: r.ownSender });
     }
     return out;
+  }
+
+  private keep(roomId: RoomId, f: Facts): void {
+    if (this.facts.size >= MAX_FACTS && !this.facts.has(roomId)) this.facts.clear();
+    this.facts.set(roomId, f);
   }
 }
