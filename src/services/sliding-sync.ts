@@ -90,6 +90,11 @@ export class SlidingSyncService {
   forgetAll(): void { this.conns.clear(); }
 
   async request(who: Requester, req: SlidingRequest, signal?: AbortSignal, shutdown?: AbortSignal): Promise<Json> {
+    return (await this.run(who, req, signal, shutdown)).body;
+  }
+
+  /** A request's response, and whether it carries anything new (the WebSocket pushes only those). */
+  async run(who: Requester, req: SlidingRequest, signal?: AbortSignal, shutdown?: AbortSignal): Promise<{ body: Json; news: boolean }> {
     const key = `${who.userId}|${who.deviceId ?? ""}|${req.connId}`;
     this.sweep();
     let conn = this.conns.get(key);
@@ -114,7 +119,7 @@ export class SlidingSyncService {
     for (;;) {
       const out = await this.compute(who, c, prev, req);
       const cancelled = signal?.aborted === true || shutdown?.aborted === true;
-      if (!prev || out.news || Date.now() >= deadline || cancelled) return this.commit(c, out.snapshot, out.body);
+      if (!prev || out.news || Date.now() >= deadline || cancelled) return { body: this.commit(c, out.snapshot, out.body), news: out.news };
       // Nothing new: wait on the notifier as /sync does, from what this compute read.
       waitFrom = { pos: Math.max(waitFrom!.pos, out.snapshot.pos), typing: out.snapshot.typing, presence: out.snapshot.presence };
       if (this.dbHealth?.down) throw databaseAway();
@@ -122,7 +127,7 @@ export class SlidingSyncService {
       if (this.dbHealth?.down) throw databaseAway();
       if (Date.now() >= deadline || signal?.aborted || shutdown?.aborted) {
         const last = await this.compute(who, c, prev, req);
-        return this.commit(c, last.snapshot, last.body);
+        return { body: this.commit(c, last.snapshot, last.body), news: last.news };
       }
     }
   }

@@ -9,6 +9,7 @@
 import { Throttled } from "../log-throttle.js";
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
+import { parseSlidingRequest, type SlidingRequest } from "../services/sliding-request.js";
 import { syncOptions, type SyncParams } from "../api/client/sync.js";
 import { MatrixError } from "../http/errors.js";
 import { checkJson, invoke, validatorFor } from "../http/route.js";
@@ -145,9 +146,10 @@ export class WsConnection {
   private async dispatch(id: FrameId, method: string, params: Record<string, unknown>): Promise<void> {
     if (method === "ping") return this.reply(id, {});
     if (method === "auth") return this.reply(id, await this.auth(params));
-    if (method !== "sync" && !(method in COMMANDS)) throw new MatrixError(400, "M_UNRECOGNIZED", `Unknown method ${method}`);
+    if (method !== "sync" && method !== "sliding_sync" && !(method in COMMANDS)) throw new MatrixError(400, "M_UNRECOGNIZED", `Unknown method ${method}`);
     const user = await this.requester();
     if (method === "sync") return this.subscribe(id, user, params);
+    if (method === "sliding_sync") return this.subscribeSliding(id, user, params);
     const cmd = COMMANDS[method]!;
     const v = validatorOf(method, cmd.params);
     if (!v(params)) throw schemaError(v.errors);
@@ -223,6 +225,51 @@ export class WsConnection {
         if (sub.signal.aborted || this.closed) return;
         if (e instanceof MatrixError && e.status === 401) return; // closing
         syncFailures.note(this.log, "websocket sync failed; retrying", { err: (e as Error).message });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  /**
+   * `sliding_sync`: a simplified sliding sync request (docs/sliding-sync.md); the answer is its
+   * response, then each later response with something new is pushed. Sending `sliding_sync`
+   * again (with the last `pos` to continue the connection) changes the lists.
+   */
+  private async subscribeSliding(id: FrameId, user: Requester, params: Record<string, unknown>): Promise<void> {
+    const req = parseSlidingRequest(params, {}, user.userId);
+    this.sub?.abort();
+    const sub = new AbortController();
+    this.sub = sub;
+    const first = await this.s.slidingSync.run(user, { ...req, timeoutMs: 0 }, sub.signal, this.s.shutdown.signal);
+    if (sub.signal.aborted) throw new MatrixError(400, "M_UNKNOWN", "Replaced by a later sync command");
+    await this.send({ id, result: first.body });
+    void this.followSliding(sub, req, first.body);
+  }
+
+  private async followSliding(sub: AbortController, req: SlidingRequest, last: Record<string, unknown>): Promise<void> {
+    const waitMs = Math.max(1000, Math.min(30_000, Math.floor(this.s.config.presence.offline_after_ms / 2)));
+    while (!sub.signal.aborted && !this.closed) {
+      try {
+        const user = Date.now() - this.checkedAt > RECHECK_MS ? await this.requester() : this.user!;
+        // Subscriptions and extension settings are the connection's already; to-device
+        // messages pushed are acknowledged by the next request's `since`.
+        const td = (last.extensions as { to_device?: { next_batch?: string } } | undefined)?.to_device;
+        const res = await this.s.slidingSync.run(user, {
+          ...req, pos: String(last.pos), timeoutMs: waitMs, subscriptions: new Map(), unsubscribe: [],
+          extensions: td?.next_batch ? { to_device: { since: td.next_batch } } : {},
+        }, sub.signal, this.s.shutdown.signal);
+        if (sub.signal.aborted || this.closed) return;
+        if (res.news) await this.send({ method: "sliding_sync", params: res.body });
+        last = res.body;
+      } catch (e) {
+        if (sub.signal.aborted || this.closed) return;
+        if (e instanceof MatrixError && e.status === 401) return; // closing
+        if (e instanceof MatrixError && e.errcode === "M_UNKNOWN_POS") {
+          // The connection is gone (expired, or the server restarted): the client starts again.
+          await this.send({ method: "sliding_sync", error: e.toJSON() });
+          return;
+        }
+        syncFailures.note(this.log, "websocket sliding sync failed; retrying", { err: (e as Error).message });
         await new Promise((r) => setTimeout(r, 1000));
       }
     }

@@ -4,6 +4,7 @@ import { expect } from "chai";
 import { useServer } from "../helpers/server.js";
 import { createRoom, enc, invite, join, send, setState } from "../helpers/rooms.js";
 import type { UserClient } from "../helpers/client.js";
+import { WsClient } from "../helpers/ws.js";
 
 const SS = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync";
 const list = (range: [number, number], extra: Record<string, unknown> = {}) => ({ range, timeline_limit: 1, required_state: { include: [{ type: "m.room.name", state_key: "" }] }, ...extra });
@@ -243,5 +244,38 @@ describe("simplified sliding sync (MSC4186)", () => {
     expect(next.rooms[kicked].timeline.some((e: any) => e.content.body === "after the kick")).to.equal(false);
     const fresh = await ss(b, { conn_id: "new", lists: { all: list([0, 9]) } });
     expect(Object.keys(fresh.rooms)).to.deep.equal([kicked]);
+  });
+
+  it("over the WebSocket: sliding_sync answers, then pushes each response with news; a new command changes the window", async () => {
+    const [a, b] = [await t.s.client().register(), await t.s.client().register()];
+    const r1 = await createRoom(a, { name: "First", preset: "public_chat" });
+    const r2 = await createRoom(a, { name: "Second", preset: "public_chat" });
+    await join(b, r1);
+    await join(b, r2);
+    const ws = await WsClient.connect(t.s.hs.url, b.token);
+    try {
+      const first = await ws.call("sliding_sync", { lists: { all: list([0, 0]) }, extensions: { to_device: { enabled: true } } });
+      expect(first.result.lists.all.count).to.equal(2);
+      expect(Object.keys(first.result.rooms)).to.deep.equal([r2]);
+      // A message in the other room moves it into the window: pushed.
+      await send(a, r1, "moving up");
+      const pushed = await ws.waitFor((f: any) => f.method === "sliding_sync" && f.params.rooms?.[r1]);
+      expect(pushed.params.rooms[r1].initial).to.equal(true);
+      expect(pushed.params.rooms[r1].timeline.map((e: any) => e.content.body)).to.deep.equal(["moving up"]);
+      // A to-device message is pushed once.
+      await a.put("/_matrix/client/v3/sendToDevice/m.test/ws1", { messages: { [b.userId]: { [b.deviceId]: { n: 1 } } } });
+      const td = await ws.waitFor((f: any) => f.method === "sliding_sync" && f.params.extensions?.to_device?.events?.length);
+      expect(td.params.extensions.to_device.events.map((e: any) => e.content)).to.deep.equal([{ n: 1 }]);
+      // A wider window, continuing the connection: both rooms were sent and neither changed since.
+      const wider = await ws.call("sliding_sync", { lists: { all: list([0, 1]) }, pos: td.params.pos });
+      expect(wider.result.rooms).to.deep.equal({});
+      expect(wider.result.lists.all.count).to.equal(2);
+      await send(a, r2, "still live");
+      const later = await ws.waitFor((f: any) => f.method === "sliding_sync" && f.params.rooms?.[r2]?.timeline?.some((e: any) => e.content.body === "still live"));
+      expect(later.params.rooms[r2]).to.not.have.property("initial");
+      expect(ws.frames.filter((f: any) => f.method === "sliding_sync" && f.params?.extensions?.to_device?.events?.length)).to.have.length(1);
+    } finally {
+      ws.close();
+    }
   });
 });
