@@ -164,7 +164,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const dbHealth = new DbHealth(db);
   const sync = new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread, relations, keys);
   sync.dbHealth = dbHealth;
-  const slidingSync = new SlidingSyncService(db, roomCache, notifier, memberships, relations, unread, typing, presence, sync,
+  const slidingSync = new SlidingSyncService(bus.clustered, db, roomCache, notifier, memberships, relations, unread, typing, presence, sync,
     { db, notifier, keys, receipts, typing, cache: roomCache, members: memberships });
   slidingSync.dbHealth = dbHealth;
   unread.ignoredBy = (u) => sync.ignoredPeek(u);

@@ -11,6 +11,8 @@ import { formatToken, parseToken } from "../matrix/tokens.js";
 import * as accountData from "../store/account-data.js";
 import type { Db } from "../store/db.js";
 import { selectRoomFacts } from "../store/room-facts.js";
+import * as sliding from "../store/sliding.js";
+import { decodeConnection, encodeConnection } from "./sliding-state.js";
 import type { Membership, MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
 import type { PresenceService } from "./presence.js";
@@ -37,6 +39,7 @@ const SNAPSHOTS_KEPT = 4;
 const MAX_TIMEOUT_MS = 5 * 60_000;
 
 export interface Snapshot {
+  /** Random, so that two processes continuing one connection never give two snapshots one name. */
   seq: number;
   /** Stream position, typing and presence serials the response was computed at. */
   pos: number;
@@ -50,7 +53,6 @@ interface Connection {
   key: string;
   userId: UserId;
   nonce: number;
-  seq: number;
   snapshots: Snapshot[];
   subscriptions: Map<RoomId, RoomConfig>;
   extensions: Record<string, Record<string, unknown>>;
@@ -79,7 +81,11 @@ export class SlidingSyncService {
   private readonly senders = new Map<number, string | null>();
   dbHealth: DbHealth | null = null;
 
-  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache,
+  /**
+   * `shared`: other processes serve the same users (Redis configured), so each response's
+   * snapshot is also written to Postgres for whichever process gets the next request.
+   */
+  constructor(private readonly shared: boolean, private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache,
     private readonly relations: RelationService, private readonly unread: UnreadService, private readonly typing: TypingService,
     private readonly presence: PresenceService, private readonly sync: SyncService, private readonly ext: ExtensionDeps) {}
 
@@ -101,9 +107,17 @@ export class SlidingSyncService {
     let prev: Snapshot | null = null;
     if (req.pos !== null) {
       prev = this.snapshotOf(conn, req.pos);
+      if (!prev && this.shared) {
+        // Another process may have answered the connection's last request.
+        const loaded = await this.load(key, who.userId);
+        if (loaded) {
+          this.conns.set(key, (conn = loaded));
+          prev = this.snapshotOf(conn, req.pos);
+        }
+      }
       if (!prev) throw new MatrixError(400, "M_UNKNOWN_POS", "Unknown position: start the connection again");
       // The client processed `prev`: older snapshots are done with.
-      conn!.snapshots = conn!.snapshots.filter((s) => s.seq >= prev!.seq);
+      conn!.snapshots = conn!.snapshots.slice(conn!.snapshots.indexOf(prev));
     } else {
       conn = this.open(key, who.userId);
     }
@@ -119,7 +133,7 @@ export class SlidingSyncService {
     for (;;) {
       const out = await this.compute(who, c, prev, req);
       const cancelled = signal?.aborted === true || shutdown?.aborted === true;
-      if (!prev || out.news || Date.now() >= deadline || cancelled) return { body: this.commit(c, out.snapshot, out.body), news: out.news };
+      if (!prev || out.news || Date.now() >= deadline || cancelled) return { body: await this.commit(c, out.snapshot, out.body), news: out.news };
       // Nothing new: wait on the notifier as /sync does, from what this compute read.
       waitFrom = { pos: Math.max(waitFrom!.pos, out.snapshot.pos), typing: out.snapshot.typing, presence: out.snapshot.presence };
       if (this.dbHealth?.down) throw databaseAway();
@@ -127,7 +141,7 @@ export class SlidingSyncService {
       if (this.dbHealth?.down) throw databaseAway();
       if (Date.now() >= deadline || signal?.aborted || shutdown?.aborted) {
         const last = await this.compute(who, c, prev, req);
-        return { body: this.commit(c, last.snapshot, last.body), news: last.news };
+        return { body: await this.commit(c, last.snapshot, last.body), news: last.news };
       }
     }
   }
@@ -140,7 +154,7 @@ export class SlidingSyncService {
       const oldest = [...this.conns.values()].sort((a, b) => a.used - b.used)[0];
       if (oldest) this.conns.delete(oldest.key);
     }
-    const conn: Connection = { key, userId, nonce: randomInt(1, 2 ** 31), seq: 0, snapshots: [], subscriptions: new Map(), extensions: {}, used: Date.now(), dm: null, tags: null };
+    const conn: Connection = { key, userId, nonce: randomInt(1, 2 ** 31), snapshots: [], subscriptions: new Map(), extensions: {}, used: Date.now(), dm: null, tags: null };
     this.conns.set(key, conn);
     return conn;
   }
@@ -153,15 +167,29 @@ export class SlidingSyncService {
     return conn.snapshots.find((s) => s.seq === t.ephemeral[3]) ?? null;
   }
 
-  private commit(c: Connection, snap: Snapshot, body: Json): Json {
+  private async commit(c: Connection, snap: Snapshot, body: Json): Promise<Json> {
     c.snapshots.push(snap);
     if (c.snapshots.length > SNAPSHOTS_KEPT) c.snapshots.splice(0, c.snapshots.length - SNAPSHOTS_KEPT);
+    if (this.shared) await sliding.upsertConnection(this.db, c.key, c.userId, encodeConnection(c, snap), Date.now());
     return { pos: formatToken(snap.pos, [snap.typing, snap.presence, c.nonce, snap.seq]), ...body };
   }
+
+  private async load(key: string, userId: UserId): Promise<Connection | null> {
+    const data = await sliding.selectConnection(this.db, key);
+    const d = data ? decodeConnection(data) : null;
+    if (!d) return null;
+    return { key, userId, nonce: d.nonce, snapshots: [d.snapshot], subscriptions: d.subscriptions, extensions: d.extensions, used: Date.now(), dm: null, tags: null };
+  }
+
+  private lastDbSweep = Date.now();
 
   private sweep(): void {
     const now = Date.now();
     for (const [k, c] of this.conns) if (now - c.used > IDLE_EXPIRY_MS) this.conns.delete(k);
+    if (this.shared && now - this.lastDbSweep > 5 * 60_000) {
+      this.lastDbSweep = now;
+      void sliding.deleteIdleConnections(this.db, now - IDLE_EXPIRY_MS).catch(() => undefined);
+    }
   }
 
   private async compute(who: Requester, c: Connection, prev: Snapshot | null, req: SlidingRequest): Promise<{ snapshot: Snapshot; body: Json; news: boolean }> {
@@ -264,7 +292,7 @@ export class SlidingSyncService {
     for (const [k, n] of listCounts) listsOut[k] = { count: n };
     const countsMoved = !prev || [...listCounts].some(([k, n]) => prev.listCounts.get(k) !== n);
     const news = Object.keys(rooms).length > 0 || extensions.news || countsMoved;
-    const snapshot: Snapshot = { seq: ++c.seq, pos: upTo, typing: typingSerial, presence: presenceSerial, rooms: next, listCounts };
+    const snapshot: Snapshot = { seq: randomInt(1, 2 ** 31), pos: upTo, typing: typingSerial, presence: presenceSerial, rooms: next, listCounts };
     return { snapshot, news, body: { lists: listsOut, rooms, extensions: extensions.body } };
   }
 

@@ -140,6 +140,25 @@ describe("scale-out: two processes, one Postgres, one Redis", function () {
     expect(received).to.deep.equal(sent);
   });
 
+  it("a sliding sync connection moves between processes: each request may reach either, nothing is lost or sent twice", async () => {
+    const { a, b, roomId } = await pair();
+    const onA = via(b, A);
+    const SS = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync";
+    const lists = { all: { range: [0, 9], timeline_limit: 5, required_state: { include: [] } } };
+    const first = await onA.post(SS, { lists });
+    expect(first.status, first.text).to.equal(200);
+    expect(first.body.rooms[roomId].initial).to.equal(true);
+    await send(a, roomId, "one");
+    const second = await b.post(SS, { lists, pos: first.body.pos, timeout: 5000 }); // on B
+    expect(second.status, second.text).to.equal(200);
+    expect(second.body.rooms[roomId].timeline.map((e: any) => e.content.body)).to.deep.equal(["one"]);
+    expect(second.body.rooms[roomId]).to.not.have.property("initial");
+    await send(a, roomId, "two");
+    const third = await onA.post(SS, { lists, pos: second.body.pos, timeout: 5000 }); // back on A
+    expect(third.status, third.text).to.equal(200);
+    expect(third.body.rooms[roomId].timeline.map((e: any) => e.content.body)).to.deep.equal(["two"]);
+  });
+
   it("a token revoked on one process stops working on the other", async () => {
     const user = await new Client(A.url).register();
     const onB = via(user, B);
