@@ -14,6 +14,7 @@ import { commonTerms, loadHistory, rareTerms, searchLatency, sendRate } from "./
 import { appserviceSection } from "./appservice.js";
 import { scaleSection } from "./scale.js";
 import { initialSyncSection } from "./initial-sync.js";
+import { slidingSection } from "./sliding.js";
 
 const SEQ_SENDS = Number(process.env.BENCH_SEQ ?? 1000);
 const CONC_SENDERS = 100;
@@ -82,6 +83,11 @@ async function main(): Promise<void> {
     if (process.argv.includes("initial-sync")) {
       await server.stop();
       await initialSyncSection(pgHandle.url, say);
+      return;
+    }
+    if (process.argv.includes("sliding")) {
+      await server.stop();
+      await slidingSection(pgHandle.url, say);
       return;
     }
     if (process.argv.includes("scale")) {
@@ -229,6 +235,8 @@ async function main(): Promise<void> {
     await appserviceSection(pgHandle.url, say);
     say("");
     await initialSyncSection(pgHandle.url, say);
+    say("");
+    await slidingSection(pgHandle.url, say);
     say("");
     await scaleSection(pgHandle.url, say);
   } finally {

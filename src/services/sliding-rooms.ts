@@ -51,13 +51,27 @@ export interface RoomCtx {
   legacy: boolean;
   dm: boolean;
   bump: number;
+  /** Read for all the response's rooms at once (prefetch): visibility, and first views' latest events. */
+  vis: ReadonlyMap<RoomId, Visibility>;
+  recent: ReadonlyMap<RoomId, events.EventRow[]>;
+}
+
+/** Does the room's result need the user's visibility (a range reaching before a join or after a leave)? */
+export function needsVisibility(m: Membership, sent: RoomSent | undefined, combined: Combined): boolean {
+  if (m.membership === "invite" || m.membership === "knock") return false;
+  return isFirstView(m, sent) || combined.timelineLimit > sent!.combined.timelineLimit || sent!.membership !== m.membership || m.membership !== "join";
+}
+
+/** A first, complete view: never sent, or (re)joined after an invite, a knock or nothing. */
+export function isFirstView(m: Membership, sent: RoomSent | undefined): boolean {
+  return !sent || (sent.membership !== "join" && sent.membership !== "leave" && sent.membership !== "ban") || (sent.membership !== "join" && m.membership === "join");
 }
 
 /**
  * The room's result, or null when the connection already has all of it. Returns the record
  * of what the connection now holds either way.
  */
-export async function roomResult(c: RoomCtx, m: Membership, room: RoomState, combined: Combined, sent: RoomSent | undefined): Promise<{ json: Json | null; sent: RoomSent }> {
+export async function roomResult(c: RoomCtx, m: Membership, room: RoomState, combined: Combined, sent: RoomSent | undefined): Promise<{ json: Json | null; sent: RoomSent; vis?: Visibility | null }> {
   const userId = c.who.userId;
   if (m.membership === "invite" || m.membership === "knock") {
     const same = sent && sent.membership === m.membership && sent.pos >= m.pos;
@@ -75,7 +89,7 @@ export async function roomResult(c: RoomCtx, m: Membership, room: RoomState, com
   }
   // Joined now, or joined once (left, kicked, banned): events up to the leave only.
   const upper = m.membership === "join" ? c.upTo : Math.min(c.upTo, m.pos);
-  const initial = !sent || (sent.membership !== "join" && sent.membership !== "leave" && sent.membership !== "ban") || (sent.membership !== "join" && m.membership === "join");
+  const initial = isFirstView(m, sent);
   const expanded = !initial && combined.timelineLimit > sent!.combined.timelineLimit;
   const grew = !initial && !sameState(combined, sent!.combined);
   const moved = !initial && ((m.membership === "join" ? room.lastPos : m.pos) > sent!.pos || sent!.membership !== m.membership);
@@ -84,20 +98,19 @@ export async function roomResult(c: RoomCtx, m: Membership, room: RoomState, com
   const limit = combined.timelineLimit;
   const after = initial || expanded ? -1 : sent!.pos;
   // Visibility matters when the range reaches before the user joined or after they left.
-  const vis = initial || expanded || sent!.membership !== m.membership || m.membership !== "join" ? await Visibility.load(c.db, room.roomId, userId) : null;
+  const vis = needsVisibility(m, sent, combined) ? c.vis.get(room.roomId) ?? await Visibility.load(c.db, room.roomId, userId) : null;
   // The newest limit + 1 events of the range, from memory when it holds them (as /sync).
   let all: events.EventRow[] | null;
   if (after < 0) {
     const mem = room.recent.filter((r) => r.pos <= upper);
-    all = mem.length >= limit + 1 ? mem : null;
+    all = mem.length >= limit + 1 ? mem : c.recent.get(room.roomId) ?? null;
   } else all = room.recentBetween(after, upper);
   all ??= (await events.selectRecentEventsMany(c.db, [room.roomId], after, upper, limit + 1)).get(room.roomId) ?? [];
   const rows = all.slice(-(limit + 1));
   /** Every event of the range is in `rows` (so are its state changes). */
   const covered = after >= 0 && all.length <= limit;
   const tl = await refill(c.db, room.roomId, timeline(rows, limit, vis, undefined, c.ignored), after, upper, limit, vis, undefined, c.ignored);
-  const bundled = await c.relations.bundle(tl.events, userId, c.upTo, room, vis ? new Map([[room.roomId, vis]]) : "all");
-  const ser = (r: events.EventRow) => (r.txn && r.event.sender === userId ? serialize(r, c.who, c.now) : eventJsonWithAge(r.event, c.now));
+  const ser = serializer(c);
 
   // State: all the config asks for (first view), else what changed and what it newly asks for.
   const current = await stateAt(c.db, room, upper);
@@ -150,13 +163,14 @@ export async function roomResult(c: RoomCtx, m: Membership, room: RoomState, com
     ...(changed(c.bump, sent?.bump) ? { bump_stamp: c.bump } : {}),
     ...(changed(counts, sent?.counts) ? { joined_count: sum["m.joined_member_count"], invited_count: sum["m.invited_member_count"] } : {}),
     required_state: state.map(ser),
-    timeline: tl.events.map((r) => ser(bundled.find((b) => b.event.event_id === r.event.event_id) ?? r)),
+    // Serialised by the caller, once every room's events have their bundled aggregations.
+    timeline: tl.events,
     prev_batch: formatToken(tl.events.length ? tl.firstPos - 1 : upper),
     ...(tl.limited ? { limited: true } : {}),
     num_live: c.prevPos === null ? 0 : tl.events.filter((r) => r.pos > c.prevPos!).length,
     ...(expanded ? { [c.legacy ? "unstable_expanded_timeline" : "expanded_timeline"]: true } : {}),
   };
-  return { json, sent: { pos: upper, combined, membership: m.membership, name, avatar, heroes, counts, isDm: c.dm, bump: c.bump, members, unread: sent?.unread } };
+  return { json, vis, sent: { pos: upper, combined, membership: m.membership, name, avatar, heroes, counts, isDm: c.dm, bump: c.bump, members, unread: sent?.unread } };
 }
 
 /** The last change of each state key among events (oldest first). */
@@ -164,6 +178,11 @@ function latestPerKey(rows: events.EventRow[]): events.EventRow[] {
   const m = new Map<string, events.EventRow>();
   for (const r of rows) if (r.event.state_key !== undefined) m.set(`${r.event.type}\u0000${r.event.state_key}`, r);
   return [...m.values()];
+}
+
+/** An event as the user is sent it: the shared text, or the sending device's own copy (its transaction ID). */
+export function serializer(c: { who: Requester; now: number }): (r: events.EventRow) => unknown {
+  return (r) => (r.txn && r.event.sender === c.who.userId ? serialize(r, c.who, c.now) : eventJsonWithAge(r.event, c.now));
 }
 
 /** A string field of a state event: the value, null when the event is there without it, undefined when there is no event. */

@@ -19,7 +19,9 @@ import type { PresenceService } from "./presence.js";
 import type { RelationService } from "./relations.js";
 import type { RoomStateCache } from "./room-state.js";
 import { combine, type Combined, type ListFilters, type RoomConfig, type SlidingRequest } from "./sliding-request.js";
-import { BUMP_TYPES, bumpFromMemory, roomResult, type RoomCtx, type RoomSent } from "./sliding-rooms.js";
+import { BUMP_TYPES, bumpFromMemory, isFirstView, needsVisibility, roomResult, serializer, type RoomCtx, type RoomSent } from "./sliding-rooms.js";
+import * as events from "../store/events.js";
+import { Visibility } from "./visibility.js";
 import { extensionResults, type ExtensionDeps } from "./sliding-extensions.js";
 import type { SyncService } from "./sync.js";
 import type { Requester } from "./tokens.js";
@@ -203,13 +205,13 @@ export class SlidingSyncService {
     const dm = await this.dmRooms(c, userId, upTo);
 
     // The user's rooms, most recent activity first (MSC: lists).
-    const facts = await this.roomFacts(userId, memberships);
+    const { facts, senders } = await this.roomFacts(userId, memberships);
     const cands: Candidate[] = [];
     for (const m of memberships) {
       const f = facts.get(m.roomId);
       if (!f) continue;
-      if (m.membership === "leave" && !prev?.rooms.has(m.roomId) && f.ownSender === userId) continue; // left by themselves
-      if (m.membership === "invite" && ignored.has(f.ownSender ?? "")) continue;
+      if (m.membership === "leave" && !prev?.rooms.has(m.roomId) && senders.get(m.roomId) === userId) continue; // left by themselves
+      if (m.membership === "invite" && ignored.has(senders.get(m.roomId) ?? "")) continue;
       cands.push({ m, facts: f, activity: m.membership === "join" ? f.lastPos : m.pos });
     }
     cands.sort((a, b) => b.activity - a.activity || (a.m.roomId < b.m.roomId ? -1 : 1));
@@ -221,7 +223,8 @@ export class SlidingSyncService {
     const tags = needTags ? await this.roomTags(c, userId, upTo) : new Map();
     for (const l of req.lists) {
       const rooms: Candidate[] = [];
-      for (const x of cands) if (await this.passes(x, l.filters, dm, tags, userId)) rooms.push(x);
+      const inSpaces = l.filters.spaces ? await this.spaceChildren(l.filters.spaces, userId) : null;
+      for (const x of cands) if (passes(x, l.filters, dm, tags, inSpaces)) rooms.push(x);
       listCounts.set(l.key, rooms.length);
       const picked = l.ranges ? rooms.filter((_, i) => l.ranges!.some(([a, z]) => i >= a && i <= z)) : rooms;
       byList.set(l.key, picked.map((x) => x.m.roomId));
@@ -239,7 +242,7 @@ export class SlidingSyncService {
       if (!x) {
         const m = memberships.find((y) => y.roomId === roomId && y.membership !== "ban");
         const f = facts.get(roomId);
-        if (!m || !f || f.ownSender === null) continue;
+        if (!m || !f || senders.get(roomId) === null) continue;
         x = { m, facts: f, activity: m.pos };
       }
       const e = chosen.get(roomId) ?? { cand: x, configs: [], lists: [] };
@@ -251,20 +254,35 @@ export class SlidingSyncService {
     const next = new Map(prev?.rooms ?? []);
     const ctxBase = { db: this.db, relations: this.relations, who, ignored, now: Date.now(), upTo, prevPos: prev?.pos ?? null, legacy: req.legacy };
     const initialRooms: RoomId[] = [];
-    // State is read for the chosen rooms only.
+    // State is read for the chosen rooms only; visibility and first views' events for all at once.
     await this.cache.loadMany([...chosen.keys()]);
+    const combinedOf = new Map([...chosen].map(([roomId, e]) => [roomId, combine(e.configs)]));
+    const { vis, recent } = await this.prefetch(chosen, combinedOf, prev, userId, upTo);
+    // Timelines get their bundled aggregations for all rooms at once (two calls at most).
+    const open: events.EventRow[] = [];
+    const guarded: events.EventRow[] = [];
+    const visMap = new Map<RoomId, Visibility>();
     for (const [roomId, e] of chosen) {
       const room = this.cache.peek(roomId) ?? await this.cache.get(roomId);
       if (!room) continue;
-      const combined: Combined = combine(e.configs);
-      const ctx: RoomCtx = { ...ctxBase, dm: dm.has(roomId), bump: e.cand.m.membership === "join" ? e.cand.facts.bump ?? e.cand.m.pos : e.cand.m.pos };
+      const combined: Combined = combinedOf.get(roomId)!;
+      const ctx: RoomCtx = { ...ctxBase, vis, recent, dm: dm.has(roomId), bump: e.cand.m.membership === "join" ? e.cand.facts.bump ?? e.cand.m.pos : e.cand.m.pos };
       const sentBefore = prev?.rooms.get(roomId);
       const r = await roomResult(ctx, e.cand.m, room, combined, sentBefore);
       next.set(roomId, r.sent);
+      if (r.json?.timeline) (r.vis ? guarded : open).push(...(r.json.timeline as events.EventRow[]));
+      if (r.vis) visMap.set(roomId, r.vis);
       if (r.json) {
         if (r.json.initial) initialRooms.push(roomId);
         rooms[roomId] = { ...r.json, ...(e.lists.length ? { lists: e.lists } : {}) };
       }
+    }
+    const bundled = new Map<string, events.EventRow>();
+    for (const r of open.length ? await this.relations.bundle(open, userId, upTo, null, "all") : []) bundled.set(r.event.event_id, r);
+    for (const r of guarded.length ? await this.relations.bundle(guarded, userId, upTo, null, visMap) : []) bundled.set(r.event.event_id, r);
+    const ser = serializer(ctxBase);
+    for (const json of Object.values(rooms) as Json[]) {
+      if (Array.isArray(json.timeline)) json.timeline = (json.timeline as events.EventRow[]).map((r) => ser(bundled.get(r.event.event_id) ?? r));
     }
     // Unread counts of joined rooms: with each room sent, and a room whose counts moved (a read
     // receipt elsewhere) is sent for them alone.
@@ -296,28 +314,40 @@ export class SlidingSyncService {
     return { snapshot, news, body: { lists: listsOut, rooms, extensions: extensions.body } };
   }
 
-  private async passes(x: Candidate, f: ListFilters, dm: Set<string>, tags: Map<RoomId, Record<string, unknown>>, userId: UserId): Promise<boolean> {
-    const { facts, m } = x;
-    if (f.isDm !== undefined && dm.has(m.roomId) !== f.isDm) return false;
-    if (f.isInvited !== undefined && (m.membership === "invite") !== f.isInvited) return false;
-    if (f.isEncrypted !== undefined && facts.encrypted !== f.isEncrypted) return false;
-    const t = facts.type;
-    if (f.notRoomTypes && f.notRoomTypes.includes(t)) return false;
-    if (f.roomTypes && !f.roomTypes.includes(t)) return false;
-    if (f.tags || f.notTags) {
-      const mine = Object.keys((tags.get(m.roomId)?.tags as Record<string, unknown> | undefined) ?? {});
-      if (f.notTags?.some((k) => mine.includes(k))) return false;
-      if (f.tags && !f.tags.some((k) => mine.includes(k))) return false;
+  /**
+   * What the rooms' results will read, in a statement or two for all of them: the user's
+   * visibility where a result needs it, and the latest events of first views that memory
+   * does not hold (one query per timeline limit).
+   */
+  private async prefetch(chosen: Map<RoomId, { cand: Candidate }>, combinedOf: Map<RoomId, Combined>, prev: Snapshot | null, userId: UserId, upTo: number)
+    : Promise<{ vis: Map<RoomId, Visibility>; recent: Map<RoomId, events.EventRow[]> }> {
+    const needVis: RoomId[] = [];
+    const byLimit = new Map<number, RoomId[]>();
+    for (const [roomId, e] of chosen) {
+      const sent = prev?.rooms.get(roomId);
+      const combined = combinedOf.get(roomId)!;
+      if (!needsVisibility(e.cand.m, sent, combined)) continue;
+      needVis.push(roomId);
+      if (e.cand.m.membership !== "join" || (!isFirstView(e.cand.m, sent) && combined.timelineLimit <= sent!.combined.timelineLimit)) continue;
+      const room = this.cache.peek(roomId);
+      const limit = combined.timelineLimit;
+      if (room && room.recent.filter((r) => r.pos <= upTo).length >= limit + 1) continue;
+      byLimit.set(limit, [...(byLimit.get(limit) ?? []), roomId]);
     }
-    if (f.spaces) {
-      let inSpace = false;
-      for (const s of f.spaces) {
-        const space = await this.cache.get(s as RoomId).catch(() => undefined);
-        if (space?.membership(userId) === "join" && space.get("m.space.child", m.roomId) && Array.isArray(space.get("m.space.child", m.roomId)!.content.via)) { inSpace = true; break; }
-      }
-      if (!inSpace) return false;
+    const recent = new Map<RoomId, events.EventRow[]>();
+    for (const [limit, rooms] of byLimit) for (const [k, v] of await events.selectRecentEventsMany(this.db, rooms, -1, upTo, limit + 1)) recent.set(k, v);
+    return { vis: needVis.length ? await Visibility.loadMany(this.db, needVis, userId) : new Map(), recent };
+  }
+
+  /** The rooms the spaces (those the user is joined to) name in m.space.child events; subspaces not followed. */
+  private async spaceChildren(spaces: string[], userId: UserId): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const s of spaces) {
+      const space = await this.cache.get(s as RoomId).catch(() => undefined);
+      if (space?.membership(userId) !== "join") continue;
+      for (const e of space.state.values()) if (e.event.type === "m.space.child" && Array.isArray(e.event.content.via)) out.add(e.event.state_key!);
     }
-    return true;
+    return out;
   }
 
   /** The rooms m.direct names, reloaded only when the user's account data moved. */
@@ -337,44 +367,70 @@ export class SlidingSyncService {
   }
 
   /**
-   * Each room's facts: from its state when the cache holds it, else from what was read before
-   * if the room has had no event since, else one statement for all the rest. `ownSender` (who
-   * wrote the user's membership) is per user, so it is never kept.
+   * Each room's facts, and the sender of the user's own membership event where they are not
+   * joined (kicked or left by themselves; who invited). Facts are kept per room and reused
+   * while the room has had no event since; else derived from its state when the cache holds
+   * it; else read, for all such rooms, in one statement. A wake-up for one message touches
+   * one room's facts.
    */
-  private async roomFacts(userId: UserId, memberships: Membership[]): Promise<Map<RoomId, Facts & { ownSender: string | null }>> {
-    const out = new Map<RoomId, Facts & { ownSender: string | null }>();
+  private async roomFacts(userId: UserId, memberships: Membership[]): Promise<{ facts: Map<RoomId, Facts>; senders: Map<RoomId, string | null> }> {
+    const facts = new Map<RoomId, Facts>();
+    const senders = new Map<RoomId, string | null>();
     const missing: RoomId[] = [];
     for (const m of memberships) {
-      const room = this.cache.peek(m.roomId);
       const kept = this.facts.get(m.roomId);
-      if (room) {
+      const room = this.cache.peek(m.roomId);
+      const last = room ? room.lastPos : this.notifier.roomLastPos(m.roomId);
+      let f = kept && (last === null || last <= kept.lastPos) ? kept : undefined;
+      if (!f && room) {
         const mem = bumpFromMemory(room);
-        if (mem !== null || kept) {
+        // No bumping event in memory: the kept bump holds if memory reaches back to it.
+        if (mem !== null || (kept && room.recentFloor <= kept.lastPos)) {
           const typ = room.get("m.room.create", "")?.content.type;
-          const f: Facts = { lastPos: room.lastPos, bump: mem ?? kept!.bump, encrypted: room.get("m.room.encryption", "") !== undefined, type: typeof typ === "string" ? typ : null };
+          f = { lastPos: room.lastPos, bump: mem ?? kept!.bump, encrypted: room.get("m.room.encryption", "") !== undefined, type: typeof typ === "string" ? typ : null };
           this.keep(m.roomId, f);
-          out.set(m.roomId, { ...f, ownSender: room.get("m.room.member", userId)?.sender ?? null });
-          continue;
         }
       }
-      const last = this.notifier.roomLastPos(m.roomId);
-      const sender = m.membership === "join" ? userId : this.senders.get(m.pos);
-      if (kept && sender !== undefined && (last === null || last <= kept.lastPos)) out.set(m.roomId, { ...kept, ownSender: sender });
+      let sender: string | null | undefined = userId;
+      if (m.membership !== "join") {
+        sender = room ? room.get("m.room.member", userId)?.sender ?? null : this.senders.get(m.pos);
+        if (sender !== undefined) senders.set(m.roomId, sender);
+      }
+      if (f && sender !== undefined) facts.set(m.roomId, f);
       else missing.push(m.roomId);
     }
-    const posOf = new Map(memberships.map((m) => [m.roomId, m.pos]));
+    const posOf = new Map(memberships.map((m) => [m.roomId, m]));
     for (const r of await selectRoomFacts(this.db, missing, userId, [...BUMP_TYPES])) {
       const f: Facts = { lastPos: r.lastPos, bump: r.bumpPos, encrypted: r.encrypted, type: r.roomType };
       this.keep(r.roomId, f);
-      if (this.senders.size >= MAX_FACTS) this.senders.clear();
-      this.senders.set(posOf.get(r.roomId)!, r.ownSender);
-      out.set(r.roomId, { ...f, ownSender: r.ownSender });
+      facts.set(r.roomId, f);
+      const m = posOf.get(r.roomId)!;
+      if (m.membership !== "join") {
+        if (this.senders.size >= MAX_FACTS) this.senders.clear();
+        this.senders.set(m.pos, r.ownSender);
+        senders.set(r.roomId, r.ownSender);
+      }
     }
-    return out;
+    return { facts, senders };
   }
 
   private keep(roomId: RoomId, f: Facts): void {
     if (this.facts.size >= MAX_FACTS && !this.facts.has(roomId)) this.facts.clear();
     this.facts.set(roomId, f);
   }
+}
+
+function passes(x: Candidate, f: ListFilters, dm: Set<string>, tags: Map<RoomId, Record<string, unknown>>, inSpaces: Set<string> | null): boolean {
+  const { facts, m } = x;
+  if (f.isDm !== undefined && dm.has(m.roomId) !== f.isDm) return false;
+  if (f.isInvited !== undefined && (m.membership === "invite") !== f.isInvited) return false;
+  if (f.isEncrypted !== undefined && facts.encrypted !== f.isEncrypted) return false;
+  if (f.notRoomTypes && f.notRoomTypes.includes(facts.type)) return false;
+  if (f.roomTypes && !f.roomTypes.includes(facts.type)) return false;
+  if (f.tags || f.notTags) {
+    const mine = Object.keys((tags.get(m.roomId)?.tags as Record<string, unknown> | undefined) ?? {});
+    if (f.notTags?.some((k) => mine.includes(k))) return false;
+    if (f.tags && !f.tags.some((k) => mine.includes(k))) return false;
+  }
+  return !inSpaces || inSpaces.has(m.roomId);
 }
