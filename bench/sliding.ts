@@ -5,7 +5,7 @@
 import { api, cpuMs, fmt, register, request, startServerProcess, stats, type ServerProc } from "./lib.js";
 
 const ROOMS = Number(process.env.BENCH_SLIDING_ROOMS ?? 10_000);
-const SIZES = [100, 1000, ROOMS].filter((n, i, a) => n <= ROOMS && a.indexOf(n) === i);
+const SIZES = (process.env.BENCH_SLIDING_SIZES?.split(",").map(Number) ?? [100, 1000, ROOMS]).filter((n, i, a) => n <= ROOMS && a.indexOf(n) === i);
 const WAKES = Number(process.env.BENCH_SLIDING_WAKES ?? 15);
 const SS = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync";
 

@@ -17,7 +17,7 @@ export class MembershipCache {
    */
   private readonly loading = new Map<UserId, { stale: boolean; done: Promise<void> }>();
 
-  constructor(private readonly db: Db, private readonly capacity = 100_000) {}
+  constructor(readonly db: Db, private readonly capacity = 100_000) {}
 
   async get(userId: UserId): Promise<Membership[]> {
     for (;;) {
@@ -69,23 +69,39 @@ export class MembershipCache {
   }
 }
 
-/** The rooms `userId` is joined to. */
-export async function joinedRoomsOf(members: MembershipCache, cache: import("./room-state.js").RoomStateCache, userId: UserId): Promise<RoomState[]> {
-  const out: RoomState[] = [];
-  for (const m of await members.get(userId)) {
-    if (m.membership !== "join") continue;
-    const room = await cache.get(m.roomId);
-    if (room) out.push(room);
-  }
-  return out;
-}
-
 /**
  * Users who share a joined room with `userId` (joined or invited there). This walks every
- * member of every room: to ask about a few users, test `room.interested` of joinedRoomsOf.
+ * member of every room: to ask about a few users, test `interested` of joinedMembersOf.
  */
 export async function roomMatesOf(members: MembershipCache, cache: import("./room-state.js").RoomStateCache, userId: UserId): Promise<Set<UserId>> {
   const out = new Set<UserId>();
-  for (const room of await joinedRoomsOf(members, cache, userId)) for (const u of room.interested) out.add(u);
+  for (const room of await joinedMembersOf(members, cache, userId)) for (const u of room.interested) out.add(u);
+  return out;
+}
+
+/** Who is in a room (joined or invited) and how many are joined. */
+export interface RoomMembers { roomId: RoomId; interested: ReadonlySet<UserId>; joined: number }
+
+/**
+ * The members of each room `userId` is joined to: from the state cache for the rooms it
+ * holds, and one query for the others, which are not loaded (an account in more rooms than
+ * the cache holds would otherwise reload its rooms' whole state each time).
+ */
+export async function joinedMembersOf(members: MembershipCache, cache: import("./room-state.js").RoomStateCache, userId: UserId): Promise<RoomMembers[]> {
+  const out: RoomMembers[] = [];
+  const missing: RoomId[] = [];
+  for (const m of await members.get(userId)) {
+    if (m.membership !== "join") continue;
+    const room = cache.peek(m.roomId);
+    if (room) out.push({ roomId: room.roomId, interested: room.interested, joined: room.joined.size });
+    else missing.push(m.roomId);
+  }
+  const byRoom = new Map<RoomId, { interested: Set<UserId>; joined: number }>(missing.map((r) => [r, { interested: new Set(), joined: 0 }]));
+  for (const r of await memberStore.selectInterestedMembers(members.db, missing)) {
+    const e = byRoom.get(r.roomId)!;
+    e.interested.add(r.userId);
+    if (r.membership === "join") e.joined++;
+  }
+  for (const [roomId, e] of byRoom) out.push({ roomId, ...e });
   return out;
 }

@@ -10,7 +10,7 @@ import type { Config } from "../config/schema.js";
 import { forbidden, notFound } from "../http/errors.js";
 import type { UserId } from "../matrix/ids.js";
 import type { Bus } from "./bus.js";
-import { joinedRoomsOf, roomMatesOf, type MembershipCache } from "./memberships.js";
+import { joinedMembersOf, roomMatesOf, type MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomStateCache } from "./room-state.js";
 
@@ -178,7 +178,7 @@ export class PresenceService {
   /** The user's joined rooms through which presence is shared (presence.max_room_members). */
   private async sharingRooms(userId: UserId) {
     const max = this.config.presence.max_room_members;
-    return (await joinedRoomsOf(this.members, this.cache, userId)).filter((r) => r.joined.size <= max);
+    return (await joinedMembersOf(this.members, this.cache, userId)).filter((r) => r.joined <= max);
   }
 
   /** Who hears of the user's presence: room-mates in the rooms that share it. */

@@ -114,7 +114,9 @@ export async function roomResult(c: RoomCtx, m: Membership, room: RoomState, com
 
   // State: all the config asks for (first view), else what changed and what it newly asks for.
   const current = await stateAt(c.db, room, upper);
-  const members = new Set(initial ? [] : sent!.members);
+  // A limited timeline makes the client drop what it knew of the members (MSC: lazy members):
+  // the senders' memberships are sent again.
+  const members = new Set(initial || tl.limited ? [] : sent!.members);
   let state: events.EventRow[];
   if (initial) state = pick(current, combined);
   else {

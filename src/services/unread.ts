@@ -62,6 +62,9 @@ export class UnreadService {
   }
 
   /** Are the user's counts in memory for every room of `memberships` they are joined to? */
+  /** Has the room had no event after `pos`? (The notifier knows; set at start.) */
+  quietSince: (roomId: RoomId, pos: number) => boolean = () => false;
+
   hasJoined(userId: UserId, memberships: ReadonlyMap<RoomId, { membership: string }>): boolean {
     const mine = this.users.get(userId);
     if (!mine) return false;
@@ -88,6 +91,9 @@ export class UnreadService {
       const c = mine.get(roomId);
       if (!c) { recount.push(roomId); continue; }
       if (c.countedTo >= upTo) continue;
+      // Nothing happened in the room since: counted on without loading it (an account in
+      // more rooms than the state cache holds would otherwise reload them on every sync).
+      if (this.quietSince(roomId, c.countedTo)) { c.countedTo = upTo; continue; }
       const room = await this.cache.get(roomId);
       const rows = room?.recentBetween(c.countedTo, upTo) ?? null;
       if (!room || !rows) { recount.push(roomId); continue; }

@@ -27,3 +27,12 @@ export async function selectMemberChangesInRooms(q: Queryable, roomIds: RoomId[]
     [roomIds, after, upTo]);
   return res.rows.map((r: { room_id: RoomId; state_key: string; membership: string; prev: string }) => ({ roomId: r.room_id, userId: r.state_key, membership: r.membership, prev: r.prev }));
 }
+
+/** The joined and invited members of rooms, from the current state (no event is read). */
+export async function selectInterestedMembers(q: Queryable, roomIds: RoomId[]): Promise<{ roomId: RoomId; userId: UserId; membership: string }[]> {
+  if (roomIds.length === 0) return [];
+  const res = await q.raw(
+    `SELECT room_id, state_key, membership FROM current_state
+     WHERE room_id = ANY(?::text[]) AND type = 'm.room.member' AND membership IN ('join', 'invite')`, [roomIds]);
+  return res.rows.map((r: { room_id: RoomId; state_key: UserId; membership: string }) => ({ roomId: r.room_id, userId: r.state_key, membership: r.membership }));
+}
