@@ -68,7 +68,8 @@ interface Connection {
  * What a list needs of a room, without loading its state: the first window of an account in
  * 10,000 rooms reads state only for the rooms in the window.
  */
-interface Facts { lastPos: number; bump: number | null; encrypted: boolean; type: string | null }
+interface Facts { lastPos: number; bump?: number | null; encrypted?: boolean; type?: string | null }
+/** Undefined fields of Facts are not known yet: read when a list's filters (or a window) need them. */
 
 /** A room the user may see in lists: their membership, its facts, its activity. */
 interface Candidate { m: Membership; facts: Facts; activity: number }
@@ -205,7 +206,8 @@ export class SlidingSyncService {
     const dm = await this.dmRooms(c, userId, upTo);
 
     // The user's rooms, most recent activity first (MSC: lists).
-    const { facts, senders } = await this.roomFacts(userId, memberships);
+    const need = { encrypted: req.lists.some((l) => l.filters.isEncrypted !== undefined), type: req.lists.some((l) => !!(l.filters.roomTypes || l.filters.notRoomTypes)) };
+    const { facts, senders } = await this.roomFacts(userId, memberships, need);
     const cands: Candidate[] = [];
     for (const m of memberships) {
       const f = facts.get(m.roomId);
@@ -236,7 +238,7 @@ export class SlidingSyncService {
       }
     }
     // Subscriptions: rooms the user is in, invited to, knocking at, or was in (never others).
-    const byId = new Map(cands.map((x) => [x.m.roomId, x]));
+    const byId = c.subscriptions.size ? new Map(cands.map((x) => [x.m.roomId, x])) : new Map<RoomId, Candidate>();
     for (const [roomId, cfg] of c.subscriptions) {
       let x = byId.get(roomId);
       if (!x) {
@@ -253,6 +255,7 @@ export class SlidingSyncService {
     const rooms: Json = {};
     const next = new Map(prev?.rooms ?? []);
     const ctxBase = { db: this.db, relations: this.relations, who, ignored, now: Date.now(), upTo, prevPos: prev?.pos ?? null, legacy: req.legacy };
+    await this.fillBumps([...chosen.values()].map((e) => e.cand));
     const initialRooms: RoomId[] = [];
     // State is read for the chosen rooms only; visibility and first views' events for all at once.
     await this.cache.loadMany([...chosen.keys()]);
@@ -369,49 +372,72 @@ export class SlidingSyncService {
   /**
    * Each room's facts, and the sender of the user's own membership event where they are not
    * joined (kicked or left by themselves; who invited). Facts are kept per room and reused
-   * while the room has had no event since; else derived from its state when the cache holds
-   * it; else read, for all such rooms, in one statement. A wake-up for one message touches
-   * one room's facts.
+   * while the room has had no event since (the room type for good: it never changes); else
+   * derived from its state when the cache holds it; else read, for all such rooms, in one
+   * statement of the parts needed. A wake-up for one message touches one room's facts.
    */
-  private async roomFacts(userId: UserId, memberships: Membership[]): Promise<{ facts: Map<RoomId, Facts>; senders: Map<RoomId, string | null> }> {
+  private async roomFacts(userId: UserId, memberships: Membership[], need: { encrypted: boolean; type: boolean }): Promise<{ facts: Map<RoomId, Facts>; senders: Map<RoomId, string | null> }> {
     const facts = new Map<RoomId, Facts>();
     const senders = new Map<RoomId, string | null>();
-    const missing: RoomId[] = [];
+    const missing: Membership[] = [];
+    const parts = { encrypted: false, type: false, sender: false };
     for (const m of memberships) {
       const kept = this.facts.get(m.roomId);
       const room = this.cache.peek(m.roomId);
       const last = room ? room.lastPos : this.notifier.roomLastPos(m.roomId);
       let f = kept && (last === null || last <= kept.lastPos) ? kept : undefined;
-      if (!f && room) {
+      if (room && (!f || f.encrypted === undefined || f.type === undefined)) {
         const mem = bumpFromMemory(room);
         // No bumping event in memory: the kept bump holds if memory reaches back to it.
-        if (mem !== null || (kept && room.recentFloor <= kept.lastPos)) {
-          const typ = room.get("m.room.create", "")?.content.type;
-          f = { lastPos: room.lastPos, bump: mem ?? kept!.bump, encrypted: room.get("m.room.encryption", "") !== undefined, type: typeof typ === "string" ? typ : null };
-          this.keep(m.roomId, f);
-        }
+        const bump = mem ?? (kept && room.recentFloor <= kept.lastPos ? kept.bump : undefined);
+        const typ = room.get("m.room.create", "")?.content.type;
+        f = { lastPos: room.lastPos, bump, encrypted: room.get("m.room.encryption", "") !== undefined, type: typeof typ === "string" ? typ : null };
+        this.keep(m.roomId, f);
       }
       let sender: string | null | undefined = userId;
       if (m.membership !== "join") {
         sender = room ? room.get("m.room.member", userId)?.sender ?? null : this.senders.get(m.pos);
         if (sender !== undefined) senders.set(m.roomId, sender);
       }
-      if (f && sender !== undefined) facts.set(m.roomId, f);
-      else missing.push(m.roomId);
+      const lacks = { encrypted: need.encrypted && f?.encrypted === undefined, type: need.type && (f ?? kept)?.type === undefined, sender: sender === undefined };
+      if (f && !lacks.encrypted && !lacks.type && !lacks.sender) { facts.set(m.roomId, f); continue; }
+      missing.push(m);
+      parts.encrypted ||= lacks.encrypted || (!f && need.encrypted);
+      parts.type ||= lacks.type;
+      parts.sender ||= lacks.sender;
     }
-    const posOf = new Map(memberships.map((m) => [m.roomId, m]));
-    for (const r of await selectRoomFacts(this.db, missing, userId, [...BUMP_TYPES])) {
-      const f: Facts = { lastPos: r.lastPos, bump: r.bumpPos, encrypted: r.encrypted, type: r.roomType };
+    const byId = new Map(missing.map((m) => [m.roomId, m]));
+    for (const r of await selectRoomFacts(this.db, missing.map((m) => m.roomId), userId, parts)) {
+      const kept = this.facts.get(r.roomId);
+      const fresh = kept && kept.lastPos === r.lastPos;
+      const f: Facts = {
+        lastPos: r.lastPos,
+        bump: fresh ? kept.bump : undefined,
+        encrypted: r.encrypted ?? (fresh ? kept.encrypted : undefined),
+        type: r.roomType !== undefined ? r.roomType : kept?.type,
+      };
       this.keep(r.roomId, f);
       facts.set(r.roomId, f);
-      const m = posOf.get(r.roomId)!;
-      if (m.membership !== "join") {
+      const m = byId.get(r.roomId)!;
+      if (r.ownSender !== undefined && m.membership !== "join") {
         if (this.senders.size >= MAX_FACTS) this.senders.clear();
         this.senders.set(m.pos, r.ownSender);
         senders.set(r.roomId, r.ownSender);
       }
     }
     return { facts, senders };
+  }
+
+  /** bump_stamp of the window's joined rooms whose facts lack it: one query for them all. */
+  private async fillBumps(cands: Candidate[]): Promise<void> {
+    const lacking = cands.filter((x) => x.m.membership === "join" && x.facts.bump === undefined);
+    if (lacking.length === 0) return;
+    const found = await events.selectLastPosOfTypes(this.db, lacking.map((x) => x.m.roomId), [...BUMP_TYPES]);
+    for (const x of lacking) {
+      const f: Facts = { ...x.facts, bump: found.get(x.m.roomId) ?? null };
+      x.facts = f;
+      if (this.facts.get(x.m.roomId)?.lastPos === f.lastPos) this.keep(x.m.roomId, f);
+    }
   }
 
   private keep(roomId: RoomId, f: Facts): void {
@@ -425,8 +451,8 @@ function passes(x: Candidate, f: ListFilters, dm: Set<string>, tags: Map<RoomId,
   if (f.isDm !== undefined && dm.has(m.roomId) !== f.isDm) return false;
   if (f.isInvited !== undefined && (m.membership === "invite") !== f.isInvited) return false;
   if (f.isEncrypted !== undefined && facts.encrypted !== f.isEncrypted) return false;
-  if (f.notRoomTypes && f.notRoomTypes.includes(facts.type)) return false;
-  if (f.roomTypes && !f.roomTypes.includes(facts.type)) return false;
+  if (f.notRoomTypes && f.notRoomTypes.includes(facts.type ?? null)) return false;
+  if (f.roomTypes && !f.roomTypes.includes(facts.type ?? null)) return false;
   if (f.tags || f.notTags) {
     const mine = Object.keys((tags.get(m.roomId)?.tags as Record<string, unknown> | undefined) ?? {});
     if (f.notTags?.some((k) => mine.includes(k))) return false;
