@@ -20,7 +20,7 @@ export interface StatePattern { type: string | null; key: string | null }
 /** What state a room carries: includes minus excludes, and lazily loaded members. */
 export interface StateSpec { include: StatePattern[]; exclude: StatePattern[]; lazy: boolean }
 
-export interface RoomConfig { timelineLimit: number; state: StateSpec }
+export interface RoomConfig { timelineLimit: number; state: StateSpec; /** The state spec as text, to compare configs cheaply. */ key: string }
 
 export interface ListFilters {
   isDm?: boolean; isEncrypted?: boolean; isInvited?: boolean;
@@ -141,7 +141,8 @@ export function parseSlidingRequest(body: unknown, query: Record<string, string 
 
 function roomConfigOf(c: Record<string, any>, userId: UserId): RoomConfig {
   if (c.timeline_limit === undefined) throw new MatrixError(400, "M_MISSING_PARAM", "Missing parameter: timeline_limit");
-  return { timelineLimit: Math.min(c.timeline_limit, MAX_TIMELINE_LIMIT), state: stateSpecOf(c.required_state, userId) };
+  const state = stateSpecOf(c.required_state, userId);
+  return { timelineLimit: Math.min(c.timeline_limit, MAX_TIMELINE_LIMIT), state, key: JSON.stringify(state) };
 }
 
 /** Both forms of required_state, with "$ME" read as the user and "$LAZY" as lazy members. */
@@ -172,15 +173,12 @@ function normalise(s: StateSpec): StateSpec {
  * the state any of them asks for. Lazy members only if some config asks for them and none
  * asks for every membership.
  */
-export interface Combined { timelineLimit: number; states: StateSpec[]; lazy: boolean }
+export interface Combined { timelineLimit: number; states: StateSpec[]; lazy: boolean; key: string }
 
 export function combine(configs: RoomConfig[]): Combined {
   const states = configs.map((c) => c.state);
-  return {
-    timelineLimit: Math.max(0, ...configs.map((c) => c.timelineLimit)),
-    states,
-    lazy: states.some((s) => s.lazy) && !states.some(allMembers),
-  };
+  const lazy = states.some((s) => s.lazy) && !states.some(allMembers);
+  return { timelineLimit: Math.max(0, ...configs.map((c) => c.timelineLimit)), states, lazy, key: `${lazy}|${configs.map((c) => c.key).join("|")}` };
 }
 
 function allMembers(s: StateSpec): boolean {
@@ -208,5 +206,5 @@ export function exactKeys(c: Combined): StatePattern[] | null {
 
 /** The same config as before (else the room is sent again: MSC, changing room configs). */
 export function sameState(a: Combined, b: Combined): boolean {
-  return a.lazy === b.lazy && JSON.stringify(a.states) === JSON.stringify(b.states);
+  return a.key === b.key;
 }
