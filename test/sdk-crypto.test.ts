@@ -1,30 +1,13 @@
 // matrix-js-sdk with its Rust crypto: two clients in an encrypted room; one sends, the other
 // decrypts the same plaintext. The server only ever stores and relays ciphertext and keys.
 import { expect } from "chai";
-import * as sdk from "matrix-js-sdk";
-import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
+import { loggedIn, quietClients } from "./helpers/sdk.js";
 import { useServer } from "./helpers/server.js";
 import { waitFor } from "./helpers/wait.js";
 
-(sdkLogger as unknown as { setLevel(level: string): void }).setLevel("silent");
-
-async function loggedIn(baseUrl: string, username: string): Promise<sdk.MatrixClient> {
-  const anon = sdk.createClient({ baseUrl });
-  const reg = await anon.registerRequest({ username, password: "pw", auth: { type: "m.login.dummy" } });
-  return sdk.createClient({ baseUrl, accessToken: reg.access_token, userId: reg.user_id, deviceId: reg.device_id });
-}
-
-
 describe("matrix-js-sdk with Rust crypto: an encrypted conversation", () => {
   const t = useServer();
-  const clients: sdk.MatrixClient[] = [];
-  // The Rust crypto's tracing writes to the console at debug level: keep the test output readable.
-  const saved = { debug: console.debug, info: console.info, log: console.log, warn: console.warn, trace: console.trace };
-  before(() => { for (const k of Object.keys(saved) as (keyof typeof saved)[]) console[k] = () => undefined; });
-  after(() => {
-    for (const c of clients) c.stopClient();
-    Object.assign(console, saved);
-  });
+  const clients = quietClients();
 
   it("one sends in an encrypted room, the other decrypts the same plaintext; the server never sees it", async function () {
     this.timeout(120_000);

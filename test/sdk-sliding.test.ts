@@ -2,29 +2,14 @@
 // list, a room subscription, the E2EE extensions with Rust crypto (a message encrypted by a
 // /sync client decrypted by a sliding-sync one), and a reconnect after M_UNKNOWN_POS.
 import { expect } from "chai";
-import * as sdk from "matrix-js-sdk";
-import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
 import { SlidingSync, SlidingSyncEvent, SlidingSyncState } from "matrix-js-sdk/lib/sliding-sync.js";
+import { loggedIn, quietClients } from "./helpers/sdk.js";
 import { useServer } from "./helpers/server.js";
 import { waitFor } from "./helpers/wait.js";
 
-(sdkLogger as unknown as { setLevel(level: string): void }).setLevel("silent");
-
-async function loggedIn(baseUrl: string, username: string): Promise<sdk.MatrixClient> {
-  const anon = sdk.createClient({ baseUrl });
-  const reg = await anon.registerRequest({ username, password: "pw", auth: { type: "m.login.dummy" } });
-  return sdk.createClient({ baseUrl, accessToken: reg.access_token, userId: reg.user_id, deviceId: reg.device_id });
-}
-
 describe("matrix-js-sdk SlidingSync", () => {
   const t = useServer();
-  const clients: sdk.MatrixClient[] = [];
-  const saved = { debug: console.debug, info: console.info, log: console.log, warn: console.warn, trace: console.trace, error: console.error };
-  before(() => { for (const k of Object.keys(saved) as (keyof typeof saved)[]) console[k] = () => undefined; });
-  after(() => {
-    for (const c of clients) c.stopClient();
-    Object.assign(console, saved);
-  });
+  const clients = quietClients();
 
   it("room list, subscription, encrypted messages through the e2ee and to_device extensions, reconnect after M_UNKNOWN_POS", async function () {
     this.timeout(120_000);
