@@ -10,7 +10,7 @@ import type { RoomId, UserId } from "../matrix/ids.js";
 import { formatToken, parseToken } from "../matrix/tokens.js";
 import * as accountData from "../store/account-data.js";
 import type { Db } from "../store/db.js";
-import { selectRoomFacts } from "../store/room-facts.js";
+import { RoomFactsCache, type Facts } from "./sliding-facts.js";
 import * as sliding from "../store/sliding.js";
 import { decodeConnection, encodeConnection } from "./sliding-state.js";
 import type { Membership, MembershipCache } from "./memberships.js";
@@ -19,7 +19,7 @@ import type { PresenceService } from "./presence.js";
 import type { RelationService } from "./relations.js";
 import type { RoomStateCache } from "./room-state.js";
 import { combine, type Combined, type ListFilters, type RoomConfig, type SlidingRequest } from "./sliding-request.js";
-import { BUMP_TYPES, bumpFromMemory, isFirstView, needsVisibility, roomResult, serializer, type RoomCtx, type RoomSent } from "./sliding-rooms.js";
+import { isFirstView, needsVisibility, roomResult, serializer, type RoomCtx, type RoomSent } from "./sliding-rooms.js";
 import * as events from "../store/events.js";
 import { Visibility } from "./visibility.js";
 import { extensionResults, type ExtensionDeps } from "./sliding-extensions.js";
@@ -64,24 +64,14 @@ interface Connection {
   tags: { pos: number; byRoom: Map<RoomId, Record<string, unknown>> } | null;
 }
 
-/**
- * What a list needs of a room, without loading its state: the first window of an account in
- * 10,000 rooms reads state only for the rooms in the window.
- */
-interface Facts { lastPos: number; bump?: number | null; encrypted?: boolean; type?: string | null }
-/** Undefined fields of Facts are not known yet: read when a list's filters (or a window) need them. */
 
 /** A room the user may see in lists: their membership, its facts, its activity. */
 interface Candidate { m: Membership; facts: Facts; activity: number }
 
-/** Rooms whose facts are kept (shared by every user); beyond it the memory starts over. */
-const MAX_FACTS = 200_000;
 
 export class SlidingSyncService {
   private readonly conns = new Map<string, Connection>();
-  private readonly facts = new Map<RoomId, Facts>();
-  /** The sender of a membership event, by its position (fixed once written). */
-  private readonly senders = new Map<number, string | null>();
+  private readonly facts: RoomFactsCache;
   dbHealth: DbHealth | null = null;
 
   /**
@@ -90,7 +80,9 @@ export class SlidingSyncService {
    */
   constructor(private readonly shared: boolean, private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache,
     private readonly relations: RelationService, private readonly unread: UnreadService, private readonly typing: TypingService,
-    private readonly presence: PresenceService, private readonly sync: SyncService, private readonly ext: ExtensionDeps) {}
+    private readonly presence: PresenceService, private readonly sync: SyncService, private readonly ext: ExtensionDeps) {
+    this.facts = new RoomFactsCache(db, cache, notifier);
+  }
 
   /** How many connections are held (metrics, tests). */
   get connectionCount(): number { return this.conns.size; }
@@ -207,7 +199,7 @@ export class SlidingSyncService {
 
     // The user's rooms, most recent activity first (MSC: lists).
     const need = { encrypted: req.lists.some((l) => l.filters.isEncrypted !== undefined), type: req.lists.some((l) => !!(l.filters.roomTypes || l.filters.notRoomTypes)) };
-    const { facts, senders } = await this.roomFacts(userId, memberships, need);
+    const { facts, senders } = await this.facts.of(userId, memberships, need);
     const cands: Candidate[] = [];
     for (const m of memberships) {
       const f = facts.get(m.roomId);
@@ -255,7 +247,7 @@ export class SlidingSyncService {
     const rooms: Json = {};
     const next = new Map(prev?.rooms ?? []);
     const ctxBase = { db: this.db, relations: this.relations, who, ignored, now: Date.now(), upTo, prevPos: prev?.pos ?? null, legacy: req.legacy };
-    await this.fillBumps([...chosen.values()].map((e) => e.cand));
+    await this.facts.fillBumps([...chosen.values()].map((e) => e.cand));
     const initialRooms: RoomId[] = [];
     // State is read for the chosen rooms only; visibility and first views' events for all at once.
     await this.cache.loadMany([...chosen.keys()]);
@@ -367,82 +359,6 @@ export class SlidingSyncService {
     if (c.tags && !this.notifier.accountDataChanged(userId, c.tags.pos)) return c.tags.byRoom;
     c.tags = { pos: upTo, byRoom: await accountData.selectRoomAccountDataOfType(this.db, userId, "m.tag") };
     return c.tags.byRoom;
-  }
-
-  /**
-   * Each room's facts, and the sender of the user's own membership event where they are not
-   * joined (kicked or left by themselves; who invited). Facts are kept per room and reused
-   * while the room has had no event since (the room type for good: it never changes); else
-   * derived from its state when the cache holds it; else read, for all such rooms, in one
-   * statement of the parts needed. A wake-up for one message touches one room's facts.
-   */
-  private async roomFacts(userId: UserId, memberships: Membership[], need: { encrypted: boolean; type: boolean }): Promise<{ facts: Map<RoomId, Facts>; senders: Map<RoomId, string | null> }> {
-    const facts = new Map<RoomId, Facts>();
-    const senders = new Map<RoomId, string | null>();
-    const missing: Membership[] = [];
-    const parts = { encrypted: false, type: false, sender: false };
-    for (const m of memberships) {
-      const kept = this.facts.get(m.roomId);
-      const room = this.cache.peek(m.roomId);
-      const last = room ? room.lastPos : this.notifier.roomLastPos(m.roomId);
-      let f = kept && (last === null || last <= kept.lastPos) ? kept : undefined;
-      if (room && (!f || f.encrypted === undefined || f.type === undefined)) {
-        const mem = bumpFromMemory(room);
-        // No bumping event in memory: the kept bump holds if memory reaches back to it.
-        const bump = mem ?? (kept && room.recentFloor <= kept.lastPos ? kept.bump : undefined);
-        const typ = room.get("m.room.create", "")?.content.type;
-        f = { lastPos: room.lastPos, bump, encrypted: room.get("m.room.encryption", "") !== undefined, type: typeof typ === "string" ? typ : null };
-        this.keep(m.roomId, f);
-      }
-      let sender: string | null | undefined = userId;
-      if (m.membership !== "join") {
-        sender = room ? room.get("m.room.member", userId)?.sender ?? null : this.senders.get(m.pos);
-        if (sender !== undefined) senders.set(m.roomId, sender);
-      }
-      const lacks = { encrypted: need.encrypted && f?.encrypted === undefined, type: need.type && (f ?? kept)?.type === undefined, sender: sender === undefined };
-      if (f && !lacks.encrypted && !lacks.type && !lacks.sender) { facts.set(m.roomId, f); continue; }
-      missing.push(m);
-      parts.encrypted ||= lacks.encrypted || (!f && need.encrypted);
-      parts.type ||= lacks.type;
-      parts.sender ||= lacks.sender;
-    }
-    const byId = new Map(missing.map((m) => [m.roomId, m]));
-    for (const r of await selectRoomFacts(this.db, missing.map((m) => m.roomId), userId, parts)) {
-      const kept = this.facts.get(r.roomId);
-      const fresh = kept && kept.lastPos === r.lastPos;
-      const f: Facts = {
-        lastPos: r.lastPos,
-        bump: fresh ? kept.bump : undefined,
-        encrypted: r.encrypted ?? (fresh ? kept.encrypted : undefined),
-        type: r.roomType !== undefined ? r.roomType : kept?.type,
-      };
-      this.keep(r.roomId, f);
-      facts.set(r.roomId, f);
-      const m = byId.get(r.roomId)!;
-      if (r.ownSender !== undefined && m.membership !== "join") {
-        if (this.senders.size >= MAX_FACTS) this.senders.clear();
-        this.senders.set(m.pos, r.ownSender);
-        senders.set(r.roomId, r.ownSender);
-      }
-    }
-    return { facts, senders };
-  }
-
-  /** bump_stamp of the window's joined rooms whose facts lack it: one query for them all. */
-  private async fillBumps(cands: Candidate[]): Promise<void> {
-    const lacking = cands.filter((x) => x.m.membership === "join" && x.facts.bump === undefined);
-    if (lacking.length === 0) return;
-    const found = await events.selectLastPosOfTypes(this.db, lacking.map((x) => x.m.roomId), [...BUMP_TYPES]);
-    for (const x of lacking) {
-      const f: Facts = { ...x.facts, bump: found.get(x.m.roomId) ?? null };
-      x.facts = f;
-      if (this.facts.get(x.m.roomId)?.lastPos === f.lastPos) this.keep(x.m.roomId, f);
-    }
-  }
-
-  private keep(roomId: RoomId, f: Facts): void {
-    if (this.facts.size >= MAX_FACTS && !this.facts.has(roomId)) this.facts.clear();
-    this.facts.set(roomId, f);
   }
 }
 
