@@ -118,10 +118,13 @@ export async function roomResult(c: RoomCtx, m: Membership, room: RoomState, com
   // the senders' memberships are sent again.
   const members = new Set(initial || tl.limited ? [] : sent!.members);
   let state: events.EventRow[];
+  // Did anyone's membership move (heroes and counts then are looked at again)?
+  let membersMoved = initial || !sent!.counts;
   if (initial) state = pick(current, combined);
   else {
     const changes = covered ? latestPerKey(rows)
       : await events.selectStateChangesBetween(c.db, room.roomId, sent!.pos, upper + 1);
+    if (changes.some((r) => r.event.type === "m.room.member")) membersMoved = true;
     state = changes.filter((r) => wants(combined, r.event.type, r.event.state_key!)
       || (combined.lazy && !tl.limited && r.event.type === "m.room.member"));
     if (grew) {
@@ -147,12 +150,21 @@ export async function roomResult(c: RoomCtx, m: Membership, room: RoomState, com
   }
   for (const r of state) if (r.event.type === "m.room.member") members.add(r.event.state_key!);
 
-  const name = strField(room, "m.room.name", "name");
-  const avatar = strField(room, "m.room.avatar", "url");
-  const memberEvents = [...room.interested].map((u) => room.get("m.room.member", u)).filter((e): e is ClientEvent => !!e);
-  const sum = summary(memberEvents, userId, typeof name === "string");
-  const heroes = sum["m.heroes"] ? JSON.stringify((sum["m.heroes"] as string[]).map((u) => hero(room, u))) : undefined;
-  const counts = JSON.stringify([sum["m.joined_member_count"], sum["m.invited_member_count"]]);
+  // Names, heroes and counts as of the timeline's end: a room the user left shows nothing later.
+  const at = (type: string, key = "") => current.get(`${type}\u0000${key}`)?.event;
+  const name = strField(at("m.room.name"), "name");
+  const avatar = strField(at("m.room.avatar"), "url");
+  let heroes = sent?.heroes;
+  let counts = sent?.counts;
+  if (membersMoved || (typeof name === "string") !== (typeof sent?.name === "string")) {
+    const memberEvents = upper >= room.lastPos
+      ? [...room.interested].map((u) => room.get("m.room.member", u)).filter((e): e is ClientEvent => !!e)
+      : [...current.values()].map((r) => r.event).filter((e) => e.type === "m.room.member" && (e.content.membership === "join" || e.content.membership === "invite"));
+    const sum = summary(memberEvents, userId, typeof name === "string");
+    heroes = sum["m.heroes"] ? JSON.stringify((sum["m.heroes"] as string[]).map((u) => hero(at("m.room.member", u), u))) : undefined;
+    counts = JSON.stringify([sum["m.joined_member_count"], sum["m.invited_member_count"]]);
+  }
+  const [joinedCount, invitedCount] = JSON.parse(counts!) as [number, number];
   const first = initial;
   const changed = <T>(now: T, before: T | undefined) => first || now !== before;
   const json: Json = {
@@ -163,7 +175,7 @@ export async function roomResult(c: RoomCtx, m: Membership, room: RoomState, com
     ...(heroes !== undefined && changed(heroes, sent?.heroes) ? { heroes: JSON.parse(heroes) } : {}),
     ...(changed(c.dm, sent?.isDm) && (c.dm || !first) ? { is_dm: c.dm } : {}),
     ...(changed(c.bump, sent?.bump) ? { bump_stamp: c.bump } : {}),
-    ...(changed(counts, sent?.counts) ? { joined_count: sum["m.joined_member_count"], invited_count: sum["m.invited_member_count"] } : {}),
+    ...(changed(counts, sent?.counts) ? { joined_count: joinedCount, invited_count: invitedCount } : {}),
     required_state: state.map(ser),
     // Serialised by the caller, once every room's events have their bundled aggregations.
     timeline: tl.events,
@@ -188,15 +200,14 @@ export function serializer(c: { who: Requester; now: number }): (r: events.Event
 }
 
 /** A string field of a state event: the value, null when the event is there without it, undefined when there is no event. */
-function strField(room: RoomState, type: string, field: string): string | null | undefined {
-  const e = room.get(type, "");
+function strField(e: ClientEvent | undefined, field: string): string | null | undefined {
   if (!e) return undefined;
   const v = e.content[field];
   return typeof v === "string" && v !== "" ? v : null;
 }
 
-function hero(room: RoomState, userId: string): Json {
-  const c = room.get("m.room.member", userId)?.content ?? {};
+function hero(member: ClientEvent | undefined, userId: string): Json {
+  const c = member?.content ?? {};
   return {
     user_id: userId,
     ...(typeof c.displayname === "string" ? { displayname: c.displayname } : {}),

@@ -242,6 +242,7 @@ describe("simplified sliding sync (MSC4186)", () => {
     expect((await b.post(`/_matrix/client/v3/rooms/${enc(left)}/leave`, {})).status).to.equal(200);
     expect((await a.post(`/_matrix/client/v3/rooms/${enc(kicked)}/kick`, { user_id: b.userId })).status).to.equal(200);
     await send(a, kicked, "after the kick");
+    await setState(a, kicked, "m.room.name", { name: "Renamed after the kick" });
     const next = await ss(b, { lists: { all: list([0, 9]) } }, `?pos=${enc(res.pos)}`);
     expect(next.rooms[left].membership).to.equal("leave");
     expect(next.rooms[left].timeline.map((e: any) => e.type)).to.deep.equal(["m.room.member"]);
@@ -249,6 +250,10 @@ describe("simplified sliding sync (MSC4186)", () => {
     expect(next.rooms[kicked].timeline.some((e: any) => e.content.body === "after the kick")).to.equal(false);
     const fresh = await ss(b, { conn_id: "new", lists: { all: list([0, 9]) } });
     expect(Object.keys(fresh.rooms)).to.deep.equal([kicked]);
+    // What happened after the kick stays hidden: the name, the state, the members.
+    expect(fresh.rooms[kicked].name).to.equal("Kicked");
+    expect(fresh.rooms[kicked].required_state.map((e: any) => e.content.name)).to.deep.equal(["Kicked"]);
+    expect(fresh.rooms[kicked].timeline.every((e: any) => e.content.body !== "after the kick")).to.equal(true);
   });
 
   it("over the WebSocket: sliding_sync answers, then pushes each response with news; a new command changes the window", async () => {
