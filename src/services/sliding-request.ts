@@ -32,6 +32,8 @@ export interface ListSpec { key: string; ranges: [number, number][] | null; conf
 
 export interface SlidingRequest {
   connId: string;
+  /** Echoed in the response, so a client knows which of its requests it answers (matrix-rust-sdk). */
+  txnId?: string;
   pos: string | null;
   timeoutMs: number;
   setPresence?: "online" | "offline" | "unavailable";
@@ -61,6 +63,7 @@ const bodySchema: Schema = {
   type: "object",
   properties: {
     conn_id: { type: "string", maxLength: 255 },
+    txn_id: { type: "string", maxLength: 255 },
     pos: { type: "string", maxLength: 255 },
     timeout: { type: "integer", minimum: 0 },
     set_presence: { type: "string" },
@@ -128,6 +131,7 @@ export function parseSlidingRequest(body: unknown, query: Record<string, string 
   }
   return {
     connId: b.conn_id ?? "",
+    txnId: b.txn_id,
     pos: b.pos ?? query.pos ?? null,
     timeoutMs,
     setPresence,

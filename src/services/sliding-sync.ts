@@ -128,7 +128,7 @@ export class SlidingSyncService {
     for (;;) {
       const out = await this.compute(who, c, prev, req);
       const cancelled = signal?.aborted === true || shutdown?.aborted === true;
-      if (!prev || out.news || Date.now() >= deadline || cancelled) return { body: await this.commit(c, out.snapshot, out.body), news: out.news };
+      if (!prev || out.news || Date.now() >= deadline || cancelled) return { body: await this.commit(c, out.snapshot, out.body, req.txnId), news: out.news };
       // Nothing new: wait on the notifier as /sync does, from what this compute read.
       waitFrom = { pos: Math.max(waitFrom!.pos, out.snapshot.pos), typing: out.snapshot.typing, presence: out.snapshot.presence };
       if (this.dbHealth?.down) throw databaseAway();
@@ -136,7 +136,7 @@ export class SlidingSyncService {
       if (this.dbHealth?.down) throw databaseAway();
       if (Date.now() >= deadline || signal?.aborted || shutdown?.aborted) {
         const last = await this.compute(who, c, prev, req);
-        return { body: await this.commit(c, last.snapshot, last.body), news: last.news };
+        return { body: await this.commit(c, last.snapshot, last.body, req.txnId), news: last.news };
       }
     }
   }
@@ -162,11 +162,11 @@ export class SlidingSyncService {
     return conn.snapshots.find((s) => s.seq === t.ephemeral[3]) ?? null;
   }
 
-  private async commit(c: Connection, snap: Snapshot, body: Json): Promise<Json> {
+  private async commit(c: Connection, snap: Snapshot, body: Json, txnId?: string): Promise<Json> {
     c.snapshots.push(snap);
     if (c.snapshots.length > SNAPSHOTS_KEPT) c.snapshots.splice(0, c.snapshots.length - SNAPSHOTS_KEPT);
     if (this.shared) await sliding.upsertConnection(this.db, c.key, c.userId, encodeConnection(c, snap), Date.now());
-    return { pos: formatToken(snap.pos, [snap.typing, snap.presence, c.nonce, snap.seq]), ...body };
+    return { ...(txnId !== undefined ? { txn_id: txnId } : {}), pos: formatToken(snap.pos, [snap.typing, snap.presence, c.nonce, snap.seq]), ...body };
   }
 
   private async load(key: string, userId: UserId): Promise<Connection | null> {

@@ -255,7 +255,7 @@ export class WsConnection {
         // messages pushed are acknowledged by the next request's `since`.
         const td = (last.extensions as { to_device?: { next_batch?: string } } | undefined)?.to_device;
         const res = await this.s.slidingSync.run(user, {
-          ...req, pos: String(last.pos), timeoutMs: waitMs, subscriptions: new Map(), unsubscribe: [],
+          ...req, txnId: undefined, pos: String(last.pos), timeoutMs: waitMs, subscriptions: new Map(), unsubscribe: [],
           extensions: td?.next_batch ? { to_device: { since: td.next_batch } } : {},
         }, sub.signal, this.s.shutdown.signal);
         if (sub.signal.aborted || this.closed) return;

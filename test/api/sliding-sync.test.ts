@@ -84,7 +84,8 @@ describe("simplified sliding sync (MSC4186)", () => {
       expect(r.status, String(pos)).to.equal(400);
       expect(r.body.errcode).to.equal("M_UNKNOWN_POS");
     }
-    const again1 = await ss(a, { lists: { all: list([0, 9]) }, pos: res.pos });
+    const again1 = await ss(a, { lists: { all: list([0, 9]) }, pos: res.pos, txn_id: "retry-1" });
+    expect(again1.txn_id).to.equal("retry-1"); // echoed (matrix-rust-sdk matches responses to requests by it)
     const again2 = await ss(a, { lists: { all: list([0, 9]) }, pos: res.pos });
     expect(again1.rooms).to.deep.equal({});
     expect(again2.rooms).to.deep.equal({});
