@@ -80,8 +80,24 @@ export class Intent {
   }
 
   async readReceipt(roomId: string, eventId: string): Promise<void> {
+    await this.receipt(roomId, eventId, "m.read");
+  }
+
+  /**
+   * The homeserver's delivered receipt (org.ganglion.delivered): the remote side has the
+   * message. Other homeservers refuse the type; that is not an error for the bridge.
+   */
+  async deliveredReceipt(roomId: string, eventId: string): Promise<void> {
+    try {
+      await this.receipt(roomId, eventId, "org.ganglion.delivered");
+    } catch (e) {
+      if ((e as { errcode?: string }).errcode !== "M_INVALID_PARAM") throw e;
+    }
+  }
+
+  private async receipt(roomId: string, eventId: string, type: string): Promise<void> {
     await this.ensureJoined(roomId);
-    await this.call("POST", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/receipt/m.read/${encodeURIComponent(eventId)}`, {});
+    await this.call("POST", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/receipt/${type}/${encodeURIComponent(eventId)}`, {});
   }
 
   async typing(roomId: string, typing: boolean, timeoutMs = 30_000): Promise<void> {

@@ -215,7 +215,10 @@ export class WhatsAppBridge extends BridgeBase<WhatsAppConfig> {
     const msg = await this.store.messageByRemote(NETWORK, s.id);
     if (!msg) return;
     if (s.status === "read" || s.status === "delivered") {
-      if (s.status === "read") await this.intents.for(this.ghostId(s.recipient_id)).readReceipt(msg.roomId, msg.eventId);
+      // WhatsApp's ticks onto the customer's ghost: delivered, then read.
+      const ghost = this.intents.for(this.ghostId(s.recipient_id));
+      if (s.status === "read") await ghost.readReceipt(msg.roomId, msg.eventId);
+      else await ghost.deliveredReceipt(msg.roomId, msg.eventId);
     } else if (s.status === "failed") {
       const e = s.errors?.[0];
       const why = e?.code === 131047

@@ -15,6 +15,7 @@ export interface Config {
   auth: { refresh_tokens: boolean; access_token_lifetime_ms: number };
   rooms: { default_version: string };
   presence: { enabled: boolean; offline_after_ms: number; max_room_members: number };
+  delivery_receipts: { enabled: boolean; max_room_members: number; min_interval_ms: number };
   rate_limiting: { enabled: boolean; login: RateLimit; registration: RateLimit; requests: RateLimit };
   http: {
     max_body_bytes: number; cors_origins: string[]; trust_proxy: boolean | string[];
@@ -94,6 +95,11 @@ export const configSchema = {
       enabled: { type: "boolean", default: true },
       offline_after_ms: { type: "integer", minimum: 100, default: 300000 },
       max_room_members: { type: "integer", minimum: 0, default: 1000 },
+    }),
+    delivery_receipts: section({
+      enabled: { type: "boolean", default: true },
+      max_room_members: { type: "integer", minimum: 0, default: 100 },
+      min_interval_ms: { type: "integer", minimum: 0, default: 1000 },
     }),
     rate_limiting: section({
       enabled: { type: "boolean", default: true },

@@ -41,6 +41,7 @@ import { PushService } from "./pushers.js";
 import { NotificationService } from "./notifications.js";
 import { ReportService } from "./reports.js";
 import { SlidingSyncService } from "./sliding-sync.js";
+import { DeliveryReceipts } from "./delivery-receipts.js";
 import { loadRegistrations } from "../config/appservices.js";
 import { AppserviceRegistry } from "./appservices.js";
 import { AppserviceDelivery } from "./appservice-delivery.js";
@@ -67,6 +68,7 @@ export interface Services {
   reader: RoomReadService;
   sync: SyncService;
   slidingSync: SlidingSyncService;
+  delivered: DeliveryReceipts;
   accountData: AccountDataService;
   directory: DirectoryService;
   receipts: ReceiptService;
@@ -165,6 +167,8 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const dbHealth = new DbHealth(db);
   const sync = new SyncService(db, roomCache, notifier, memberships, receipts, typing, presence, unread, relations, keys);
   sync.dbHealth = dbHealth;
+  const delivered = new DeliveryReceipts(db, roomCache, notifier, memberships, receipts, config.delivery_receipts, log.child({ module: "delivered" }));
+  sync.onAck = (u, pos) => delivered.ack(u, pos);
   const slidingSync = new SlidingSyncService(bus.clustered, db, roomCache, notifier, memberships, relations, unread, typing, presence, sync,
     { db, notifier, keys, receipts, typing, cache: roomCache, members: memberships });
   slidingSync.dbHealth = dbHealth;
@@ -191,6 +195,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     search: new SearchService(db, config, memberships, roomCache, relations),
     sync,
     slidingSync,
+    delivered,
     dbHealth,
     legacy: new LegacyStreams(db, sync, reader, presence, directory, notifier, typing, receipts, roomCache),
     accountData,

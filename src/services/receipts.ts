@@ -6,10 +6,11 @@ import * as events from "../store/events.js";
 import * as store from "../store/receipts.js";
 import type { AccountDataService } from "./account-data.js";
 import type { Notifier } from "./notifier.js";
-import type { RoomStateCache } from "./room-state.js";
+import type { RoomState, RoomStateCache } from "./room-state.js";
 import type { UnreadService } from "./unread.js";
 
-export const RECEIPT_TYPES = ["m.read", "m.read.private", "m.fully_read"] as const;
+/** The spec's receipt types, and our delivered receipt (docs/delivery-receipts.md), which clients may also set. */
+export const RECEIPT_TYPES = ["m.read", "m.read.private", "m.fully_read", "org.ganglion.delivered"] as const;
 
 export class ReceiptService {
   constructor(
@@ -36,11 +37,23 @@ export class ReceiptService {
       await this.accountData.set(userId, roomId, "m.fully_read", { event_id: eventId }, true);
       return;
     }
+    if (type === "org.ganglion.delivered") {
+      if (threadId !== undefined) throw new MatrixError(400, "M_INVALID_PARAM", "org.ganglion.delivered cannot be threaded");
+      return this.delivered(userId, room, eventId, ev.pos);
+    }
     const pos = await this.db.transaction((trx) => store.upsertReceipt(trx, { roomId, userId, type, threadId: threadId ?? "", eventId, eventPos: ev.pos, ts: Date.now() }));
     if (pos === null) return;
     this.unread.forget(userId, roomId);
     // A private receipt concerns its owner only; a public one everyone in the room.
     this.notifier.receipt(roomId, type === "m.read.private" ? [userId] : [...room.interested], pos);
+    await this.notifier.reach(pos);
+  }
+
+  /** Moves the user's delivered watermark in the room forward to the event (never back). */
+  async delivered(userId: UserId, room: RoomState, eventId: string, eventPos: number): Promise<void> {
+    const pos = await this.db.transaction((trx) => store.upsertReceipt(trx, { roomId: room.roomId, userId, type: "org.ganglion.delivered", threadId: "", eventId, eventPos, ts: Date.now() }));
+    if (pos === null) return;
+    this.notifier.receipt(room.roomId, [...room.interested], pos);
     await this.notifier.reach(pos);
   }
 

@@ -43,6 +43,8 @@ export interface SlidingRequest {
   extensions: Record<string, Record<string, unknown>>;
   /** Synapse's form: answer with `invite_state`, `unstable_expanded_timeline`. */
   legacy: boolean;
+  /** The WebSocket's own follow-up requests: the client acknowledges with `ack` frames instead. */
+  noAck?: boolean;
 }
 
 const pattern: Schema = { type: "object", properties: { type: { type: "string", maxLength: 255 }, state_key: { type: "string", maxLength: 255 } } };

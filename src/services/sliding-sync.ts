@@ -111,8 +111,9 @@ export class SlidingSyncService {
         }
       }
       if (!prev) throw new MatrixError(400, "M_UNKNOWN_POS", "Unknown position: start the connection again");
-      // The client processed `prev`: older snapshots are done with.
+      // The client processed `prev`: older snapshots are done with, and its events are delivered.
       conn!.snapshots = conn!.snapshots.slice(conn!.snapshots.indexOf(prev));
+      if (!req.noAck) this.sync.onAck?.(who.userId, prev.pos);
     } else {
       conn = this.open(key, who.userId);
     }

@@ -27,6 +27,8 @@ export interface SyncOptions {
    * this key ("state_after", or the unstable name matrix-js-sdk asks for), instead of `state`.
    */
   stateAfter?: "state_after" | "org.matrix.msc4222.state_after";
+  /** The WebSocket's own follow-up syncs: the client acknowledges with `ack` frames instead. */
+  noAck?: boolean;
   filter: Filter;
   /** The client went away. */
   signal?: AbortSignal;

@@ -50,6 +50,8 @@ export class SyncService {
   }
 
   readonly lazyMembers = new LazyMembers();
+  /** A device acknowledged a position (delivered receipts: delivery-receipts.ts). */
+  onAck: ((userId: UserId, pos: number) => void) | null = null;
 
   /** Set when the process watches the database's health: long-polls then fail fast in an outage. */
   dbHealth: DbHealth | null = null;
@@ -83,7 +85,10 @@ export class SyncService {
       if (since > this.notifier.currentPos) since = this.notifier.currentPos;
     }
     if (o.setPresence !== "offline") await this.presence.set(who.userId, o.setPresence ?? "online");
-    if (since !== null) await this.prepare(who, since);
+    if (since !== null) {
+      if (!o.noAck) this.onAck?.(who.userId, since); // the device has everything up to `since`
+      await this.prepare(who, since);
+    }
     for (;;) {
       const cancelled = () => o.signal?.aborted === true || o.shutdown?.aborted === true;
       if (since !== null && !o.fullState && this.notifier.hasNews(who.userId, since) === false

@@ -50,6 +50,8 @@ const authParams: Schema = { type: "object", required: ["access_token"], propert
 /** An outage fails every socket's sync at once: one line a minute, with a count. */
 const syncFailures = new Throttled(60_000);
 
+const ackParams: Schema = { type: "object", properties: { next_batch: { type: "string", maxLength: 255 }, pos: { type: "string", maxLength: 255 } } };
+
 const syncParams: Schema = {
   type: "object",
   properties: {
@@ -146,8 +148,9 @@ export class WsConnection {
   private async dispatch(id: FrameId, method: string, params: Record<string, unknown>): Promise<void> {
     if (method === "ping") return this.reply(id, {});
     if (method === "auth") return this.reply(id, await this.auth(params));
-    if (method !== "sync" && method !== "sliding_sync" && !(method in COMMANDS)) throw new MatrixError(400, "M_UNRECOGNIZED", `Unknown method ${method}`);
+    if (method !== "sync" && method !== "sliding_sync" && method !== "ack" && !(method in COMMANDS)) throw new MatrixError(400, "M_UNRECOGNIZED", `Unknown method ${method}`);
     const user = await this.requester();
+    if (method === "ack") return this.ack(id, user, params);
     if (method === "sync") return this.subscribe(id, user, params);
     if (method === "sliding_sync") return this.subscribeSliding(id, user, params);
     const cmd = COMMANDS[method]!;
@@ -191,6 +194,21 @@ export class WsConnection {
     }
   }
 
+  /**
+   * `ack`: the client has applied a pushed frame (`next_batch` of a sync frame, or `pos` of a
+   * sliding sync one): its events are delivered (delivered receipts, docs/delivery-receipts.md).
+   */
+  private ack(id: FrameId, user: Requester, params: Record<string, unknown>): void {
+    const v = validatorOf("ack", ackParams);
+    if (!v(params)) throw schemaError(v.errors);
+    const token = (params.next_batch ?? params.pos) as string | undefined;
+    if (token === undefined) throw new MatrixError(400, "M_MISSING_PARAM", "ack needs next_batch or pos");
+    const t = parseToken(token, "next_batch");
+    // Never past what the server has sent: a made-up token acknowledges nothing more.
+    this.s.delivered.ack(user.userId, Math.min(t.pos, this.s.notifier.currentPos));
+    this.reply(id, {});
+  }
+
   /** `sync`: (re)subscribes; the answer is the first sync response, then changes are pushed. */
   private async subscribe(id: FrameId, user: Requester, params: Record<string, unknown>): Promise<void> {
     const v = validatorOf("sync", syncParams);
@@ -215,7 +233,7 @@ export class WsConnection {
         const user = Date.now() - this.checkedAt > RECHECK_MS ? await this.requester() : this.user!;
         const t = parseToken(token);
         const res = await this.s.sync.sync(user, {
-          ...opts, since: t.pos, sinceTyping: t.ephemeral[0] ?? 0, sincePresence: t.ephemeral[1] ?? 0, sinceToDevice: t.ephemeral[2],
+          ...opts, noAck: true, since: t.pos, sinceTyping: t.ephemeral[0] ?? 0, sincePresence: t.ephemeral[1] ?? 0, sinceToDevice: t.ephemeral[2],
           timeoutMs: waitMs, signal: sub.signal, shutdown: this.s.shutdown.signal,
         });
         if (sub.signal.aborted || this.closed) return;
@@ -255,7 +273,7 @@ export class WsConnection {
         // messages pushed are acknowledged by the next request's `since`.
         const td = (last.extensions as { to_device?: { next_batch?: string } } | undefined)?.to_device;
         const res = await this.s.slidingSync.run(user, {
-          ...req, txnId: undefined, pos: String(last.pos), timeoutMs: waitMs, subscriptions: new Map(), unsubscribe: [],
+          ...req, txnId: undefined, noAck: true, pos: String(last.pos), timeoutMs: waitMs, subscriptions: new Map(), unsubscribe: [],
           extensions: td?.next_batch ? { to_device: { since: td.next_batch } } : {},
         }, sub.signal, this.s.shutdown.signal);
         if (sub.signal.aborted || this.closed) return;

@@ -94,6 +94,13 @@ describe("WhatsApp bridge", function () {
     expect(out.text.body).to.equal("Alice: Yes, in blue.");
     expect(out.biz_opaque_callback_data).to.equal(sent.body.event_id);
     const wamid = await waitFor(async () => (await bridge.store.messageByEvent(sent.body.event_id))?.remoteId);
+    // WhatsApp's "delivered" becomes the customer ghost's delivered receipt, then "read" its read receipt.
+    expect(await fake.deliver(webhook, fake.status(wamid, "delivered", "16505551234"))).to.equal(200);
+    await waitFor(async () => {
+      const s = await alice.get("/_matrix/client/v3/sync");
+      const r = (s.body.rooms.join[roomId]?.ephemeral.events ?? []).find((e: any) => e.type === "m.receipt");
+      return r?.content[sent.body.event_id]?.["org.ganglion.delivered"]?.["@whatsapp_16505551234:localhost"];
+    }, 15_000, "the ghost's delivered receipt");
     expect(await fake.deliver(webhook, fake.status(wamid, "read", "16505551234"))).to.equal(200);
     await waitFor(async () => {
       const s = await alice.get("/_matrix/client/v3/sync");
