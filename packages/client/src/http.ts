@@ -1,0 +1,74 @@
+// What goes over HTTP with the same token: history, search, media, redactions.
+import type { Json, MatrixEvent } from "./types.js";
+
+/** A Matrix error answer: `errcode` and `error` from the server, and the HTTP status. */
+export class MatrixError extends Error {
+  constructor(readonly errcode: string, readonly error: string, readonly status = 0, readonly body: Json = {}) {
+    super(`${errcode}: ${error}`);
+    this.name = "MatrixError";
+  }
+
+  static from(body: unknown, status = 0): MatrixError {
+    const b = (body && typeof body === "object" ? body : {}) as Json;
+    return new MatrixError(typeof b.errcode === "string" ? b.errcode : "M_UNKNOWN", typeof b.error === "string" ? b.error : `HTTP ${status}`, status, b);
+  }
+}
+
+const enc = encodeURIComponent;
+
+export class Http {
+  constructor(private readonly baseUrl: string, private readonly token: () => string, private readonly fetchFn: typeof fetch = globalThis.fetch.bind(globalThis)) {}
+
+  async json<T = Json>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.fetchFn(this.baseUrl + path, {
+      method,
+      headers: { Authorization: `Bearer ${this.token()}`, ...(body !== undefined ? { "Content-Type": "application/json" } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    let parsed: unknown = {};
+    try { parsed = text ? JSON.parse(text) : {}; } catch { parsed = { errcode: "M_NOT_JSON", error: text.slice(0, 200) }; }
+    if (!res.ok) throw MatrixError.from(parsed, res.status);
+    return parsed as T;
+  }
+
+  /** GET /rooms/{roomId}/messages: a page of history. */
+  messages(roomId: string, opts: { from?: string; dir?: "b" | "f"; limit?: number; filter?: Json } = {}): Promise<{ chunk: MatrixEvent[]; start: string; end?: string; state?: MatrixEvent[] }> {
+    const q = new URLSearchParams({ dir: opts.dir ?? "b", limit: String(opts.limit ?? 20) });
+    if (opts.from) q.set("from", opts.from);
+    if (opts.filter) q.set("filter", JSON.stringify(opts.filter));
+    return this.json("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/messages?${q}`);
+  }
+
+  /** POST /search over room events. */
+  search(term: string, opts: { rooms?: string[]; orderBy?: "rank" | "recent"; nextBatch?: string } = {}): Promise<Json> {
+    const q = opts.nextBatch ? `?next_batch=${enc(opts.nextBatch)}` : "";
+    return this.json("POST", `/_matrix/client/v3/search${q}`, {
+      search_categories: { room_events: { search_term: term, order_by: opts.orderBy ?? "rank", ...(opts.rooms ? { filter: { rooms: opts.rooms } } : {}) } },
+    });
+  }
+
+  /** PUT /rooms/{roomId}/redact/{eventId}/{txnId} */
+  redact(roomId: string, eventId: string, txnId: string, reason?: string): Promise<{ event_id: string }> {
+    return this.json("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/redact/${enc(eventId)}/${enc(txnId)}`, reason ? { reason } : {});
+  }
+
+  /** POST /_matrix/media/v3/upload: the content URI of the upload. */
+  async upload(data: Blob | Uint8Array | ArrayBuffer, contentType: string, filename?: string): Promise<string> {
+    const res = await this.fetchFn(`${this.baseUrl}/_matrix/media/v3/upload${filename ? `?filename=${enc(filename)}` : ""}`, {
+      method: "POST", headers: { Authorization: `Bearer ${this.token()}`, "Content-Type": contentType }, body: data as never,
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw MatrixError.from(body, res.status);
+    return (body as { content_uri: string }).content_uri;
+  }
+
+  /** GET /_matrix/client/v1/media/download/{server}/{mediaId} (authenticated media). */
+  async download(mxc: string): Promise<{ data: ArrayBuffer; contentType: string | null }> {
+    const m = /^mxc:\/\/([^/]+)\/([^/?#]+)$/.exec(mxc);
+    if (!m) throw new MatrixError("M_INVALID_PARAM", "Not a content URI");
+    const res = await this.fetchFn(`${this.baseUrl}/_matrix/client/v1/media/download/${enc(m[1]!)}/${enc(m[2]!)}`, { headers: { Authorization: `Bearer ${this.token()}` } });
+    if (!res.ok) throw MatrixError.from(await res.json().catch(() => ({})), res.status);
+    return { data: await res.arrayBuffer(), contentType: res.headers.get("content-type") };
+  }
+}
