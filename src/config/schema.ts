@@ -16,7 +16,7 @@ export interface Config {
   rooms: { default_version: string };
   presence: { enabled: boolean; offline_after_ms: number; max_room_members: number };
   delivery_receipts: { enabled: boolean; max_room_members: number; min_interval_ms: number };
-  rate_limiting: { enabled: boolean; login: RateLimit; registration: RateLimit; requests: RateLimit };
+  rate_limiting: { enabled: boolean; login: RateLimit; registration: RateLimit; requests: RateLimit; per_user: { send: number; typing: number; search: number; history: number } };
   http: {
     max_body_bytes: number; cors_origins: string[]; trust_proxy: boolean | string[];
     headers_timeout_ms: number; request_timeout_ms: number; max_connections_per_address: number;
@@ -26,7 +26,7 @@ export interface Config {
   user_directory: { search_all_users: boolean };
   voip: { turn_uris: string[]; turn_shared_secret: string | null; turn_ttl_ms: number };
   search: { enabled: boolean; language: string; statement_timeout_ms: number; max_terms: number };
-  websocket: { enabled: boolean; auth_timeout_ms: number; ping_interval_ms: number; max_buffered_bytes: number; slow_timeout_ms: number };
+  websocket: { enabled: boolean; auth_timeout_ms: number; ping_interval_ms: number; max_buffered_bytes: number; slow_timeout_ms: number; max_sockets_per_user: number };
   logging: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
 }
 
@@ -106,6 +106,12 @@ export const configSchema = {
       login: rateLimit(1, 20),
       registration: rateLimit(1, 20),
       requests: rateLimit(50, 200),
+      per_user: section({
+        send: { type: "integer", minimum: 0, default: 10 },
+        typing: { type: "integer", minimum: 0, default: 5 },
+        search: { type: "integer", minimum: 0, default: 2 },
+        history: { type: "integer", minimum: 0, default: 5 },
+      }),
     }),
     http: section({
       max_body_bytes: { type: "integer", minimum: 65536, default: 1048576 },
@@ -139,6 +145,7 @@ export const configSchema = {
       ping_interval_ms: { type: "integer", minimum: 100, maximum: 600000, default: 30000 },
       max_buffered_bytes: { type: "integer", minimum: 65536, default: 8388608 },
       slow_timeout_ms: { type: "integer", minimum: 100, maximum: 600000, default: 30000 },
+      max_sockets_per_user: { type: "integer", minimum: 0, default: 5 },
     }),
     metrics: section({
       enabled: { type: "boolean", default: true },

@@ -10,6 +10,7 @@ import type { Requester } from "../services/tokens.js";
 import { MatrixError, databaseAway, notJson } from "./errors.js";
 import { extractAccessToken, missingToken } from "./auth.js";
 import { compile, schemaError, type Schema } from "./validate.js";
+import type { Action } from "./action-limits.js";
 import type { Metrics } from "../metrics.js";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -40,6 +41,8 @@ export interface RouteDef<B = any> {
   body?: Schema;
   /** Allow guests (spec: guest access). Default false. */
   guest?: boolean;
+  /** A per-user limited action (rate_limiting.per_user): sends, typing, search, history. */
+  action?: Action;
   /** The body is bytes (media uploads), up to media.max_upload_bytes, handed over as a Buffer. */
   raw?: boolean;
   handler(ctx: Ctx<B>, services: Services): Promise<unknown> | unknown;
@@ -176,6 +179,7 @@ export async function invoke(def: RouteDef, validator: ValidateFunction<unknown>
   // Application services registered with rate_limited: false are exempt (spec: registration).
   if (user && !(user.appserviceId && services.appservices.get(user.appserviceId)?.rate_limited === false)) {
     services.limits.requests.take(`user:${user.userId}`);
+    if (def.action) await services.limits.actions.take(def.action, user.userId);
   }
   if (def.method !== "GET" && !def.raw) {
     checkJson(inv.body);

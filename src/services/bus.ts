@@ -34,8 +34,29 @@ export interface Bus {
   setEphemeral(key: string, value: string | null, ttlMs: number): void;
   /** Every live ephemeral value under `prefix`, with its remaining TTL in ms. */
   scanEphemeral(prefix: string): Promise<{ key: string; value: string; ttlMs: number }[]>;
+  /**
+   * One hit in a sliding window shared by every process: allowed if fewer than `limit` hits
+   * fell in the last `windowMs`, else how long until one leaves it. Null: no shared store now
+   * (one process, or Redis down): the caller counts in memory.
+   */
+  slidingWindow(key: string, windowMs: number, limit: number): Promise<{ allowed: boolean; retryAfterMs: number } | null>;
   close(): Promise<void>;
 }
+
+/**
+ * The window as one atomic script: drop hits older than the window, refuse if `limit` remain
+ * (answering when the oldest leaves), else record this one. Members are unique per call.
+ */
+const SLIDING_WINDOW_LUA = `
+local now = tonumber(ARGV[1]); local window = tonumber(ARGV[2]); local limit = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, math.max(1, tonumber(oldest[2]) + window - now)}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], window)
+return {1, 0}`;
 
 /** One process, nobody to tell. */
 export class LocalBus implements Bus {
@@ -46,6 +67,7 @@ export class LocalBus implements Bus {
   onStatus(): void {}
   setEphemeral(): void {}
   async scanEphemeral(): Promise<{ key: string; value: string; ttlMs: number }[]> { return []; }
+  async slidingWindow(): Promise<null> { return null; }
   async close(): Promise<void> {}
 }
 
@@ -115,6 +137,18 @@ export class RedisBus implements Bus {
     const k = this.prefix + key;
     const p = value === null ? this.pub.del(k) : this.pub.set(k, value, "PX", Math.max(1, Math.round(ttlMs)));
     p.catch(() => undefined);
+  }
+
+  private hits = 0;
+
+  async slidingWindow(key: string, windowMs: number, limit: number): Promise<{ allowed: boolean; retryAfterMs: number } | null> {
+    if (this.pub.status !== "ready") return null;
+    try {
+      const r = await this.pub.eval(SLIDING_WINDOW_LUA, 1, this.prefix + key, Date.now(), windowMs, limit, `${this.origin}:${++this.hits}`) as [number, number];
+      return { allowed: r[0] === 1, retryAfterMs: Number(r[1]) };
+    } catch {
+      return null; // Redis went away mid-call: memory answers
+    }
   }
 
   async scanEphemeral(prefix: string): Promise<{ key: string; value: string; ttlMs: number }[]> {

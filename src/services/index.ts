@@ -8,6 +8,7 @@ import { ProfileService } from "./profiles.js";
 import { TokenService } from "./tokens.js";
 import { UiaService } from "./uia.js";
 import { RateLimiter } from "../http/rate-limit.js";
+import { ActionLimiter } from "../http/action-limits.js";
 import * as events from "../store/events.js";
 import { AccountDataService } from "./account-data.js";
 import { DirectoryService } from "./directory.js";
@@ -55,7 +56,7 @@ export interface Services {
   devices: DeviceService;
   profiles: ProfileService;
   uia: UiaService;
-  limits: { login: RateLimiter; registration: RateLimiter; requests: RateLimiter };
+  limits: { login: RateLimiter; registration: RateLimiter; requests: RateLimiter; actions: ActionLimiter };
   notifier: Notifier;
   roomCache: RoomStateCache;
   memberships: MembershipCache;
@@ -186,6 +187,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
       login: new RateLimiter(rl.login, rl.enabled),
       registration: new RateLimiter(rl.registration, rl.enabled),
       requests: new RateLimiter(rl.requests, rl.enabled),
+      actions: new ActionLimiter(bus, rl),
     },
     notifier, roomCache, memberships, writer, rooms,
     membership,

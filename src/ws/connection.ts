@@ -27,6 +27,8 @@ export const CLOSE = {
   UNAUTHENTICATED: 4001,
   /** The peer did not take its frames fast enough: reconnect and resume with `since`. */
   TOO_SLOW: 4008,
+  /** The user opened more sockets than websocket.max_sockets_per_user: this, the oldest, is closed. */
+  TOO_MANY: 4009,
   /** The server is stopping. */
   GOING_AWAY: 1001,
 } as const;
@@ -76,6 +78,9 @@ export class WsConnection {
   private checkedAt = 0;
 
   get userId(): string | null { return this.user?.userId ?? null; }
+
+  /** Called once the connection knows its user (the socket limit per user is checked then). */
+  onAuthenticated: (() => void) | null = null;
 
   /** The user's tokens may have been revoked: check this connection's now (closes it if so). */
   recheck(): void {
@@ -178,6 +183,7 @@ export class WsConnection {
     }
     this.token = token;
     if (this.authTimer) clearTimeout(this.authTimer);
+    this.onAuthenticated?.();
     return { user_id: this.user.userId, device_id: this.user.deviceId };
   }
 

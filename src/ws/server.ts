@@ -29,18 +29,43 @@ function refuse(socket: Duplex, err: MatrixError): void {
  * The upgrade's callback, made outside the request's scope so that an open connection keeps
  * nothing of its upgrade request alive (a few KiB per socket, with 10,000 of them).
  */
-function adopt(conns: Map<WebSocket, WsConnection>, s: Services, ip: string, log: Logger, auth: { user: Requester; token: string } | null) {
+function adopt(conns: Map<WebSocket, WsConnection>, byUser: Map<string, WsConnection[]>, s: Services, ip: string, log: Logger, auth: { user: Requester; token: string } | null) {
   return (ws: WebSocket) => {
     const conn = new WsConnection(ws, s, ip, log, auth);
     conns.set(ws, conn);
-    ws.on("close", () => conns.delete(ws));
+    let user: string | null = null;
+    ws.on("close", () => {
+      conns.delete(ws);
+      const list = user ? byUser.get(user) : undefined;
+      const i = list ? list.indexOf(conn) : -1;
+      if (i >= 0) { list!.splice(i, 1); if (!list!.length) byUser.delete(user!); }
+    });
+    conn.onAuthenticated = () => {
+      user = conn.userId!;
+      const list = byUser.get(user) ?? [];
+      byUser.set(user, list);
+      list.push(conn);
+      limitSockets(list, s.config.websocket.max_sockets_per_user);
+    };
+    if (auth) conn.onAuthenticated();
   };
+}
+
+/**
+ * At most `max` sockets per user in this process: a new one closes the user's oldest (4009),
+ * rather than being refused, so a client reconnecting while its old socket is not yet known
+ * to be dead is never locked out.
+ */
+function limitSockets(mine: WsConnection[], max: number): void {
+  if (max <= 0 || mine.length <= max) return;
+  for (const old of mine.splice(0, mine.length - max)) old.close(CLOSE.TOO_MANY, "too many sockets for this user: the oldest is closed");
 }
 
 export function attachWebSocket(server: Server, s: Services, log: Logger): WsHandle {
   const cfg = s.config.websocket;
   const wss = new WebSocketServer({ noServer: true, maxPayload: s.config.http.max_body_bytes });
   const conns = new Map<WebSocket, WsConnection>();
+  const byUser = new Map<string, WsConnection[]>();
   const wlog = log.child({ module: "ws" });
   // A revocation (logout, password change, deactivation, here or on another process) checks
   // the user's connections at once.
@@ -68,7 +93,7 @@ export function attachWebSocket(server: Server, s: Services, log: Logger): WsHan
         }
       }
       if (s.shutdown.signal.aborted) return refuse(socket, new MatrixError(503, "M_UNKNOWN", "The server is stopping"));
-      wss.handleUpgrade(req, socket, head, adopt(conns, s, ip, wlog, auth));
+      wss.handleUpgrade(req, socket, head, adopt(conns, byUser, s, ip, wlog, auth));
     })();
   });
 

@@ -7,7 +7,7 @@ import { parseEventId, parseRoomId, parseUserId } from "../../matrix/ids.js";
 export default defineRoutes({
   /** PUT /_matrix/client/v3/rooms/{roomId}/typing/{userId} */
   setTyping: {
-    method: "PUT", path: "/_matrix/client/v3/rooms/:roomId/typing/:userId", auth: "user", guest: true,
+    action: "typing", method: "PUT", path: "/_matrix/client/v3/rooms/:roomId/typing/:userId", auth: "user", guest: true,
     body: obj({ typing: bool, timeout: int(0) }, ["typing"]),
     async handler({ user, params, body }, s) {
       if (parseUserId(params.userId!) !== user.userId) throw forbidden("You can only set your own typing state");

@@ -58,7 +58,7 @@ const state = (auth: "user") => ({
 export default defineRoutes({
   /** PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} */
   sendMessage: {
-    method: "PUT", path: "/_matrix/client/v3/rooms/:roomId/send/:eventType/:txnId", auth: "user", guest: true, body: anyObject,
+    action: "send", method: "PUT", path: "/_matrix/client/v3/rooms/:roomId/send/:eventType/:txnId", auth: "user", guest: true, body: anyObject,
     async handler({ user, params, body, query }, s) {
       checkTypeAndKey(params.eventType!);
       if (Buffer.byteLength(params.txnId!) > 255) throw new MatrixError(400, "M_INVALID_PARAM", "txnId exceeds 255 bytes");
@@ -74,7 +74,7 @@ export default defineRoutes({
    * as the PUT form.
    */
   sendMessageLegacyPost: {
-    method: "POST", path: "/_matrix/client/v3/rooms/:roomId/send/:eventType", auth: "user", guest: true, body: anyObject,
+    action: "send", method: "POST", path: "/_matrix/client/v3/rooms/:roomId/send/:eventType", auth: "user", guest: true, body: anyObject,
     async handler({ user, params, body, query }, s) {
       checkTypeAndKey(params.eventType!);
       const w = await s.rooms.sendMessage(user.userId, null, parseRoomId(params.roomId!), params.eventType!, checkContent(body), "", massagedTs(user, query.ts));
@@ -151,7 +151,7 @@ export default defineRoutes({
 
   /** GET /_matrix/client/v3/rooms/{roomId}/messages */
   getRoomEvents: {
-    method: "GET", path: "/_matrix/client/v3/rooms/:roomId/messages", auth: "user", guest: true,
+    action: "history", method: "GET", path: "/_matrix/client/v3/rooms/:roomId/messages", auth: "user", guest: true,
     async handler({ user, params, query }, s) {
       const dir = query.dir ?? "b";
       if (dir !== "b" && dir !== "f") throw invalidParam("dir must be 'b' or 'f'");
@@ -167,7 +167,7 @@ export default defineRoutes({
 
   /** GET /_matrix/client/v3/rooms/{roomId}/context/{eventId} */
   getEventContext: {
-    method: "GET", path: "/_matrix/client/v3/rooms/:roomId/context/:eventId", auth: "user", guest: true,
+    action: "history", method: "GET", path: "/_matrix/client/v3/rooms/:roomId/context/:eventId", auth: "user", guest: true,
     handler: ({ user, params, query }, s) =>
       s.reader.context(user, parseRoomId(params.roomId!), parseEventId(params.eventId!), parseLimit(query.limit, 10, 1000), parseFilter(query.filter)),
   },

@@ -41,7 +41,7 @@ const searchBody = {
 export default defineRoutes({
   /** POST /_matrix/client/v3/search */
   search: {
-    method: "POST", path: "/_matrix/client/v3/search", auth: "user", body: searchBody,
+    action: "search", method: "POST", path: "/_matrix/client/v3/search", auth: "user", body: searchBody,
     async handler({ user, body, query }, s) {
       const c = (body as { search_categories: { room_events?: RoomEventsCriteria } }).search_categories.room_events;
       if (!c) return { search_categories: {} };
