@@ -158,3 +158,53 @@ export async function usersInRoom(base: string, prefix: string, n: number, owner
 }
 
 export { fmt };
+
+/**
+ * Send → "delivered" tick at the sender: `receivers` sockets sync and acknowledge each frame
+ * (as @ganglion/client does); the sender's own socket watches for the first
+ * org.ganglion.delivered receipt of each of its messages. Messages go `spacingMs` apart
+ * (a conversation's pace: each user's receipts move at most once per
+ * delivery_receipts.min_interval_ms, 1 s by default). Latency from the send's 200.
+ */
+export async function deliveredTickLatency(base: string, roomId: string, sender: { token: string; userId: string }, receivers: string[], messages: number, spacingMs: number): Promise<ReturnType<typeof stats>> {
+  const sockets = await Promise.all(receivers.map((t) => openWs(base, t)));
+  let acks = 0;
+  await Promise.all(sockets.map((ws) => new Promise<void>((resolve) => {
+    ws.on("message", (d) => {
+      const f = JSON.parse(d.toString());
+      if (f.id === "s") return resolve();
+      if (f.method === "sync") ws.send(JSON.stringify({ id: `a${acks++}`, method: "ack", params: { next_batch: f.params.next_batch } }));
+    });
+    ws.send(JSON.stringify({ id: "s", method: "sync", params: { filter: FILTER } }));
+  })));
+  const ticks = new Map<string, number>();
+  const me = await openWs(base, sender.token);
+  await new Promise<void>((resolve) => {
+    me.on("message", (d) => {
+      const now = performance.now();
+      const f = JSON.parse(d.toString());
+      if (f.id === "s") return resolve();
+      if (f.method !== "sync") return;
+      for (const e of f.params.rooms?.join?.[roomId]?.ephemeral?.events ?? []) {
+        if (e.type !== "m.receipt") continue;
+        for (const [eventId, byType] of Object.entries(e.content as Record<string, Record<string, Record<string, unknown>>>)) {
+          const by = byType["org.ganglion.delivered"];
+          if (by && Object.keys(by).some((u) => u !== sender.userId) && !ticks.has(eventId)) ticks.set(eventId, now);
+        }
+      }
+    });
+    me.send(JSON.stringify({ id: "s", method: "sync", params: {} }));
+  });
+  await sleep(500);
+  const sent = new Map<string, number>();
+  for (let i = 0; i < messages; i++) {
+    const r = await api(base, "PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/tick${i}`, { msgtype: "m.text", body: "tick" }, sender.token);
+    sent.set(r.event_id, performance.now());
+    await sleep(spacingMs);
+  }
+  await sleep(2000);
+  for (const ws of [...sockets, me]) ws.close();
+  const lat: number[] = [];
+  for (const [eventId, at] of sent) { const t = ticks.get(eventId); if (t !== undefined) lat.push(t - at); }
+  return stats(lat);
+}

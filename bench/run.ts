@@ -8,7 +8,7 @@ import pg from "pg";
 import { pino } from "pino";
 import { startEmbeddedPostgres } from "../src/store/embedded.js";
 import { api, cpuMs, fmt, register, request, startServerProcess, stats } from "./lib.js";
-import { deliveryLatency, memoryPerConnection, startRedis, twoProcesses, usersInRoom, wsEchoBaseline } from "./live.js";
+import { deliveredTickLatency, deliveryLatency, memoryPerConnection, startRedis, twoProcesses, usersInRoom, wsEchoBaseline } from "./live.js";
 import { createServer } from "node:net";
 import { commonTerms, loadHistory, rareTerms, searchLatency, sendRate } from "./search.js";
 import { appserviceSection } from "./appservice.js";
@@ -22,6 +22,7 @@ const CONC_PER_SENDER = Number(process.env.BENCH_CONC_EACH ?? 20);
 const POLLERS = 100;
 const DELIVERY_MESSAGES = Number(process.env.BENCH_DELIVERIES ?? 60);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE ?? 2000);
+const TICK_MESSAGES = Number(process.env.BENCH_TICKS ?? 20);
 const SEARCH_EVENTS = Number(process.env.BENCH_SEARCH_EVENTS ?? 1_000_000);
 
 const freePort = (): Promise<number> => new Promise((resolve) => {
@@ -196,6 +197,15 @@ async function main(): Promise<void> {
     say(`deliveries: ${wsLat.n} of ${DELIVERY_MESSAGES * POLLERS}`);
     say(`latency: p50 ${fmt(wsLat.p50, 1)} ms, p95 ${fmt(wsLat.p95, 1)} ms, p99 ${fmt(wsLat.p99, 1)} ms  (long-poll: p50 ${fmt(d.p50, 1)}, p95 ${fmt(d.p95, 1)}, p99 ${fmt(d.p99, 1)})`);
     say("");
+
+    // The "delivered" tick: a room of 100 sockets (the sender and 99 who acknowledge).
+    const droom = (await api(server.url, "POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" }, owner.token)).room_id;
+    await Promise.all(tokens.slice(0, 99).map((tk) => api(server.url, "POST", `/_matrix/client/v3/join/${encodeURIComponent(droom)}`, {}, tk)));
+    const tick = await deliveredTickLatency(server.url, droom, owner, tokens.slice(0, 99), TICK_MESSAGES, 1100);
+    say(`## Send → "delivered" tick at the sender, 100 sockets in one room (99 acknowledge each frame)`);
+    say(`ticks: ${tick.n} of ${TICK_MESSAGES}; latency after the send's 200: p50 ${fmt(tick.p50, 1)} ms, p95 ${fmt(tick.p95, 1)} ms, p99 ${fmt(tick.p99, 1)} ms  (WebSocket delivery of the same run: p50 ${fmt(wsLat.p50, 1)}, p99 ${fmt(wsLat.p99, 1)})`);
+    say("");
+    if (process.argv.includes("delivery")) return; // `npm run bench -- delivery`: up to here
 
     // Memory and the two-process figures use fresh server processes.
     await server.stop();

@@ -18,6 +18,9 @@ export const DELIVERED = "org.ganglion.delivered";
 /** Account data a user sets to {"enabled": false} to send no delivered receipts. */
 export const DELIVERY_SETTING = "org.ganglion.delivery_receipts";
 
+/** What a delivered mark is for: messages, not state or membership changes. */
+const MESSAGE_TYPES = new Set(["m.room.message", "m.room.encrypted", "m.sticker", "m.poll.start", "m.call.invite", "m.beacon_info"]);
+
 /** Users whose acknowledgements are kept in memory; beyond it the oldest are forgotten. */
 const MAX_USERS = 100_000;
 
@@ -74,7 +77,7 @@ export class DeliveryReceipts {
       for (let i = room.recent.length - 1; i >= 0; i--) {
         const r = room.recent[i]!;
         if (r.pos <= from) break;
-        if (r.pos <= to && r.event.sender !== userId) { ev = r; break; }
+        if (r.pos <= to && r.event.sender !== userId && MESSAGE_TYPES.has(r.event.type)) { ev = r; break; }
       }
       if (!ev) continue;
       await this.receipts.delivered(userId, room, ev.event.event_id, ev.pos);

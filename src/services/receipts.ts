@@ -53,7 +53,9 @@ export class ReceiptService {
   async delivered(userId: UserId, room: RoomState, eventId: string, eventPos: number): Promise<void> {
     const pos = await this.db.transaction((trx) => store.upsertReceipt(trx, { roomId: room.roomId, userId, type: "org.ganglion.delivered", threadId: "", eventId, eventPos, ts: Date.now() }));
     if (pos === null) return;
-    this.notifier.receipt(room.roomId, [...room.interested], pos);
+    // Everyone but its owner is told: the device that caused it does not wake for it (it is in
+    // that user's next response anyway).
+    this.notifier.receipt(room.roomId, [...room.interested].filter((u) => u !== userId), pos);
     await this.notifier.reach(pos);
   }
 

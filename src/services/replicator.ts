@@ -194,7 +194,10 @@ export class Replicator {
     for (const r of rcpts) {
       this.unread.forget(r.userId, r.roomId);
       const room = await this.cache.get(r.roomId);
-      this.notifier.receipt(r.roomId, r.type === "m.read.private" || !room ? [r.userId] : [...room.interested], r.pos);
+      // As where it was written (receipts.ts): a private receipt concerns its owner only; a
+      // delivered receipt everyone but its owner.
+      const told = r.type === "m.read.private" || !room ? [r.userId] : r.type === "org.ganglion.delivered" ? [...room.interested].filter((u) => u !== r.userId) : [...room.interested];
+      this.notifier.receipt(r.roomId, told, r.pos);
     }
     for (const d of data) this.notifier.accountData(d.userId, d.pos, d.type);
     for (const t of toDevice) this.notifier.toDevice([t.userId], t.pos);
