@@ -57,13 +57,14 @@ describe("@ganglion/client", () => {
 
   it("while the socket is down messages queue; after the reconnect each is sent once, in order; refusals fail with a MatrixError", async () => {
     const { a, b, roomId } = await twoInRoom(t.s.client());
-    const client = make(a.token!);
+    const client = make(a.token!, { backoff: { minMs: 400, maxMs: 400 } }); // offline for 200-600 ms
     await client.start();
     const states: ConnectionState[] = [];
     client.on("connection", (s) => states.push(s));
     sockets[sockets.length - 1]!.terminate(); // the network goes
-    await waitFor(() => client.connection === "offline", 5000, "offline");
+    await waitFor(() => states.includes("offline"), 5000, "offline");
     const queued: LocalMessage[] = [client.sendText(roomId, "queued 1"), client.sendText(roomId, "queued 2")];
+    expect(queued.map((m) => m.state)).to.deep.equal(["sending", "sending"]);
     expect(client.pending.map((m) => m.content.body)).to.deep.equal(["queued 1", "queued 2"]);
     await waitFor(() => queued.every((m) => m.state === "sent"), 10_000, "sent after the reconnect");
     expect(states).to.include("online");

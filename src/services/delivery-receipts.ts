@@ -63,8 +63,10 @@ export class DeliveryReceipts {
     const from = u.acked;
     const to = u.pending;
     u.acked = to;
-    u.last = Date.now();
     if (to <= from || await this.isOff(userId)) return;
+    // The interval counts from the last move: acknowledgements that marked nothing (a frame
+    // of receipts, typing) do not hold back the next message's mark.
+    const started = Date.now();
     for (const m of await this.members.get(userId)) {
       if (m.membership !== "join") continue;
       const last = this.notifier.roomLastPos(m.roomId);
@@ -81,6 +83,7 @@ export class DeliveryReceipts {
       }
       if (!ev) continue;
       await this.receipts.delivered(userId, room, ev.event.event_id, ev.pos);
+      u.last = started;
     }
   }
 
