@@ -12,6 +12,9 @@ import type { UnreadService } from "./unread.js";
 /** The spec's receipt types, and our delivered receipt (docs/delivery-receipts.md), which clients may also set. */
 export const RECEIPT_TYPES = ["m.read", "m.read.private", "m.fully_read", "org.ganglion.delivered"] as const;
 
+/** How long delivered receipts of a room gather before they wake its members. */
+const DELIVERED_BATCH_MS = 50;
+
 export class ReceiptService {
   constructor(
     private readonly db: Db,
@@ -39,7 +42,7 @@ export class ReceiptService {
     }
     if (type === "org.ganglion.delivered") {
       if (threadId !== undefined) throw new MatrixError(400, "M_INVALID_PARAM", "org.ganglion.delivered cannot be threaded");
-      return this.delivered(userId, room, eventId, ev.pos);
+      return this.delivered(userId, room, eventId, ev.pos, false);
     }
     const pos = await this.db.transaction((trx) => store.upsertReceipt(trx, { roomId, userId, type, threadId: threadId ?? "", eventId, eventPos: ev.pos, ts: Date.now() }));
     if (pos === null) return;
@@ -49,14 +52,41 @@ export class ReceiptService {
     await this.notifier.reach(pos);
   }
 
-  /** Moves the user's delivered watermark in the room forward to the event (never back). */
-  async delivered(userId: UserId, room: RoomState, eventId: string, eventPos: number): Promise<void> {
+  /**
+   * Moves the user's delivered watermark in the room forward to the event (never back). Set
+   * through the API it is visible when the call returns; from acknowledgements (`batched`) it
+   * wakes the room with the others of the moment.
+   */
+  async delivered(userId: UserId, room: RoomState, eventId: string, eventPos: number, batched = true): Promise<void> {
     const pos = await this.db.transaction((trx) => store.upsertReceipt(trx, { roomId: room.roomId, userId, type: "org.ganglion.delivered", threadId: "", eventId, eventPos, ts: Date.now() }));
     if (pos === null) return;
-    // Everyone but its owner is told: the device that caused it does not wake for it (it is in
-    // that user's next response anyway).
-    this.notifier.receipt(room.roomId, [...room.interested].filter((u) => u !== userId), pos);
+    if (batched) return this.wakeForDelivered(room, userId, pos);
+    this.notifier.receipt(room.roomId, [...room.interested], pos);
     await this.notifier.reach(pos);
+  }
+
+  private readonly deliveredWakes = new Map<RoomId, { room: RoomState; owners: Set<UserId>; pos: number }>();
+
+  /**
+   * Delivered receipts wake the room once per DELIVERED_BATCH_MS, not once per receipt: every
+   * member's device acknowledges a message within moments, and a wake per receipt would be
+   * members² per message. Owners are not woken by a batch of only their own receipt (it is in
+   * their next response anyway).
+   */
+  private wakeForDelivered(room: RoomState, owner: UserId, pos: number): void {
+    const pending = this.deliveredWakes.get(room.roomId);
+    if (pending) {
+      pending.owners.add(owner);
+      pending.pos = Math.max(pending.pos, pos);
+      return;
+    }
+    this.deliveredWakes.set(room.roomId, { room, owners: new Set([owner]), pos });
+    setTimeout(() => {
+      const b = this.deliveredWakes.get(room.roomId)!;
+      this.deliveredWakes.delete(room.roomId);
+      const only = b.owners.size === 1 ? [...b.owners][0] : undefined;
+      this.notifier.receipt(room.roomId, [...b.room.interested].filter((u) => u !== only), b.pos);
+    }, DELIVERED_BATCH_MS).unref();
   }
 
   /**
