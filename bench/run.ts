@@ -68,7 +68,8 @@ async function httpRoundTrips(base: string, n: number): Promise<{ rate: number; 
 async function main(): Promise<void> {
   const dataDir = path.join(tmpdir(), `ganglion-bench-pg-${process.pid}`);
   const pgHandle = await startEmbeddedPostgres(dataDir, null, pino({ level: "silent" }));
-  const server = await startServerProcess(pgHandle.url);
+  // BENCH_EXTRA_CONFIG: YAML lines for the main server's config (e.g. "delivery_receipts: { enabled: false }").
+  const server = await startServerProcess(pgHandle.url, process.env.BENCH_EXTRA_CONFIG ? [process.env.BENCH_EXTRA_CONFIG] : []);
   const pid = server.child.pid!;
   const out: string[] = [];
   const say = (s: string) => { out.push(s); console.log(s); };
