@@ -99,6 +99,8 @@ export class ReceiptService {
     if (rooms.length === 0) return out;
     for (const r of await store.selectReceiptsSince(this.db, rooms, after, upTo)) {
       if (r.type === "m.read.private" && r.userId !== userId) continue;
+      // A user's own delivered marks are for the others (what their devices have is no news to them).
+      if (r.type === "org.ganglion.delivered" && r.userId === userId) continue;
       let content = out.get(r.roomId) as Record<string, Record<string, Record<string, unknown>>> | undefined;
       if (!content) out.set(r.roomId, (content = {}));
       const byType = (content[r.eventId] ??= {});
