@@ -21,6 +21,7 @@ import type { RoomState } from "./room-state.js";
 import type { Requester } from "./tokens.js";
 import { Visibility } from "./visibility.js";
 import { isErased } from "./erasure.js";
+import type { ClientEvent } from "../matrix/events.js";
 
 type Rel = Record<string, unknown>;
 
@@ -45,17 +46,35 @@ export class RelationService {
   async bundle(rows: events.EventRow[], userId: UserId, upTo = this.notifier.currentPos, room?: RoomState | null,
     seen?: ReadonlyMap<RoomId, Visibility> | "all"): Promise<events.EventRow[]> {
     const out = await this.aggregations(rows, userId, upTo, room, seen);
-    if (seen === "all" || !out.some((r) => isErased(r.event.sender))) return out;
+    if (seen === "all" || !out.some((r) => isErased(r.event.sender) || erasedInBundle(r).length)) return out;
     const byRoom = new Map<RoomId, events.EventRow[]>();
     for (const r of out) { const id = r.event.room_id as RoomId; byRoom.set(id, [...(byRoom.get(id) ?? []), r]); }
     const missing = [...byRoom.keys()].filter((r) => !seen?.has(r));
     const loaded = missing.length ? await Visibility.loadMany(this.db, missing, userId) : new Map<RoomId, Visibility>();
+    const visOf = (roomId: RoomId) => seen?.get(roomId) ?? loaded.get(roomId)!;
+    // The events carried inside others (a thread's latest event, the latest edit) too.
+    const inner = out.flatMap(erasedInBundle);
+    const innerRows = inner.length ? await events.selectEventsByIds(this.db, inner.map((e) => e.event_id)) : new Map<string, events.EventRow>();
     const shown = new Map<string, events.EventRow>();
     for (const [roomId, list] of byRoom) {
-      const vis = seen?.get(roomId) ?? loaded.get(roomId)!;
+      const vis = visOf(roomId);
       for (const r of vis.present(list, this.versionOf(roomId))) shown.set(r.event.event_id, r);
     }
-    return out.map((r) => shown.get(r.event.event_id) ?? r);
+    return out.map((r) => {
+      const row = shown.get(r.event.event_id) ?? r;
+      const hidden = erasedInBundle(r);
+      if (!hidden.length) return row;
+      const roomId = r.event.room_id as RoomId;
+      const rel = { ...(row.event.unsigned?.["m.relations"] as Record<string, Record<string, unknown>>) };
+      const redo = (e: ClientEvent) => {
+        const inRow = innerRows.get(e.event_id);
+        const seenAs = inRow ? visOf(roomId).present([inRow], this.versionOf(roomId))[0]! : null;
+        return seenAs && seenAs !== inRow ? serialize(seenAs, null) : e;
+      };
+      if (rel["m.thread"]?.latest_event && hidden.includes(rel["m.thread"].latest_event as ClientEvent)) rel["m.thread"] = { ...rel["m.thread"], latest_event: redo(rel["m.thread"].latest_event as ClientEvent) };
+      if (rel["m.replace"] && hidden.includes(rel["m.replace"] as unknown as ClientEvent)) rel["m.replace"] = redo(rel["m.replace"] as unknown as ClientEvent) as unknown as Record<string, unknown>;
+      return { ...row, event: { ...row.event, unsigned: { ...row.event.unsigned, "m.relations": rel } } };
+    });
   }
 
   private async aggregations(rows: events.EventRow[], userId: UserId, upTo: number, room: RoomState | null | undefined,
@@ -223,5 +242,17 @@ function aggregate(rows: Iterable<events.EventRow>, parents: events.EventRow[], 
     get(p)["m.thread"] = { latest_event: serialize(t.latest, null), count: t.count, current_user_participated: t.participated || want.get(p)!.event.sender === userId };
   }
   for (const [p, l] of refs) get(p)["m.reference"] = { chunk: l.map((event_id) => ({ event_id })) };
+  return out;
+}
+
+/** Events of erased users carried in a row's bundle: its thread's latest event, its latest edit. */
+function erasedInBundle(r: events.EventRow): ClientEvent[] {
+  const rel = r.event.unsigned?.["m.relations"] as Record<string, Record<string, unknown>> | undefined;
+  if (!rel) return [];
+  const out: ClientEvent[] = [];
+  const latest = rel["m.thread"]?.latest_event as ClientEvent | undefined;
+  if (latest && isErased(latest.sender)) out.push(latest);
+  const edit = rel["m.replace"] as unknown as ClientEvent | undefined;
+  if (edit && typeof edit.sender === "string" && isErased(edit.sender)) out.push(edit);
   return out;
 }

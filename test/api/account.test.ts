@@ -83,6 +83,24 @@ describe("account management", () => {
       }
     });
 
+    it("erase: an erased user's reply carried as a thread's latest event is redacted too, for those who were not there", async () => {
+      const [a, root, joiner] = [await t.s.client().register(undefined, "pw"), await t.s.client().register(), await t.s.client().register()];
+      const roomId = (await root.post("/_matrix/client/v3/createRoom", { preset: "public_chat" })).body.room_id;
+      const room = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
+      await a.post(`${room}/join`, {});
+      const rootId = (await root.put(`${room}/send/m.room.message/r1`, { msgtype: "m.text", body: "thread root" })).body.event_id;
+      await a.put(`${room}/send/m.room.message/r2`, { msgtype: "m.text", body: "secret reply", "m.relates_to": { rel_type: "m.thread", event_id: rootId } });
+      await joiner.post(`${room}/join`, {});
+      const first = await a.post("/_matrix/client/v3/account/deactivate", { erase: true });
+      expect((await a.post("/_matrix/client/v3/account/deactivate", { erase: true, auth: pwAuth(a.userId, "pw", first.body.session) })).status).to.equal(200);
+      const latest = async (u: typeof a) => (await u.get(`${room}/event/${encodeURIComponent(rootId)}`)).body.unsigned?.["m.relations"]?.["m.thread"]?.latest_event;
+      expect((await latest(root)).content.body).to.equal("secret reply"); // there when it was sent
+      const seen = await latest(joiner);
+      expect(seen.sender).to.equal(a.userId);
+      expect(seen.content).to.deep.equal({});
+      expect(JSON.stringify(await joiner.get(`${room}/messages?dir=b&limit=20`))).to.not.contain("secret reply");
+    });
+
     it("a wrong password does not deactivate", async () => {
       const u = await t.s.client().register(undefined, "pw");
       const r = await u.post("/_matrix/client/v3/account/deactivate", { auth: pwAuth(u.userId, "wrong") });
