@@ -78,7 +78,7 @@ const bodySchema: Schema = {
           type: "object",
           properties: {
             is_dm: { type: "boolean" }, is_encrypted: { type: "boolean" }, is_invited: { type: "boolean" }, is_invite: { type: "boolean" },
-            room_types: roomTypes, not_room_types: roomTypes, spaces: strings, tags: strings, not_tags: strings,
+            room_types: roomTypes, not_room_types: roomTypes, spaces: { type: "array", maxItems: 100, items: { type: "string", maxLength: 255 } }, tags: strings, not_tags: strings,
           },
         },
       }),
@@ -140,9 +140,36 @@ export function parseSlidingRequest(body: unknown, query: Record<string, string 
     lists,
     subscriptions,
     unsubscribe: ((b.unsubscribe_rooms ?? []) as string[]).map((r) => parseRoomId(r)),
-    extensions: (b.extensions ?? {}) as Record<string, Record<string, unknown>>,
+    extensions: extensionConfigs(b.extensions),
     legacy,
   };
+}
+
+/** The extensions we serve and the fields each reads: a connection keeps these only (bounded memory and record). */
+const EXTENSIONS = ["to_device", "e2ee", "account_data", "receipts", "typing"] as const;
+
+function extensionConfigs(raw: unknown): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  const names = (v: unknown): string[] | undefined => {
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || v.length > MAX_LISTS + MAX_SUBSCRIPTIONS || v.some((x) => typeof x !== "string" || x.length > 255)) throw invalidParam("An extension's lists and rooms are arrays of names");
+    return v as string[];
+  };
+  for (const name of EXTENSIONS) {
+    const c = (raw as Record<string, Record<string, unknown>> | undefined)?.[name];
+    if (c === undefined) continue;
+    if (c.enabled !== undefined && typeof c.enabled !== "boolean") throw invalidParam(`extensions.${name}.enabled must be a boolean`);
+    const kept: Record<string, unknown> = {};
+    if (c.enabled !== undefined) kept.enabled = c.enabled;
+    const lists = names(c.lists);
+    const rooms = names(c.rooms);
+    if (lists) kept.lists = lists;
+    if (rooms) kept.rooms = rooms;
+    if (typeof c.since === "string") kept.since = c.since; // to_device: per request, never kept by the connection
+    else if (c.since !== undefined) throw invalidParam(`extensions.${name}.since must be a string`);
+    out[name] = kept;
+  }
+  return out;
 }
 
 function roomConfigOf(c: Record<string, any>, userId: UserId): RoomConfig {

@@ -121,7 +121,7 @@ export class SlidingSyncService {
     c.used = Date.now();
     for (const r of req.unsubscribe) c.subscriptions.delete(r);
     for (const [r, cfg] of req.subscriptions) c.subscriptions.set(r, cfg);
-    for (const [k, cfg] of Object.entries(req.extensions)) c.extensions[k] = { ...(c.extensions[k] ?? {}), ...cfg };
+    for (const [k, { since: _since, ...cfg }] of Object.entries(req.extensions)) c.extensions[k] = { ...(c.extensions[k] ?? {}), ...cfg };
     if (req.setPresence !== "offline") await this.presence.set(who.userId, req.setPresence ?? "online");
 
     const deadline = Date.now() + Math.min(req.timeoutMs, MAX_TIMEOUT_MS);
@@ -218,7 +218,7 @@ export class SlidingSyncService {
     const tags = needTags ? await this.roomTags(c, userId, upTo) : new Map();
     for (const l of req.lists) {
       const rooms: Candidate[] = [];
-      const inSpaces = l.filters.spaces ? await this.spaceChildren(l.filters.spaces, userId) : null;
+      const inSpaces = l.filters.spaces ? await this.spaceChildren(l.filters.spaces, userId, memberships) : null;
       for (const x of cands) if (passes(x, l.filters, dm, tags, inSpaces)) rooms.push(x);
       listCounts.set(l.key, rooms.length);
       const picked = l.ranges ? rooms.filter((_, i) => l.ranges!.some(([a, z]) => i >= a && i <= z)) : rooms;
@@ -336,9 +336,12 @@ export class SlidingSyncService {
   }
 
   /** The rooms the spaces (those the user is joined to) name in m.space.child events; subspaces not followed. */
-  private async spaceChildren(spaces: string[], userId: UserId): Promise<Set<string>> {
+  private async spaceChildren(spaces: string[], userId: UserId, memberships: Membership[]): Promise<Set<string>> {
     const out = new Set<string>();
+    // Only spaces the user is joined to (the MSC): anything else is never read.
+    const joined = new Set(memberships.filter((m) => m.membership === "join").map((m) => m.roomId as string));
     for (const s of spaces) {
+      if (!joined.has(s)) continue;
       const space = await this.cache.get(s as RoomId).catch(() => undefined);
       if (space?.membership(userId) !== "join") continue;
       for (const e of space.state.values()) if (e.event.type === "m.space.child" && Array.isArray(e.event.content.via)) out.add(e.event.state_key!);

@@ -41,6 +41,9 @@ describe("per-action limits", () => {
     // Other actions have windows of their own.
     expect((await u.post("/_matrix/client/v3/search", { search_categories: { room_events: { search_term: "m1" } } })).status).to.equal(200);
     expect((await u.post("/_matrix/client/v3/search", { search_categories: { room_events: { search_term: "m1" } } })).status).to.equal(429);
+    const typing = [];
+    for (let i = 0; i < 3; i++) typing.push((await u.put(`/_matrix/client/v3/rooms/${enc(roomId)}/typing/${enc(u.userId)}`, { typing: true, timeout: 1000 })).status);
+    expect(typing).to.deep.equal([200, 200, 429]);
     const history = [];
     for (let i = 0; i < 3; i++) history.push((await u.get(`/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=1`)).status);
     expect(history).to.deep.equal([200, 200, 429]);

@@ -105,7 +105,24 @@ describe("simplified sliding sync (MSC4186)", () => {
     expect((await u.post(SS, { lists: { a: list([0, 1]) }, set_presence: "dancing" })).body.errcode).to.equal("M_INVALID_PARAM");
     expect((await u.post(SS, { room_subscriptions: { "not-a-room": { timeline_limit: 1 } } })).status).to.equal(400);
     expect((await u.post(SS, { lists: "x" })).body.errcode).to.equal("M_BAD_JSON");
+    const subs: Record<string, unknown> = {};
+    for (let i = 0; i < 101; i++) subs[`!r${i}:localhost`] = { timeline_limit: 1 };
+    expect((await u.post(SS, { room_subscriptions: subs })).body.errcode).to.equal("M_INVALID_PARAM");
+    expect((await u.post(SS, { lists: { "no spaces please": list([0, 1]) } })).body.errcode).to.equal("M_INVALID_PARAM");
+    expect((await u.post(SS, { extensions: { e2ee: { enabled: "yes" } } })).body.errcode).to.equal("M_INVALID_PARAM");
+    expect((await u.post(SS, { extensions: { typing: { enabled: true, lists: [1] } } })).body.errcode).to.equal("M_INVALID_PARAM");
+    expect((await u.post(SS, { extensions: { to_device: { enabled: true, since: "not-a-token" } } })).body.errcode).to.equal("M_INVALID_PARAM");
+    // A timeline_limit above the cap is cut to it, not refused.
+    expect((await u.post(SS, { lists: { a: { range: [0, 1], timeline_limit: 100000 } } })).status).to.equal(200);
     expect((await t.s.client().post(SS, {})).status).to.equal(401);
+  });
+
+  it("connections are bounded per user: the 21st forgets the least recently used", async () => {
+    const u = await t.s.client().register();
+    const first = await ss(u, { conn_id: "c0" });
+    for (let i = 1; i <= 20; i++) await ss(u, { conn_id: `c${i}` });
+    const gone = await u.post(SS, { conn_id: "c0", pos: first.pos });
+    expect([gone.status, gone.body.errcode]).to.deep.equal([400, "M_UNKNOWN_POS"]);
   });
 
   it("Synapse's form (ranges, [type, state_key] pairs, $LAZY, is_invite): invites as invite_state, lazy members", async () => {
