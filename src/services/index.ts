@@ -43,6 +43,7 @@ import { NotificationService } from "./notifications.js";
 import { ReportService } from "./reports.js";
 import { SlidingSyncService } from "./sliding-sync.js";
 import { DeliveryReceipts } from "./delivery-receipts.js";
+import { DeliveredWakes } from "./delivered-wakes.js";
 import { loadRegistrations } from "../config/appservices.js";
 import { AppserviceRegistry } from "./appservices.js";
 import { AppserviceDelivery } from "./appservice-delivery.js";
@@ -118,7 +119,8 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   unread.quietSince = (roomId, pos) => { const last = notifier.roomLastPos(roomId); return last !== null ? last <= pos : pos >= notifier.startPos; };
   // New rules, new counts (the kept counts were made with the old ones).
   notifier.onAccountData((u, type) => { if (type === "m.push_rules") unread.forgetUser(u); });
-  const replicator = bus.clustered ? new Replicator(db, bus, notifier, roomCache, memberships, unread, log.child({ module: "replicator" })) : null;
+  const deliveredWakes = new DeliveredWakes(notifier);
+  const replicator = bus.clustered ? new Replicator(db, bus, notifier, roomCache, memberships, unread, log.child({ module: "replicator" }), deliveredWakes) : null;
   const profiles = new ProfileService(db);
   const writer = new EventWriter(db, roomCache, config.server_name, signing, notifier, log.child({ module: "writer" }), config.search);
   const rooms = new RoomService(db, config, roomCache, writer, profiles);
@@ -130,7 +132,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     if (key !== "displayname" && key !== "avatar_url") return;
     await rooms.propagateProfile(userId, await rooms.joinedRooms(userId));
   });
-  const receipts = new ReceiptService(db, roomCache, notifier, accountData, unread);
+  const receipts = new ReceiptService(db, roomCache, notifier, accountData, unread, deliveredWakes);
   const typing = new TypingService(roomCache, notifier, bus);
   const accounts = new AccountService(db, config, tokens);
   const erasure = new ErasureService(db, bus);

@@ -99,8 +99,16 @@ export class Notifier {
 
   /** A receipt in a room, visible to `userIds`. */
   receipt(roomId: RoomId, userIds: Iterable<UserId>, pos: number): void {
-    if ((this.receiptPos.get(roomId) ?? 0) < pos) this.receiptPos.set(roomId, pos);
+    this.receiptMarked(roomId, pos);
     this.userChange(userIds, pos);
+  }
+
+  /**
+   * A receipt in the room at `pos`, waking nobody yet (delivered-wakes.ts batches the wake):
+   * any sync that reads past `pos` in the meantime still sees that the room's receipts moved.
+   */
+  receiptMarked(roomId: RoomId, pos: number): void {
+    if ((this.receiptPos.get(roomId) ?? 0) < pos) this.receiptPos.set(roomId, pos);
   }
 
   /** To-device messages for these users. */

@@ -8,12 +8,11 @@ import type { AccountDataService } from "./account-data.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomState, RoomStateCache } from "./room-state.js";
 import type { UnreadService } from "./unread.js";
+import type { DeliveredWakes } from "./delivered-wakes.js";
 
 /** The spec's receipt types, and our delivered receipt (docs/delivery-receipts.md), which clients may also set. */
 export const RECEIPT_TYPES = ["m.read", "m.read.private", "m.fully_read", "org.ganglion.delivered"] as const;
 
-/** How long delivered receipts of a room gather before they wake its members. */
-const DELIVERED_BATCH_MS = 50;
 
 export class ReceiptService {
   constructor(
@@ -22,6 +21,7 @@ export class ReceiptService {
     private readonly notifier: Notifier,
     private readonly accountData: AccountDataService,
     private readonly unread: UnreadService,
+    private readonly deliveredWakes: DeliveredWakes,
   ) {}
 
   /** POST /rooms/{roomId}/receipt/{receiptType}/{eventId}. A receipt that would move backwards changes nothing. */
@@ -60,33 +60,9 @@ export class ReceiptService {
   async delivered(userId: UserId, room: RoomState, eventId: string, eventPos: number, batched = true): Promise<void> {
     const pos = await this.db.transaction((trx) => store.upsertReceipt(trx, { roomId: room.roomId, userId, type: "org.ganglion.delivered", threadId: "", eventId, eventPos, ts: Date.now() }));
     if (pos === null) return;
-    if (batched) return this.wakeForDelivered(room, userId, pos);
+    if (batched) return this.deliveredWakes.add(room, userId, pos);
     this.notifier.receipt(room.roomId, [...room.interested], pos);
     await this.notifier.reach(pos);
-  }
-
-  private readonly deliveredWakes = new Map<RoomId, { room: RoomState; owners: Set<UserId>; pos: number }>();
-
-  /**
-   * Delivered receipts wake the room once per DELIVERED_BATCH_MS, not once per receipt: every
-   * member's device acknowledges a message within moments, and a wake per receipt would be
-   * members² per message. Owners are not woken by a batch of only their own receipt (it is in
-   * their next response anyway).
-   */
-  private wakeForDelivered(room: RoomState, owner: UserId, pos: number): void {
-    const pending = this.deliveredWakes.get(room.roomId);
-    if (pending) {
-      pending.owners.add(owner);
-      pending.pos = Math.max(pending.pos, pos);
-      return;
-    }
-    this.deliveredWakes.set(room.roomId, { room, owners: new Set([owner]), pos });
-    setTimeout(() => {
-      const b = this.deliveredWakes.get(room.roomId)!;
-      this.deliveredWakes.delete(room.roomId);
-      const only = b.owners.size === 1 ? [...b.owners][0] : undefined;
-      this.notifier.receipt(room.roomId, [...b.room.interested].filter((u) => u !== only), b.pos);
-    }, DELIVERED_BATCH_MS).unref();
   }
 
   /**

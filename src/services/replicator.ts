@@ -15,7 +15,7 @@
 //    its caches and answers from the database.
 import type { Logger } from "pino";
 import type { ClientEvent } from "../matrix/events.js";
-import type { RoomId } from "../matrix/ids.js";
+import type { RoomId, UserId } from "../matrix/ids.js";
 import * as accountData from "../store/account-data.js";
 import type { Db } from "../store/db.js";
 import * as events from "../store/events.js";
@@ -27,6 +27,7 @@ import { roomMatesOf, type MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
 import type { RoomState, RoomStateCache } from "./room-state.js";
 import type { UnreadService } from "./unread.js";
+import type { DeliveredWakes } from "./delivered-wakes.js";
 
 /** Rows read per round; a longer gap takes several rounds. */
 const BATCH = 2000;
@@ -54,6 +55,7 @@ export class Replicator {
     private readonly members: MembershipCache,
     private readonly unread: UnreadService,
     private readonly log: Logger,
+    private readonly deliveredWakes: DeliveredWakes,
   ) {
     this.floor = notifier.currentPos;
     notifier.follower = {
@@ -194,10 +196,10 @@ export class Replicator {
     for (const r of rcpts) {
       this.unread.forget(r.userId, r.roomId);
       const room = await this.cache.get(r.roomId);
-      // As where it was written (receipts.ts): a private receipt concerns its owner only; a
-      // delivered receipt everyone but its owner.
-      const told = r.type === "m.read.private" || !room ? [r.userId] : r.type === "org.ganglion.delivered" ? [...room.interested].filter((u) => u !== r.userId) : [...room.interested];
-      this.notifier.receipt(r.roomId, told, r.pos);
+      // As where it was written (receipts.ts): a private receipt concerns its owner only;
+      // delivered receipts wake the room in batches.
+      if (r.type === "org.ganglion.delivered" && room) this.deliveredWakes.add(room, r.userId as UserId, r.pos);
+      else this.notifier.receipt(r.roomId, r.type === "m.read.private" || !room ? [r.userId] : [...room.interested], r.pos);
     }
     for (const d of data) this.notifier.accountData(d.userId, d.pos, d.type);
     for (const t of toDevice) this.notifier.toDevice([t.userId], t.pos);
