@@ -13,7 +13,7 @@ import type { Notifier } from "./notifier.js";
 import type { ReceiptService } from "./receipts.js";
 import type { RoomStateCache } from "./room-state.js";
 import type { Snapshot } from "./sliding-sync.js";
-import { membershipMoves, usersLeft } from "./sync-shape.js";
+import { deviceListDelta, membershipMoves } from "./sync-shape.js";
 import type { Requester } from "./tokens.js";
 import type { TypingService } from "./typing.js";
 
@@ -133,23 +133,13 @@ function scopeOf(cfg: Config, x: ExtensionInput): Set<RoomId> {
  * rooms the user joined.
  */
 async function deviceLists(d: ExtensionDeps, userId: UserId, memberships: Membership[], after: number, upTo: number): Promise<{ changed: string[]; left: string[] }> {
-  const changed = new Set<string>();
-  if (d.notifier.deviceListsChanged(userId, after)) for (const u of await d.keys.changedUsers(userId, after, upTo)) changed.add(u);
   const joinedRooms = memberships.filter((m) => m.membership === "join").map((m) => m.roomId);
   const moves = await membershipMoves(d.db, d.cache, d.notifier, joinedRooms, userId, after, upTo);
-  for (const u of moves.joined) changed.add(u);
   const mine = memberships.some((m) => m.pos > after) ? await memberStore.selectMembershipChanges(d.db, userId, after, upTo) : [];
   const moved = new Map<RoomId, { prev: string; now: string }>();
   for (const c of mine) {
     const e = moved.get(c.roomId);
     if (e) e.now = c.membership; else moved.set(c.roomId, { prev: c.prev, now: c.membership });
   }
-  for (const [roomId, ch] of moved) {
-    if (ch.now !== "join" || ch.prev === "join") continue;
-    const room = await d.cache.get(roomId);
-    if (room) for (const u of room.joined) changed.add(u);
-  }
-  changed.delete(userId);
-  const left = await usersLeft(moved, moves.left, userId, d.cache, d.members);
-  return { changed: [...changed].filter((u) => !left.includes(u)), left };
+  return deviceListDelta(d.keys, d.notifier, d.cache, d.members, userId, moved, moves, after, upTo);
 }

@@ -7,6 +7,7 @@ import { roomMatesOf, type Membership, type MembershipCache } from "./membership
 import type { Db } from "../store/db.js";
 import type { Notifier } from "./notifier.js";
 import * as memberStore from "../store/memberships.js";
+import type { KeyService } from "./e2ee.js";
 
 type Json = Record<string, unknown>;
 
@@ -183,4 +184,25 @@ export async function membershipMoves(db: Db, cache: RoomStateCache, notifier: N
   }
   for (const m of await memberStore.selectMemberChangesInRooms(db, scan, after, upTo)) note(m.userId, m.membership, m.prev);
   return { joined, left };
+}
+
+/**
+ * device_lists for a range (/sync and sliding sync's e2ee extension): whose keys changed among
+ * room-mates, people who came to share a room (joins seen in the rooms, `moves`), and members
+ * of rooms the user joined; `left`: who no longer shares any room with the user.
+ */
+export async function deviceListDelta(keys: KeyService, notifier: Notifier, cache: RoomStateCache, members: MembershipCache, userId: UserId,
+  changed: ReadonlyMap<RoomId, { prev: string; now: string }>, moves: { joined: ReadonlySet<UserId>; left: ReadonlySet<string> }, after: number, upTo: number,
+): Promise<{ changed: string[]; left: string[] }> {
+  const out = new Set<string>();
+  if (notifier.deviceListsChanged(userId, after)) for (const u of await keys.changedUsers(userId, after, upTo)) out.add(u);
+  for (const u of moves.joined) out.add(u);
+  for (const [roomId, ch] of changed) {
+    if (ch.now !== "join" || ch.prev === "join") continue;
+    const room = await cache.get(roomId);
+    if (room) for (const u of room.joined) out.add(u);
+  }
+  out.delete(userId);
+  const left = await usersLeft(new Map(changed), new Set(moves.left), userId, cache, members);
+  return { changed: [...out].filter((u) => !left.includes(u)), left };
 }

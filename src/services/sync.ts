@@ -20,7 +20,7 @@ import type { ReceiptService } from "./receipts.js";
 import type { TypingService } from "./typing.js";
 import type { PresenceService } from "./presence.js";
 import type { UnreadService } from "./unread.js";
-import { isEmpty, isNamed, membershipMoves, placeAccountData, putInvites, putUnread, summary, usersLeft, type SyncOptions } from "./sync-shape.js";
+import { deviceListDelta, isEmpty, isNamed, membershipMoves, placeAccountData, putInvites, putUnread, summary, type SyncOptions } from "./sync-shape.js";
 import { federationFormat, lazyFilter, lazyIncremental, noteLazySent, refill, restricts, stateBefore, timeline, type LazyDevice } from "./sync-timeline.js";
 import { LazyMembers, lazyKey } from "./lazy-members.js";
 import type { RelationService } from "./relations.js";
@@ -176,8 +176,6 @@ export class SyncService {
     }
 
     const allowed = (r: RoomId) => roomAllowed(r, f.room);
-    const leftCandidates = new Set<string>();
-    const met = new Set<UserId>(); // users who came to share a room with this one in the range
     const join: Json = {};
     const invite: Json = {};
     const knock: Json = {};
@@ -355,11 +353,9 @@ export class SyncService {
     if (joinIds.length) putUnread(join, await this.unread.counts(userId, joinIds, upTo), f.room?.timeline?.unread_thread_notifications === true);
 
     // Who came and went in any joined room (whatever the filter shows): presence and device lists.
-    if (!initial) {
-      const moves = await membershipMoves(this.db, this.cache, this.notifier, memberships.filter((m) => m.membership === "join").map((m) => m.roomId), userId, after, upTo);
-      for (const u of moves.joined) met.add(u);
-      for (const u of moves.left) leftCandidates.add(u);
-    }
+    const moves = initial ? { joined: new Set<UserId>(), left: new Set<string>() }
+      : await membershipMoves(this.db, this.cache, this.notifier, memberships.filter((m) => m.membership === "join").map((m) => m.roomId), userId, after, upTo);
+    const met = new Set<UserId>(moves.joined); // users who came to share a room with this one in the range
     // Members of rooms just joined are newly met too.
     for (const roomId of initial ? [] : fullRooms) {
       const joined = this.cache.peek(roomId)?.joined;
@@ -367,21 +363,11 @@ export class SyncService {
     }
     const presenceEvents = (await this.presence.forSync(userId, initial ? null : sincePresence, met))
       .filter((e) => matchesEventFilter({ type: "m.presence", sender: String(e.sender) }, f.presence));
-    const leftUsers = await usersLeft(changed, leftCandidates, userId, this.cache, this.members);
 
     // Encryption plumbing: to-device messages, whose keys changed, one-time key counts.
     const ack = o.since === null ? null : (o.sinceToDevice ?? o.since);
     const td = await this.keys.toDeviceForSync(who, ack, upTo);
-    const changedKeys = new Set<string>();
-    if (!initial && this.notifier.deviceListsChanged(userId, after)) for (const u of await this.keys.changedUsers(userId, after, upTo)) changedKeys.add(u);
-    // People who came to share a room with the user in the range (joins seen in the rooms'
-    // timelines), and members of a room the user just joined: their keys are news to this user.
-    for (const u of met) if (u !== userId) changedKeys.add(u);
-    for (const [roomId, ch] of changed) {
-      if (ch.now !== "join" || ch.prev === "join") continue;
-      const room = await this.cache.get(roomId);
-      if (room) for (const u of room.joined) if (u !== userId) changedKeys.add(u);
-    }
+    const lists = initial ? { changed: [], left: [] } : await deviceListDelta(this.keys, this.notifier, this.cache, this.members, userId, changed, moves, after, upTo);
     const otk = who.deviceId ? await this.keys.counts(userId, who.deviceId) : { counts: {}, unusedFallback: [] };
     if (f.event_format === "federation") await federationFormat(this.db, [join, leave]);
     return {
@@ -392,7 +378,7 @@ export class SyncService {
       account_data: { events: globalAd },
       presence: { events: presenceEvents },
       to_device: { events: td.events },
-      device_lists: { changed: [...changedKeys].filter((u) => !leftUsers.includes(u)), left: leftUsers },
+      device_lists: lists,
       device_one_time_keys_count: otk.counts,
       device_unused_fallback_key_types: otk.unusedFallback,
     };
