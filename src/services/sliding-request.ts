@@ -13,6 +13,8 @@ export const MAX_SUBSCRIPTIONS = 100;
 /** The most timeline events one room carries in a response (the MSC lets the server cap it). */
 export const MAX_TIMELINE_LIMIT = 100;
 const MAX_STATE_ELEMENTS = 100;
+/** required_state patterns in one request, all lists and subscriptions together: each is tested against each state event of a room it covers. */
+const MAX_STATE_PATTERNS = 1000;
 
 /** One (type, state_key) pattern; null matches any. */
 export interface StatePattern { type: string | null; key: string | null }
@@ -124,6 +126,8 @@ export function parseSlidingRequest(body: unknown, query: Record<string, string 
     if (Array.isArray(s.required_state)) legacy = true;
     subscriptions.set(parseRoomId(roomId), roomConfigOf(s, userId));
   }
+  const patterns = [...lists.map((l) => l.config), ...subscriptions.values()].reduce((n, c) => n + c.state.include.length + c.state.exclude.length, 0);
+  if (patterns > MAX_STATE_PATTERNS) throw invalidParam(`At most ${MAX_STATE_PATTERNS} required_state entries in one request`);
   const setPresence = b.set_presence ?? query.set_presence;
   if (setPresence !== undefined && !["online", "offline", "unavailable"].includes(setPresence)) throw invalidParam("set_presence must be online, offline or unavailable");
   let timeoutMs = b.timeout ?? 0;
@@ -209,9 +213,12 @@ function normalise(s: StateSpec): StateSpec {
 export interface Combined { timelineLimit: number; states: StateSpec[]; lazy: boolean; key: string }
 
 export function combine(configs: RoomConfig[]): Combined {
-  const states = configs.map((c) => c.state);
+  const timelineLimit = Math.max(0, ...configs.map((c) => c.timelineLimit));
+  // The same required_state in several lists counts once.
+  const unique = configs.filter((c, i) => configs.findIndex((d) => d.key === c.key) === i);
+  const states = unique.map((c) => c.state);
   const lazy = states.some((s) => s.lazy) && !states.some(allMembers);
-  return { timelineLimit: Math.max(0, ...configs.map((c) => c.timelineLimit)), states, lazy, key: `${lazy}|${configs.map((c) => c.key).join("|")}` };
+  return { timelineLimit, states, lazy, key: `${lazy}|${unique.map((c) => c.key).join("|")}` };
 }
 
 function allMembers(s: StateSpec): boolean {

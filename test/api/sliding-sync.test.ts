@@ -112,6 +112,9 @@ describe("simplified sliding sync (MSC4186)", () => {
     expect((await u.post(SS, { extensions: { e2ee: { enabled: "yes" } } })).body.errcode).to.equal("M_INVALID_PARAM");
     expect((await u.post(SS, { extensions: { typing: { enabled: true, lists: [1] } } })).body.errcode).to.equal("M_INVALID_PARAM");
     expect((await u.post(SS, { extensions: { to_device: { enabled: true, since: "not-a-token" } } })).body.errcode).to.equal("M_INVALID_PARAM");
+    const many: Record<string, unknown> = {};
+    for (let i = 0; i < 11; i++) many[`l${i}`] = { range: [0, 1], timeline_limit: 1, required_state: Array.from({ length: 100 }, (_, k) => ["t", `k${k}`]) };
+    expect((await u.post(SS, { lists: many })).body.errcode).to.equal("M_INVALID_PARAM"); // 1,100 required_state entries
     // A timeline_limit above the cap is cut to it, not refused.
     expect((await u.post(SS, { lists: { a: { range: [0, 1], timeline_limit: 100000 } } })).status).to.equal(200);
     expect((await t.s.client().post(SS, {})).status).to.equal(401);
