@@ -195,14 +195,14 @@ export async function deviceListDelta(keys: KeyService, notifier: Notifier, cach
   changed: ReadonlyMap<RoomId, { prev: string; now: string }>, moves: { joined: ReadonlySet<UserId>; left: ReadonlySet<string> }, after: number, upTo: number,
 ): Promise<{ changed: string[]; left: string[] }> {
   const out = new Set<string>();
+  // Key changes include the user's own (a new or deleted device of theirs); the rest is others.
   if (notifier.deviceListsChanged(userId, after)) for (const u of await keys.changedUsers(userId, after, upTo)) out.add(u);
-  for (const u of moves.joined) out.add(u);
+  for (const u of moves.joined) if (u !== userId) out.add(u);
   for (const [roomId, ch] of changed) {
     if (ch.now !== "join" || ch.prev === "join") continue;
     const room = await cache.get(roomId);
-    if (room) for (const u of room.joined) out.add(u);
+    if (room) for (const u of room.joined) if (u !== userId) out.add(u);
   }
-  out.delete(userId);
   const left = await usersLeft(new Map(changed), new Set(moves.left), userId, cache, members);
   return { changed: [...out].filter((u) => !left.includes(u)), left };
 }

@@ -91,6 +91,21 @@ describe("end-to-end encryption plumbing", () => {
     expect(await counts()).to.deep.equal({ signed_curve25519: 3 });
   });
 
+  it("the user's own new device shows up in their device_lists.changed (in /sync and sliding sync's e2ee extension)", async () => {
+    const { a } = await twoInRoom(t.s.client());
+    const SS = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync";
+    const s0 = await a.get("/_matrix/client/v3/sync");
+    const ss0 = await a.post(SS, { extensions: { e2ee: { enabled: true } } });
+    const login = await t.s.client().post("/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: a.userId }, password: a.password });
+    expect(login.status, login.text).to.equal(200);
+    const other = t.s.client(login.body.access_token);
+    await other.post("/_matrix/client/v3/keys/upload", { device_keys: { user_id: a.userId, device_id: login.body.device_id, algorithms: ["m.olm.v1.curve25519-aes-sha2"], keys: { [`ed25519:${login.body.device_id}`]: "ed2" }, signatures: {} } });
+    const s1 = await a.get(`/_matrix/client/v3/sync?since=${enc(s0.body.next_batch)}&timeout=2000`);
+    expect(s1.body.device_lists.changed).to.include(a.userId);
+    const ss1 = await a.post(SS, { pos: ss0.body.pos, timeout: 2000 });
+    expect(ss1.body.extensions.e2ee.device_lists.changed).to.include(a.userId);
+  });
+
   it("a room-mate's new keys show up in device_lists.changed; /keys/changes agrees", async () => {
     const { a, b } = await twoInRoom(t.s.client());
     const s0 = await b.get("/_matrix/client/v3/sync");
