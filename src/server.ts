@@ -11,6 +11,7 @@ import type { Config } from "./config/schema.js";
 import { cors } from "./http/cors.js";
 import { MatrixError, unrecognized } from "./http/errors.js";
 import { Router, renderError, sendJson } from "./http/route.js";
+import { mountWebClient } from "./http/web-client.js";
 import { createLogger } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { createServices, type Services } from "./services/index.js";
@@ -131,6 +132,7 @@ function buildApp(config: Config, services: Services, metrics: Metrics, log: Log
 
   const router = new Router(app, services, metrics);
   for (const table of routeTables) router.mount(table);
+  mountWebClient(app, config, log);
 
   // Unknown path: 404 M_UNRECOGNIZED; known path, other method: 405 M_UNRECOGNIZED (spec).
   app.use((req: Request, res: Response) => {

@@ -23,6 +23,7 @@ export interface Config {
   };
   appservices: { registration_files: string[]; query_timeout_ms: number };
   metrics: { enabled: boolean };
+  web_client: { enabled: boolean; path: string; dir: string | null };
   user_directory: { search_all_users: boolean };
   voip: { turn_uris: string[]; turn_shared_secret: string | null; turn_ttl_ms: number };
   search: { enabled: boolean; language: string; statement_timeout_ms: number; max_terms: number };
@@ -149,6 +150,12 @@ export const configSchema = {
     }),
     metrics: section({
       enabled: { type: "boolean", default: true },
+    }),
+    web_client: section({
+      enabled: { type: "boolean", default: true },
+      // Where the page is served: "/" or "/a/path/"; never under /_matrix or /_synapse.
+      path: { type: "string", pattern: "^/([A-Za-z0-9-][A-Za-z0-9._~-]*/)*$", maxLength: 200, default: "/" },
+      dir: { type: ["string", "null"], minLength: 1, default: null },
     }),
     logging: section({
       level: { enum: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info" },

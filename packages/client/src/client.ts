@@ -98,6 +98,17 @@ export class GanglionClient {
     });
   }
 
+  /**
+   * Reconnects now instead of at the next backoff step (when the browser says it is online
+   * again, say). Does nothing while connected or stopped.
+   */
+  reconnect(): void {
+    if (this.state !== "offline" || this.socket) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.open();
+  }
+
   /** Closes the socket for good (a clean close, code 1000). Unsent messages stay in `pending`. */
   stop(): void {
     this.setConnection("stopped");

@@ -53,6 +53,32 @@ export class Http {
     return this.json("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/redact/${enc(eventId)}/${enc(txnId)}`, reason ? { reason } : {});
   }
 
+  /** POST /createRoom; `invite` are user IDs. */
+  createRoom(opts: { name?: string; topic?: string; invite?: string[]; preset?: "private_chat" | "public_chat" | "trusted_private_chat"; isDirect?: boolean } = {}): Promise<{ room_id: string }> {
+    return this.json("POST", "/_matrix/client/v3/createRoom", {
+      preset: opts.preset ?? "private_chat",
+      ...(opts.name ? { name: opts.name } : {}), ...(opts.topic ? { topic: opts.topic } : {}),
+      ...(opts.invite?.length ? { invite: opts.invite } : {}), ...(opts.isDirect ? { is_direct: true } : {}),
+    });
+  }
+
+  join(roomIdOrAlias: string): Promise<{ room_id: string }> {
+    return this.json("POST", `/_matrix/client/v3/join/${enc(roomIdOrAlias)}`, {});
+  }
+
+  leave(roomId: string): Promise<Json> {
+    return this.json("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, {});
+  }
+
+  invite(roomId: string, userId: string): Promise<Json> {
+    return this.json("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { user_id: userId });
+  }
+
+  /** POST /logout: the token stops working. */
+  logout(): Promise<Json> {
+    return this.json("POST", "/_matrix/client/v3/logout", {});
+  }
+
   /** POST /_matrix/media/v3/upload: the content URI of the upload. */
   async upload(data: Blob | Uint8Array | ArrayBuffer, contentType: string, filename?: string): Promise<string> {
     const res = await this.fetchFn(`${this.baseUrl}/_matrix/media/v3/upload${filename ? `?filename=${enc(filename)}` : ""}`, {
@@ -64,10 +90,19 @@ export class Http {
   }
 
   /** GET /_matrix/client/v1/media/download/{server}/{mediaId} (authenticated media). */
-  async download(mxc: string): Promise<{ data: ArrayBuffer; contentType: string | null }> {
+  download(mxc: string): Promise<{ data: ArrayBuffer; contentType: string | null }> {
+    return this.media(mxc, "download", "");
+  }
+
+  /** GET /_matrix/client/v1/media/thumbnail/{server}/{mediaId}: scaled to fit `width`×`height`. */
+  thumbnail(mxc: string, width: number, height: number, method: "scale" | "crop" = "scale"): Promise<{ data: ArrayBuffer; contentType: string | null }> {
+    return this.media(mxc, "thumbnail", `?width=${width}&height=${height}&method=${method}`);
+  }
+
+  private async media(mxc: string, kind: "download" | "thumbnail", query: string): Promise<{ data: ArrayBuffer; contentType: string | null }> {
     const m = /^mxc:\/\/([^/]+)\/([^/?#]+)$/.exec(mxc);
     if (!m) throw new MatrixError("M_INVALID_PARAM", "Not a content URI");
-    const res = await this.fetchFn(`${this.baseUrl}/_matrix/client/v1/media/download/${enc(m[1]!)}/${enc(m[2]!)}`, { headers: { Authorization: `Bearer ${this.token()}` } });
+    const res = await this.fetchFn(`${this.baseUrl}/_matrix/client/v1/media/${kind}/${enc(m[1]!)}/${enc(m[2]!)}${query}`, { headers: { Authorization: `Bearer ${this.token()}` } });
     if (!res.ok) throw MatrixError.from(await res.json().catch(() => ({})), res.status);
     return { data: await res.arrayBuffer(), contentType: res.headers.get("content-type") };
   }
