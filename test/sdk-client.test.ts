@@ -4,7 +4,8 @@
 // resuming from next_batch, and history and media over HTTP.
 import { expect } from "chai";
 import WebSocket from "ws";
-import { GanglionClient, MatrixError, type LocalMessage, type SocketConstructor } from "../packages/client/src/index.js";
+import sharp from "sharp";
+import { GanglionClient, MatrixError, login, register, type LocalMessage, type SocketConstructor } from "../packages/client/src/index.js";
 import { useServer } from "./helpers/server.js";
 import { createRoom, enc, join, send, twoInRoom } from "./helpers/rooms.js";
 import { waitFor } from "./helpers/wait.js";
@@ -108,6 +109,44 @@ describe("@ganglion/client", () => {
     await join(third, roomId);
     const found = await two.http.search("away");
     expect(JSON.stringify(found)).to.contain("while you were away");
+  });
+
+  it("register and login give sessions; rooms are made, joined and left; thumbnails; logout ends the token; reconnect() skips the backoff", async () => {
+    const base = t.s.hs.url;
+    const carol = await register(base, "sdk-carol", "a long enough password");
+    expect(carol.userId).to.equal("@sdk-carol:localhost");
+    expect(carol.baseUrl).to.equal(base);
+    try { await register(base, "sdk-carol", "again"); expect.fail("registered twice"); } catch (e) { expect((e as MatrixError).errcode).to.equal("M_USER_IN_USE"); }
+    try { await login(base, "sdk-carol", "wrong"); expect.fail("wrong password"); } catch (e) { expect((e as MatrixError).errcode).to.equal("M_FORBIDDEN"); }
+    const again = await login(base, "@sdk-carol:localhost", "a long enough password", { deviceName: "second" });
+    expect(again.userId).to.equal(carol.userId);
+    expect(again.deviceId).to.not.equal(carol.deviceId);
+    const dave = await register(base, "sdk-dave", "another long password");
+    const c = make(carol.accessToken, { userId: carol.userId });
+    const d = make(dave.accessToken);
+    await c.start();
+    await d.start();
+    const { room_id } = await c.http.createRoom({ name: "SDK room", invite: [dave.userId] });
+    await d.http.join(room_id);
+    const png = await sharp({ create: { width: 400, height: 300, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toBuffer();
+    const mxc = await c.http.upload(png, "image/png", "red.png");
+    const thumb = await d.http.thumbnail(mxc, 100, 100);
+    expect(thumb.contentType).to.match(/^image\//);
+    const meta = await sharp(Buffer.from(thumb.data)).metadata();
+    expect(Math.max(meta.width ?? 0, meta.height ?? 0)).to.be.at.most(400).and.at.least(1);
+    await d.http.leave(room_id);
+    c.reconnect(); // online: nothing happens
+    expect(c.connection).to.equal("online");
+    // Offline with a long backoff: reconnect() goes at once.
+    const slow = make(again.accessToken, { WebSocket: TestSocket as unknown as SocketConstructor, backoff: { minMs: 60_000, maxMs: 60_000 } });
+    await slow.start();
+    sockets[sockets.length - 1]!.terminate();
+    await waitFor(() => slow.connection === "offline", 5000, "offline");
+    slow.reconnect();
+    await waitFor(() => slow.connection === "online", 5000, "back at once");
+    await slow.http.logout();
+    await waitFor(() => slow.connection === "stopped", 5000, "a logged-out token stops the client");
+    try { await slow.http.json("GET", "/_matrix/client/v3/account/whoami"); expect.fail("token still works"); } catch (e) { expect((e as MatrixError).errcode).to.equal("M_UNKNOWN_TOKEN"); }
   });
 });
 

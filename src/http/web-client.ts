@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import express, { type Express, type Request, type Response } from "express";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
 
@@ -52,7 +52,9 @@ export function mountWebClient(app: Express, config: Config, log: Logger): void 
     });
     return;
   }
-  if (base !== "/") app.get(base.slice(0, -1), (_req: Request, res: Response) => res.redirect(301, base));
+  // "/chat" → "/chat/" (the page's relative asset URLs need the slash). Express matches the
+  // route for "/chat/" too, which goes on to the files.
+  if (base !== "/") app.get(base.slice(0, -1), (req: Request, res: Response, next: NextFunction) => (req.path.endsWith("/") ? next() : res.redirect(301, base)));
   app.use(base, express.static(dir, {
     index: "index.html",
     dotfiles: "deny",

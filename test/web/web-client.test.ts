@@ -10,7 +10,7 @@ import sharp from "sharp";
 import { buildWeb } from "../../packages/web/build.mjs";
 import { WEB_CLIENT_CSP } from "../../src/http/web-client.js";
 import { cutProxy, launchChromium, type CutProxy } from "../helpers/browser.js";
-import { useServer } from "../helpers/server.js";
+import { testConfig, useServer } from "../helpers/server.js";
 
 const PASSWORD = "correct horse battery staple";
 const shots = process.env.WEB_SCREENSHOTS;
@@ -246,5 +246,34 @@ describe("web client (Chromium)", function () {
       expect(await message(alice.page, body).count(), body).to.equal(1);
     }
     expect(problems, problems.join("\n")).to.deep.equal([]);
+  });
+});
+
+describe("web client: where it is served", () => {
+  describe("at a path of its own", () => {
+    const t = useServer({ web_client: { path: "/chat/" } });
+    it("answers there (a redirect adds the slash), and / stays the API's 404", async () => {
+      const bare = await fetch(t.s.hs.url + "/chat", { redirect: "manual" });
+      expect(bare.status).to.equal(301);
+      expect(bare.headers.get("location")).to.equal("/chat/");
+      const page = await fetch(t.s.hs.url + "/chat/");
+      expect(page.status).to.equal(200);
+      expect(page.headers.get("content-security-policy")).to.equal(WEB_CLIENT_CSP);
+      expect((await fetch(t.s.hs.url + "/chat/app.css")).status).to.equal(200);
+      const root = await fetch(t.s.hs.url + "/");
+      expect(root.status).to.equal(404);
+      expect(((await root.json()) as { errcode?: string }).errcode).to.equal("M_UNRECOGNIZED");
+    });
+  });
+  describe("turned off", () => {
+    const t = useServer({ web_client: { enabled: false } });
+    it("serves nothing", async () => {
+      for (const p of ["/", "/app.js", "/index.html"]) expect((await fetch(t.s.hs.url + p)).status, p).to.equal(404);
+    });
+  });
+  it("a path under /_matrix or /_synapse is a config error", () => {
+    for (const path of ["/_matrix/", "/_synapse/admin/", "chat/", "/chat"]) {
+      expect(() => testConfig("postgres://x/y", { web_client: { path } }), path).to.throw();
+    }
   });
 });

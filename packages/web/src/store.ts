@@ -252,6 +252,7 @@ export class Store {
   /** The body shown for an event: its newest edit, or a note when it was deleted. */
   body(r: Room, ev: MatrixEvent): string {
     if (r.redacted.has(ev.event_id)) return "Message deleted";
+    if (ev.type === "m.room.encrypted") return "🔒 Encrypted message";
     const edit = r.edits.get(ev.event_id);
     const nc = (edit?.content?.["m.new_content"] ?? null) as Json | null;
     const body = nc?.body ?? ev.content?.body;
@@ -259,7 +260,7 @@ export class Store {
   }
 
   lastMessage(r: Room): MatrixEvent | undefined {
-    for (let i = r.events.length - 1; i >= 0; i--) if (r.events[i]!.type === "m.room.message") return r.events[i];
+    for (let i = r.events.length - 1; i >= 0; i--) if (r.events[i]!.type === "m.room.message" || r.events[i]!.type === "m.room.encrypted") return r.events[i];
     return undefined;
   }
 

@@ -27,6 +27,9 @@ export function Message({ room, ev, actions, inThread = false }: { room: Room; e
   const { client, store } = useApp();
   const mine = ev.sender === store.userId;
   const deleted = room.redacted.has(ev.event_id);
+  if (ev.type === "m.room.encrypted") {
+    return <li class="msg muted" data-event={ev.event_id}><div class="meta"><b class="sender">{store.displayName(room, ev.sender)}</b></div><i>🔒 Encrypted message (this client does not decrypt)</i></li>;
+  }
   if (ev.type !== "m.room.message") return <StateLine room={room} ev={ev} />;
   const content = ev.content;
   const msgtype = String(content.msgtype ?? "");
