@@ -11,7 +11,7 @@ export interface Config {
   database: { data_dir: string; url: string | null; pool_size: number; port: number | null; statement_timeout_ms: number };
   redis: { url: string | null };
   media: { store_path: string; max_upload_bytes: number; legacy_unauthenticated_download: boolean };
-  registration: { enabled: boolean; allow_guests: boolean; shared_secret: string | null; password_min_length: number };
+  registration: { enabled: boolean; allow_guests: boolean; shared_secret: string | null; password_min_length: number; require_token: boolean };
   auth: { refresh_tokens: boolean; access_token_lifetime_ms: number };
   rooms: { default_version: string };
   presence: { enabled: boolean; offline_after_ms: number; max_room_members: number };
@@ -84,6 +84,8 @@ export const configSchema = {
       allow_guests: { type: "boolean", default: false },
       shared_secret: { type: ["string", "null"], minLength: 16, default: null },
       password_min_length: { type: "integer", minimum: 0, maximum: 512, default: 0 },
+      // Open registration only with a registration token (m.login.registration_token).
+      require_token: { type: "boolean", default: false },
     }),
     auth: section({
       refresh_tokens: { type: "boolean", default: true },

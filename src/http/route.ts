@@ -41,6 +41,8 @@ export interface RouteDef<B = any> {
   body?: Schema;
   /** Allow guests (spec: guest access). Default false. */
   guest?: boolean;
+  /** Server admins only (the /_synapse/admin API): anyone else gets 403 M_FORBIDDEN. */
+  admin?: boolean;
   /** A per-user limited action (rate_limiting.per_user): sends, typing, search, history. */
   action?: Action;
   /** The body is bytes (media uploads), up to media.max_upload_bytes, handed over as a Buffer. */
@@ -173,6 +175,7 @@ export interface Invocation {
  */
 export async function invoke(def: RouteDef, validator: ValidateFunction<unknown> | null, services: Services, inv: Invocation): Promise<unknown> {
   const user = inv.user;
+  if (def.admin && !user?.isAdmin) throw new MatrixError(403, "M_FORBIDDEN", "You are not a server admin");
   if (user?.isGuest && !def.guest) {
     throw new MatrixError(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is not allowed on this endpoint");
   }

@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { MatrixError, UiaChallenge } from "../http/errors.js";
 import type { UserId } from "../matrix/ids.js";
 import * as sessions from "../store/auth-sessions.js";
+import * as registrationTokens from "../store/registration-tokens.js";
 import type { Db } from "../store/db.js";
 import * as users from "../store/users.js";
 import { verifyPassword } from "./passwords.js";
@@ -12,6 +13,7 @@ import { resolveLoginUser, type LoginIdentifierBody } from "./identifiers.js";
 
 export const DUMMY = "m.login.dummy";
 export const PASSWORD = "m.login.password";
+export const REGISTRATION_TOKEN = "m.login.registration_token";
 
 export interface AuthDict extends LoginIdentifierBody {
   type?: string;
@@ -67,7 +69,7 @@ export class UiaService {
       if (!allowed.has(auth.type)) {
         throw await this.challenge(sessionId, flows, completed, new MatrixError(400, "M_UNRECOGNIZED", `Unsupported auth type ${auth.type}`));
       }
-      const failure = await this.attempt(auth, requester);
+      const failure = await this.attempt(auth, requester, sessionId);
       if (failure) throw await this.challenge(sessionId, flows, completed, failure);
       await sessions.addUiaCompleted(this.db, sessionId, auth.type);
       completed.push(auth.type);
@@ -76,7 +78,7 @@ export class UiaService {
       // A kept session answers a repeat of its completed request (registration); any other is
       // spent.
       if (!o.keep) await sessions.deleteUiaSession(this.db, sessionId);
-      if (Math.random() < 0.01) await sessions.deleteExpiredUiaSessions(this.db, Date.now() - SESSION_TTL_MS);
+      if (Math.random() < 0.01) await this.forgetExpired();
       return sessionId;
     }
     throw await this.challenge(sessionId, flows, completed);
@@ -105,6 +107,15 @@ export class UiaService {
     return u?.passwordHash ? [[PASSWORD]] : [[DUMMY]];
   }
 
+  /** Forgets sessions older than a day; the registration tokens they held become usable again. */
+  async forgetExpired(): Promise<void> {
+    const before = Date.now() - SESSION_TTL_MS;
+    await this.db.transaction(async (trx) => {
+      await registrationTokens.releaseExpired(trx, before);
+      await sessions.deleteExpiredUiaSessions(trx, before);
+    });
+  }
+
   private async open(purpose: string, owner: string | null): Promise<string> {
     const sessionId = randomBytes(18).toString("base64url");
     await sessions.insertUiaSession(this.db, { sessionId, purpose, userId: owner });
@@ -118,8 +129,15 @@ export class UiaService {
   }
 
   /** Checks one stage; returns the error to report, or null on success. */
-  private async attempt(auth: AuthDict, requester: Requester | null): Promise<MatrixError | null> {
+  private async attempt(auth: AuthDict, requester: Requester | null, sessionId: string): Promise<MatrixError | null> {
     if (auth.type === DUMMY) return null;
+    if (auth.type === REGISTRATION_TOKEN) {
+      // A pending use is taken now and becomes a completed one when the registration
+      // completes (spec: the token is used up only then).
+      if (typeof auth.token !== "string" || auth.token.length > 64) return new MatrixError(400, "M_MISSING_PARAM", "Missing token");
+      const ok = await registrationTokens.reserve(this.db, auth.token, sessionId, Date.now());
+      return ok ? null : new MatrixError(401, "M_UNAUTHORIZED", "Invalid registration token");
+    }
     if (auth.type === PASSWORD) {
       if (typeof auth.password !== "string") return new MatrixError(400, "M_MISSING_PARAM", "Missing password");
       let userId: UserId;

@@ -4,7 +4,12 @@ import { MatrixError, forbidden, invalidParam, missingParam } from "../../http/e
 import { defineRoutes } from "../../http/route.js";
 import { bool, obj, str, anyObject } from "../../http/validate.js";
 import { makeUserId } from "../../matrix/ids.js";
-import { DUMMY, type AuthDict } from "../../services/uia.js";
+import { DUMMY, REGISTRATION_TOKEN, type AuthDict } from "../../services/uia.js";
+import * as registrationTokens from "../../store/registration-tokens.js";
+import type { Services } from "../../services/index.js";
+
+/** The UIA flows of registration: a dummy stage, or a registration token where one is required. */
+const flows = (s: Services): string[][] => (s.config.registration.require_token ? [[REGISTRATION_TOKEN]] : [[DUMMY]]);
 import { hashPassword } from "../../services/passwords.js";
 
 interface RegisterBody {
@@ -70,8 +75,10 @@ export default defineRoutes({
         if (!body.username || makeUserId(body.username.toLowerCase(), s.config.server_name) !== guest.userId) throw forbidden("A guest can only upgrade its own account");
         if (body.password === undefined) throw missingParam("password is required");
         s.accounts.checkPasswordPolicy(body.password);
-        await s.uia.require(body.auth, "register", [[DUMMY]], null);
-        return withHomeServer(await s.accounts.upgradeGuest(guest.userId, body.password, login), s.config.server_name);
+        const upgradeSession = await s.uia.require(body.auth, "register", flows(s), null);
+        const upgraded = await s.accounts.upgradeGuest(guest.userId, body.password, login);
+        await registrationTokens.complete(s.db, upgradeSession);
+        return withHomeServer(upgraded, s.config.server_name);
       }
       // The session remembers the first request's parameters, so a later stage may send only
       // `auth`; once the account is made, repeating the request answers the same account (a
@@ -95,12 +102,26 @@ export default defineRoutes({
         ...Object.fromEntries(Object.entries(body).filter(([k, v]) => v !== undefined && k !== "auth" && k !== "password")),
         ...(body.password !== undefined ? { password_hash: await hashPassword(body.password) } : {}),
       };
-      const sessionId = await s.uia.require(body.auth, "register", [[DUMMY]], null, { remember, keep: true });
+      const sessionId = await s.uia.require(body.auth, "register", flows(s), null, { remember, keep: true });
       const result = await s.accounts.register({
         kind: "user", localpart, password: body.password ?? null, passwordHash: body.password === undefined ? rememberedHash ?? null : null, login: mergedLogin,
       });
       await s.uia.finish(sessionId, { user_id: result.user_id });
+      // The token's pending use is completed only now that the account exists.
+      await registrationTokens.complete(s.db, sessionId);
       return withHomeServer(result, s.config.server_name);
+    },
+  },
+
+  /** GET /_matrix/client/v1/register/m.login.registration_token/validity */
+  registrationTokenValidity: {
+    method: "GET", path: "/_matrix/client/v1/register/m.login.registration_token/validity", auth: "none",
+    async handler({ query, ip }, s) {
+      if (!s.config.registration.enabled) throw forbidden("Registration is not enabled on this homeserver.");
+      if (!query.token) throw missingParam("token is required");
+      // Rate limited like registration itself: this endpoint must not be a way to guess tokens.
+      s.limits.registration.take(`ip:${ip}`);
+      return { valid: query.token.length <= 64 && await registrationTokens.isValid(s.db, query.token, Date.now()) };
     },
   },
 
