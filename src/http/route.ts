@@ -1,5 +1,6 @@
 // defineRoutes/mountRoutes: how a route file declares its endpoints, and the one wrapper that
 // reads the body, authenticates, validates, rate-limits, calls the handler and renders errors.
+import { randomBytes } from "node:crypto";
 import { Throttled } from "../log-throttle.js";
 import { stringifyJson } from "../matrix/raw-json.js";
 import type { Express, Request, Response } from "express";
@@ -41,6 +42,11 @@ export interface RouteDef<B = any> {
   body?: Schema;
   /** Allow guests (spec: guest access). Default false. */
   guest?: boolean;
+  /**
+   * What a shadow-banned user is answered instead (Synapse's shadow ban: the request seems to
+   * succeed, nothing reaches the room): "event" a made-up event ID, "empty" {}.
+   */
+  shadow?: "event" | "empty";
   /** Server admins only (the /_synapse/admin API): anyone else gets 403 M_FORBIDDEN. */
   admin?: boolean;
   /** A per-user limited action (rate_limiting.per_user): sends, typing, search, history. */
@@ -181,13 +187,18 @@ export async function invoke(def: RouteDef, validator: ValidateFunction<unknown>
   }
   // Application services registered with rate_limited: false are exempt (spec: registration).
   if (user && !(user.appserviceId && services.appservices.get(user.appserviceId)?.rate_limited === false)) {
-    services.limits.requests.take(`user:${user.userId}`);
-    if (def.action) await services.limits.actions.take(def.action, user.userId);
+    // An admin's override for this user replaces the request limit; 0 and 0 lifts every limit.
+    const o = services.limits.overrides.get(user.userId);
+    if (!o || o.messages_per_second > 0 || o.burst_count > 0) {
+      services.limits.requests.take(`user:${user.userId}`, o ? { per_second: Math.max(o.messages_per_second, 0.001), burst: Math.max(o.burst_count, 1) } : undefined);
+      if (def.action) await services.limits.actions.take(def.action, user.userId);
+    }
   }
   if (def.method !== "GET" && !def.raw) {
     checkJson(inv.body);
     if (validator && !validator(inv.body)) throw schemaError(validator.errors);
   }
+  if (def.shadow && user?.shadowBanned) return def.shadow === "event" ? { event_id: `$${randomBytes(32).toString("base64url")}` } : {};
   const params: Record<string, string> = {};
   for (const [k, v] of Object.entries(inv.params)) params[k] = checkParam(k, v);
   const query: Record<string, string | undefined> = {};

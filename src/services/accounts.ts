@@ -179,6 +179,30 @@ export class AccountService {
     if (logoutDevices) this.tokens.forgetUser(who.userId);
   }
 
+  /** The admin API sets a password: every device is logged out unless `logoutDevices` is false. */
+  async setPassword(userId: UserId, newPassword: string, logoutDevices: boolean): Promise<void> {
+    this.checkPasswordPolicy(newPassword);
+    const hash = await hashPassword(newPassword);
+    await this.db.transaction(async (trx) => {
+      await users.updatePasswordHash(trx, userId, hash);
+      if (logoutDevices) await devices.deleteDevices(trx, userId, "all");
+    });
+    if (logoutDevices) this.tokens.forgetUser(userId);
+  }
+
+  /**
+   * A token for an admin to act as a user (support): a device of its own named "Admin login",
+   * since every token here belongs to a device; `validUntilMs` makes it expire.
+   */
+  async adminLogin(userId: UserId, validUntilMs: number | null): Promise<string> {
+    const r = await this.db.transaction(async (trx) => {
+      const s = await this.startSession(trx, userId, null, "Admin login", false);
+      if (validUntilMs !== null) await trx("access_tokens").where({ user_id: userId, device_id: s.device_id }).update({ expires_ts: validUntilMs });
+      return s;
+    });
+    return (r as { access_token: string }).access_token;
+  }
+
   /** Marks a user erased (erasure.ts); set by the services. */
   onErase: (userId: UserId) => Promise<void> = async () => undefined;
 

@@ -17,7 +17,9 @@ export type BusMessage =
   /** A device's one-time or fallback keys changed (counts kept in memory are stale). */
   | { k: "keys"; user: UserId; device: string }
   /** A user was erased (erasure.ts). */
-  | { k: "erased"; user: UserId };
+  | { k: "erased"; user: UserId }
+  /** A user's rate-limit override changed (admin API). */
+  | { k: "ratelimit"; user: UserId };
 
 type Envelope = BusMessage & { o: string };
 

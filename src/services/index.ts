@@ -7,7 +7,7 @@ import { DeviceService } from "./devices.js";
 import { ProfileService } from "./profiles.js";
 import { TokenService } from "./tokens.js";
 import { UiaService } from "./uia.js";
-import { RateLimiter } from "../http/rate-limit.js";
+import { RateLimiter, RateOverrides } from "../http/rate-limit.js";
 import { ActionLimiter } from "../http/action-limits.js";
 import * as events from "../store/events.js";
 import { AccountDataService } from "./account-data.js";
@@ -57,7 +57,7 @@ export interface Services {
   devices: DeviceService;
   profiles: ProfileService;
   uia: UiaService;
-  limits: { login: RateLimiter; registration: RateLimiter; requests: RateLimiter; actions: ActionLimiter };
+  limits: { login: RateLimiter; registration: RateLimiter; requests: RateLimiter; actions: ActionLimiter; overrides: RateOverrides };
   notifier: Notifier;
   roomCache: RoomStateCache;
   memberships: MembershipCache;
@@ -109,6 +109,8 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   tokens.appservices = appservices;
   tokens.onForget((u) => appservices.forgetUser(u)); // deactivation (here or in another process)
   const rl = config.rate_limiting;
+  const overrides = new RateOverrides(db, bus);
+  await overrides.load();
   const signing = await loadSigningKey(db);
   const notifier = new Notifier(await events.selectCurrentPosition(db));
   const roomCache = new RoomStateCache(db);
@@ -190,6 +192,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
       registration: new RateLimiter(rl.registration, rl.enabled),
       requests: new RateLimiter(rl.requests, rl.enabled),
       actions: new ActionLimiter(bus, rl),
+      overrides,
     },
     notifier, roomCache, memberships, writer, rooms,
     membership,

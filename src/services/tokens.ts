@@ -17,6 +17,8 @@ export interface Requester {
   isGuest: boolean;
   isAdmin: boolean;
   appserviceId: string | null;
+  /** Shadow-banned (admin API): sends and invites answer success and do nothing. */
+  shadowBanned?: boolean;
 }
 
 export interface IssuedTokens {
@@ -147,7 +149,7 @@ export class TokenService {
     const user = await users.selectUser(this.db, row.userId);
     if (!user || user.deactivated) throw unknownToken();
     if (ip !== null) this.noteSeen(row.id, row.userId, row.deviceId, ip);
-    const requester: Requester = { userId: row.userId, deviceId: row.deviceId, tokenId: row.id, isGuest: user.isGuest, isAdmin: user.isAdmin, appserviceId: null };
+    const requester: Requester = { userId: row.userId, deviceId: row.deviceId, tokenId: row.id, isGuest: user.isGuest, isAdmin: user.isAdmin, appserviceId: null, ...(user.shadowBanned ? { shadowBanned: true } : {}) };
     // A revocation while this was read may have come after the read: then the answer is not
     // kept, or the revoked token would live on in memory until the next check.
     if (forgets === this.forgets) this.remember(key, { requester, expiresTs: row.expiresTs, cachedAt: now });

@@ -11,6 +11,8 @@ type TargetFn = (sender: UserId, roomId: RoomId, target: UserId, reason?: string
 function targetAction(action: string, pick: (s: Services) => TargetFn): RouteDef {
   return {
     method: "POST", path: `/_matrix/client/v3/rooms/:roomId/${action}`, auth: "user", body: targetBody,
+    // A shadow-banned user's invitations seem to go out and reach no one.
+    ...(action === "invite" ? { shadow: "empty" as const } : {}),
     async handler({ user, params, body }, s) {
       const b = body as Target;
       await pick(s)(user.userId, parseRoomId(params.roomId!), parseUserId(b.user_id), b.reason);

@@ -8,7 +8,7 @@ import { txnScope } from "./room-events.js";
 export default defineRoutes({
   /** PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}: idempotent on txnId, like sends. */
   redactEvent: {
-    method: "PUT", path: "/_matrix/client/v3/rooms/:roomId/redact/:eventId/:txnId", auth: "user", guest: true,
+    method: "PUT", path: "/_matrix/client/v3/rooms/:roomId/redact/:eventId/:txnId", auth: "user", guest: true, shadow: "event",
     body: obj({ reason: str(4096) }),
     async handler({ user, params, body }, s) {
       if (Buffer.byteLength(params.txnId!) > 255) throw new MatrixError(400, "M_INVALID_PARAM", "txnId exceeds 255 bytes");

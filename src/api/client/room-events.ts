@@ -52,13 +52,13 @@ function massagedTs(user: Requester, ts: string | undefined): number | undefined
 }
 
 const state = (auth: "user") => ({
-  method: "PUT" as const, auth, body: anyObject,
+  method: "PUT" as const, auth, body: anyObject, shadow: "event" as const,
 });
 
 export default defineRoutes({
   /** PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} */
   sendMessage: {
-    action: "send", method: "PUT", path: "/_matrix/client/v3/rooms/:roomId/send/:eventType/:txnId", auth: "user", guest: true, body: anyObject,
+    action: "send", method: "PUT", path: "/_matrix/client/v3/rooms/:roomId/send/:eventType/:txnId", auth: "user", guest: true, body: anyObject, shadow: "event",
     async handler({ user, params, body, query }, s) {
       checkTypeAndKey(params.eventType!);
       if (Buffer.byteLength(params.txnId!) > 255) throw new MatrixError(400, "M_INVALID_PARAM", "txnId exceeds 255 bytes");
@@ -74,7 +74,7 @@ export default defineRoutes({
    * as the PUT form.
    */
   sendMessageLegacyPost: {
-    action: "send", method: "POST", path: "/_matrix/client/v3/rooms/:roomId/send/:eventType", auth: "user", guest: true, body: anyObject,
+    action: "send", method: "POST", path: "/_matrix/client/v3/rooms/:roomId/send/:eventType", auth: "user", guest: true, body: anyObject, shadow: "event",
     async handler({ user, params, body, query }, s) {
       checkTypeAndKey(params.eventType!);
       const w = await s.rooms.sendMessage(user.userId, null, parseRoomId(params.roomId!), params.eventType!, checkContent(body), "", massagedTs(user, query.ts));
