@@ -3,6 +3,7 @@ import type { RouteTable } from "../http/route.js";
 import adminRegister from "./admin/register.js";
 import adminRegistrationTokens from "./admin/registration-tokens.js";
 import adminUsers from "./admin/users.js";
+import adminRooms from "./admin/rooms.js";
 import account from "./client/account.js";
 import devices from "./client/device-management.js";
 import login from "./client/login.js";
@@ -36,5 +37,5 @@ export const routeTables: RouteTable[] = [
   sync, slidingSync, roomEvents, versions, registration, login, devices, account, profile, adminRegister,
   createRoom, membership, accountData, directory, pushrules, receipts, presence,
   redaction, relations, search, appservicePing, thirdParty, keys, keyBackup, media, misc, pushers, legacy,
-  adminRegistrationTokens, adminUsers,
+  adminRegistrationTokens, adminUsers, adminRooms,
 ];

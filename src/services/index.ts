@@ -14,6 +14,7 @@ import { AccountDataService } from "./account-data.js";
 import { DirectoryService } from "./directory.js";
 import { EventWriter } from "./event-writer.js";
 import { MembershipService } from "./membership.js";
+import { RoomAdminService } from "./room-admin.js";
 import { RoomUpgradeService } from "./upgrades.js";
 import { ErasureService } from "./erasure.js";
 import { Notifier } from "./notifier.js";
@@ -66,6 +67,7 @@ export interface Services {
   writer: EventWriter;
   rooms: RoomService;
   membership: MembershipService;
+  roomAdmin: RoomAdminService;
   upgrades: RoomUpgradeService;
   reader: RoomReadService;
   sync: SyncService;
@@ -196,6 +198,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     },
     notifier, roomCache, memberships, writer, rooms,
     membership,
+    roomAdmin: new RoomAdminService(db, config.server_name, rooms, membership, roomCache, memberships, log.child({ module: "room-admin" })),
     upgrades,
     reader,
     relations,

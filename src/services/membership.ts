@@ -4,6 +4,7 @@ import { MatrixError, forbidden, notFound } from "../http/errors.js";
 import { parseRoomAlias, parseRoomId, type RoomId, type UserId } from "../matrix/ids.js";
 import type { Db } from "../store/db.js";
 import * as directory from "../store/directory.js";
+import { isBlocked } from "../store/admin-rooms.js";
 import * as users from "../store/users.js";
 import type { EventWriter, Written } from "./event-writer.js";
 import type { RoomState } from "./room-state.js";
@@ -32,6 +33,7 @@ export class MembershipService {
   }
 
   async join(userId: UserId, roomId: RoomId, reason?: string, ts?: number, extra: Record<string, unknown> = {}, guest = false): Promise<RoomId> {
+    await this.refuseBlocked(roomId);
     const room = await this.rooms.room(roomId);
     // Guests join only rooms that let them (spec: guest access).
     if (guest && room.get("m.room.guest_access", "")?.content.guest_access !== "can_join") {
@@ -94,6 +96,7 @@ export class MembershipService {
 
   /** POST /knock/{roomIdOrAlias}: ask to be let in (join rule knock or knock_restricted). */
   async knock(userId: UserId, roomId: RoomId, reason?: string): Promise<RoomId> {
+    await this.refuseBlocked(roomId);
     const room = await this.rooms.room(roomId);
     const m = room.membership(userId);
     if (m === "join") throw forbidden("You are already in the room");
@@ -101,6 +104,11 @@ export class MembershipService {
     const content = await this.rooms.memberContent(userId, "knock", reason !== undefined ? { reason } : {});
     await this.writer.send(roomId, { type: "m.room.member", stateKey: userId, content, sender: userId });
     return roomId;
+  }
+
+  /** A room an admin blocked (admin API) takes no one in. */
+  private async refuseBlocked(roomId: RoomId): Promise<void> {
+    if (await isBlocked(this.db, roomId)) throw new MatrixError(403, "M_FORBIDDEN", "This room has been blocked on this server");
   }
 
   async leave(userId: UserId, roomId: RoomId, reason?: string, ts?: number): Promise<void> {
