@@ -44,3 +44,7 @@ CREATE TABLE room_deletions (
   created_ts    bigint NOT NULL
 );
 CREATE INDEX room_deletions_room ON room_deletions (room_id);
+
+-- Media an admin quarantined (downloads refused) or marked safe from quarantine.
+ALTER TABLE media ADD COLUMN quarantined_by text;
+ALTER TABLE media ADD COLUMN safe_from_quarantine boolean NOT NULL DEFAULT false;

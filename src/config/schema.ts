@@ -24,6 +24,7 @@ export interface Config {
   appservices: { registration_files: string[]; query_timeout_ms: number };
   metrics: { enabled: boolean };
   web_client: { enabled: boolean; path: string; dir: string | null };
+  server_notices: { enabled: boolean; localpart: string; display_name: string; room_name: string };
   user_directory: { search_all_users: boolean };
   voip: { turn_uris: string[]; turn_shared_secret: string | null; turn_ttl_ms: number };
   search: { enabled: boolean; language: string; statement_timeout_ms: number; max_terms: number };
@@ -152,6 +153,12 @@ export const configSchema = {
     }),
     metrics: section({
       enabled: { type: "boolean", default: true },
+    }),
+    server_notices: section({
+      enabled: { type: "boolean", default: true },
+      localpart: { type: "string", pattern: "^[a-z0-9._=/+-]{1,64}$", default: "notices" },
+      display_name: { type: "string", minLength: 1, maxLength: 256, default: "Server Notices" },
+      room_name: { type: "string", minLength: 1, maxLength: 256, default: "Server Notices" },
     }),
     web_client: section({
       enabled: { type: "boolean", default: true },

@@ -63,6 +63,10 @@ export class AccountService {
       throw new MatrixError(400, "M_EXCLUSIVE", "This user ID is reserved by an application service");
     }
     if (localpart.startsWith("_") && !appserviceId) throw bad("User ID may not begin with _");
+    // The server notices user speaks for the server: no one may register as it.
+    if (this.config.server_notices.enabled && localpart === this.config.server_notices.localpart) {
+      throw new MatrixError(400, "M_USER_IN_USE", "User ID already taken.");
+    }
     if (Buffer.byteLength(userId) > MAX_ID_BYTES) throw bad(`User ID may not be longer than ${MAX_ID_BYTES} bytes`);
     return userId;
   }

@@ -15,6 +15,7 @@ import { DirectoryService } from "./directory.js";
 import { EventWriter } from "./event-writer.js";
 import { MembershipService } from "./membership.js";
 import { RoomAdminService } from "./room-admin.js";
+import { ServerNoticeService } from "./server-notices.js";
 import { RoomUpgradeService } from "./upgrades.js";
 import { ErasureService } from "./erasure.js";
 import { Notifier } from "./notifier.js";
@@ -68,6 +69,7 @@ export interface Services {
   rooms: RoomService;
   membership: MembershipService;
   roomAdmin: RoomAdminService;
+  notices: ServerNoticeService;
   upgrades: RoomUpgradeService;
   reader: RoomReadService;
   sync: SyncService;
@@ -198,6 +200,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     },
     notifier, roomCache, memberships, writer, rooms,
     membership,
+    notices: new ServerNoticeService(db, config, rooms, accountData),
     roomAdmin: new RoomAdminService(db, config.server_name, rooms, membership, roomCache, memberships, log.child({ module: "room-admin" })),
     upgrades,
     reader,

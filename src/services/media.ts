@@ -2,7 +2,7 @@
 // Bytes on disk under media.store_path (a file per media ID, thumbnails beside), metadata in
 // Postgres. Thumbnails are made with sharp (libvips) on first request and kept.
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 // sharp (libvips) is loaded on the first thumbnail, not at start: it costs ~23 MiB of memory.
 let sharpModule: Promise<typeof import("sharp")> | null = null;
@@ -69,7 +69,7 @@ export class MediaService {
   /** The stored file (404 M_NOT_FOUND; 504 M_NOT_YET_UPLOADED for a created, empty ID). */
   async file(serverName: string, mediaId: string): Promise<MediaFile> {
     const row = await this.row(serverName, mediaId);
-    if (!row) throw notFound("Media not found");
+    if (!row || row.quarantined_by) throw notFound("Media not found");
     if (row.size === null) throw new MatrixError(504, "M_NOT_YET_UPLOADED", "The media has not been uploaded yet");
     return { path: this.pathOf(mediaId), contentType: row.content_type ?? "application/octet-stream", filename: row.filename, size: Number(row.size) };
   }
@@ -131,10 +131,23 @@ export class MediaService {
     await rename(tmp, file); // whole or not at all
   }
 
-  private async row(serverName: string, mediaId: string): Promise<{ user_id: string; content_type: string | null; filename: string | null; size: string | null; expires_ts: string | null } | null> {
+  /** Deletes media (admin API): rows, files and thumbnails. Returns the IDs that existed. */
+  async remove(mediaIds: string[]): Promise<string[]> {
+    if (!mediaIds.length) return [];
+    const gone = await this.db.raw(`DELETE FROM media WHERE media_id = ANY(?::text[]) RETURNING media_id`, [mediaIds]);
+    const thumbs = await this.db.raw(`DELETE FROM media_thumbnails WHERE media_id = ANY(?::text[]) RETURNING media_id, width, height, method`, [mediaIds]);
+    const ids = gone.rows.map((r: { media_id: string }) => r.media_id);
+    for (const id of ids) await rm(this.pathOf(id), { force: true });
+    for (const t of thumbs.rows as { media_id: string; width: number; height: number; method: string }[]) {
+      await rm(path.join(this.config.media.store_path, "thumbnails", `${t.media_id}-${t.width}x${t.height}-${t.method}`), { force: true });
+    }
+    return ids;
+  }
+
+  private async row(serverName: string, mediaId: string): Promise<{ user_id: string; content_type: string | null; filename: string | null; size: string | null; expires_ts: string | null; quarantined_by: string | null } | null> {
     // No federation: another server's media is unknown here.
     if (serverName !== this.config.server_name || !MEDIA_ID.test(mediaId)) return null;
-    const r = await this.db.raw(`SELECT user_id, content_type, filename, size, expires_ts FROM media WHERE media_id = ?`, [mediaId]);
+    const r = await this.db.raw(`SELECT user_id, content_type, filename, size, expires_ts, quarantined_by FROM media WHERE media_id = ?`, [mediaId]);
     return r.rows[0] ?? null;
   }
 }
