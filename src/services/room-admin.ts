@@ -117,6 +117,36 @@ export class RoomAdminService {
     return result;
   }
 
+  /**
+   * POST /_synapse/admin/v1/purge_history/{roomId}: removes the room's messages before a point
+   * (an event, or a time). State events, the room's latest event, and unless
+   * `deleteLocal` the events of this server's users (Synapse's default: here, all of them)
+   * are kept. Runs in the background; the status is kept for a day.
+   */
+  async startPurgeHistory(roomId: RoomId, before: { eventId?: string; ts?: number }, deleteLocal: boolean): Promise<string> {
+    let cutoff: { col: "pos" | "origin_server_ts"; value: number };
+    if (before.eventId) {
+      const ev = await this.db("events").where({ event_id: before.eventId, room_id: roomId }).first("pos");
+      if (!ev) throw new MatrixError(404, "M_NOT_FOUND", "Event not found in this room");
+      cutoff = { col: "pos", value: Number(ev.pos) };
+    } else if (before.ts !== undefined) {
+      cutoff = { col: "origin_server_ts", value: before.ts };
+    } else {
+      throw new MatrixError(400, "M_MISSING_PARAM", "Give an event ID or purge_up_to_ts");
+    }
+    const purgeId = randomBytes(12).toString("base64url");
+    await adminRooms.insertDeletion(this.db, purgeId, roomId);
+    void (async () => {
+      try {
+        const removed = await this.db.transaction((trx) => adminRooms.purgeHistory(trx, roomId, cutoff, deleteLocal ? null : this.serverName));
+        await adminRooms.updateDeletion(this.db, purgeId, { status: "complete", result: { purged_events: removed } });
+      } catch (e) {
+        await adminRooms.updateDeletion(this.db, purgeId, { status: "failed", error: (e as Error).message }).catch(() => undefined);
+      }
+    })();
+    return purgeId;
+  }
+
   /** POST /_synapse/admin/v1/rooms/{roomIdOrAlias}/make_room_admin */
   async makeRoomAdmin(roomId: RoomId, target: UserId): Promise<void> {
     const room = await this.rooms.room(roomId);

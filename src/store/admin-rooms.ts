@@ -141,3 +141,21 @@ export async function purgeRoom(q: Queryable, roomId: RoomId, keep: string[] = [
     await q.raw("DELETE FROM ?? WHERE room_id = ?", [name, roomId]);
   }
 }
+
+/**
+ * Deletes the room's non-state events before the cutoff, except its latest event and, when
+ * `keepServer` is given, the events of that server's users; their relation rows go with them.
+ * Returns how many events went.
+ */
+export async function purgeHistory(q: Queryable, roomId: RoomId, cutoff: { col: "pos" | "origin_server_ts"; value: number }, keepServer: string | null): Promise<number> {
+  const gone = await q.raw(
+    `DELETE FROM events e WHERE e.room_id = ? AND e.${cutoff.col === "pos" ? "pos" : "origin_server_ts"} < ? AND e.state_key IS NULL
+       AND e.event_id <> coalesce((SELECT head_event_id FROM rooms WHERE room_id = ?), '')
+       AND (?::text IS NULL OR e.sender NOT LIKE '%:' || ?::text)
+     RETURNING e.event_id`,
+    [roomId, cutoff.value, roomId, keepServer, keepServer],
+  );
+  const ids = gone.rows.map((r: { event_id: string }) => r.event_id);
+  if (ids.length) await q.raw(`DELETE FROM event_relations WHERE event_id = ANY(?::text[]) OR relates_to = ANY(?::text[])`, [ids, ids]);
+  return ids.length;
+}

@@ -20,6 +20,7 @@ describe("admin API: rooms and reports", () => {
       ["GET", `${A}/v1/rooms/${roomId}/block`], ["PUT", `${A}/v1/rooms/${roomId}/block`], ["DELETE", `${A}/v1/rooms/${roomId}`], ["DELETE", `${A}/v2/rooms/${roomId}`],
       ["GET", `${A}/v2/rooms/${roomId}/delete_status`], ["GET", `${A}/v2/rooms/delete_status/x`], ["POST", `${A}/v1/rooms/${roomId}/make_room_admin`],
       ["GET", `${A}/v1/event_reports`], ["GET", `${A}/v1/event_reports/1`], ["DELETE", `${A}/v1/event_reports/1`],
+      ["POST", `${A}/v1/purge_history/${roomId}`], ["POST", `${A}/v1/purge_history/${roomId}/x`], ["GET", `${A}/v1/purge_history_status/x`],
     ];
     for (const [m, p] of paths) {
       const r = await plain.req(m, p, m === "GET" ? {} : { body: {} });
@@ -174,5 +175,30 @@ describe("admin API: rooms and reports", () => {
     expect((await admin.get(`${A}/v1/event_reports/abc`)).status).to.equal(400);
     expect((await admin.del(`${A}/v1/event_reports/${rep.id}`)).status).to.equal(200);
     expect((await admin.get(`${A}/v1/event_reports?room_id=${enc(roomId)}`)).body.total).to.equal(0);
+  });
+
+  it("purges history before an event: messages go, state and the latest event stay; local events only when asked", async () => {
+    const admin = await registerAdmin(t.s);
+    const alice = await t.s.client().register();
+    const roomId = await createRoom(alice, { name: "History" });
+    const old1 = await send(alice, roomId, "old one");
+    await send(alice, roomId, "old two");
+    const cut = await send(alice, roomId, "cut here");
+    await send(alice, roomId, "new one");
+    const kept = await admin.post(`${A}/v1/purge_history/${enc(roomId)}/${enc(cut)}`, {});
+    expect(kept.body.purge_id).to.be.a("string");
+    await waitFor(async () => (await admin.get(`${A}/v1/purge_history_status/${kept.body.purge_id}`)).body.status === "complete", 10_000, "purge done");
+    // Without delete_local_events, this server's users' events stay (all of them, here).
+    expect((await alice.get(`/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(old1)}`)).status).to.equal(200);
+    const r = await admin.post(`${A}/v1/purge_history/${enc(roomId)}`, { purge_up_to_event_id: cut, delete_local_events: true });
+    await waitFor(async () => (await admin.get(`${A}/v1/purge_history_status/${r.body.purge_id}`)).body.status === "complete", 10_000, "purge done");
+    expect((await alice.get(`/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(old1)}`)).status).to.equal(404);
+    const msgs = await alice.get(`/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=50`);
+    const bodies = msgs.body.chunk.filter((e: { type: string }) => e.type === "m.room.message").map((e: { content: { body: string } }) => e.content.body);
+    expect(bodies).to.deep.equal(["new one", "cut here"]);
+    expect(msgs.body.chunk.some((e: { type: string }) => e.type === "m.room.name")).to.equal(true);
+    expect((await alice.get("/_matrix/client/v3/sync?timeout=0")).status).to.equal(200);
+    expect((await admin.post(`${A}/v1/purge_history/${enc(roomId)}`, {})).status).to.equal(400);
+    expect((await admin.get(`${A}/v1/purge_history_status/nope`)).status).to.equal(404);
   });
 });

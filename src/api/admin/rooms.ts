@@ -31,6 +31,14 @@ async function known(s: Services, id: string): Promise<RoomId> {
   return roomId;
 }
 
+type PurgeBody = { delete_local_events?: boolean; purge_up_to_event_id?: string; purge_up_to_ts?: number };
+
+async function purge(s: Services, room: string, eventId: string | undefined, b: PurgeBody): Promise<{ purge_id: string }> {
+  const roomId = await known(s, room);
+  const id = eventId ?? b.purge_up_to_event_id;
+  return { purge_id: await s.roomAdmin.startPurgeHistory(roomId, { ...(id ? { eventId: id } : {}), ...(b.purge_up_to_ts !== undefined ? { ts: b.purge_up_to_ts } : {}) }, b.delete_local_events === true) };
+}
+
 const deleteBody = obj({
   new_room_user_id: str(255), room_name: str(255), message: str(65536), block: bool, purge: bool, force_purge: bool,
 });
@@ -145,6 +153,27 @@ export default defineRoutes({
       const target = (body as { user_id?: string }).user_id;
       await s.roomAdmin.makeRoomAdmin(roomId, target ? parseUserId(target) : user.userId);
       return {};
+    },
+  },
+
+  adminPurgeHistory: {
+    method: "POST", path: "/_synapse/admin/v1/purge_history/:roomId", auth: "user", admin: true,
+    body: obj({ delete_local_events: bool, purge_up_to_event_id: str(255), purge_up_to_ts: { type: "integer", minimum: 0 } }),
+    handler: async ({ params, body }, s) => purge(s, params.roomId!, undefined, body as PurgeBody),
+  },
+
+  adminPurgeHistoryTo: {
+    method: "POST", path: "/_synapse/admin/v1/purge_history/:roomId/:eventId", auth: "user", admin: true,
+    body: obj({ delete_local_events: bool }),
+    handler: async ({ params, body }, s) => purge(s, params.roomId!, params.eventId!, body as PurgeBody),
+  },
+
+  adminPurgeHistoryStatus: {
+    method: "GET", path: "/_synapse/admin/v1/purge_history_status/:purgeId", auth: "user", admin: true,
+    async handler({ params }, s) {
+      const [d] = await adminRooms.selectDeletions(s.db, { delete_id: params.purgeId! });
+      if (!d) throw notFound("purge id not found");
+      return { status: d.status === "scheduled" ? "active" : d.status, ...(d.error ? { error: d.error } : {}) };
     },
   },
 
