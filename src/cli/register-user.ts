@@ -6,7 +6,7 @@
 import { ConfigError, configPathFromArgs, loadConfig } from "../config/load.js";
 import { sharedSecretMac } from "../api/admin/register.js";
 
-function arg(argv: string[], name: string): string | null {
+export function arg(argv: string[], name: string): string | null {
   const i = argv.indexOf(name);
   if (i >= 0) return argv[i + 1] ?? null;
   const eq = argv.find((a) => a.startsWith(`${name}=`));
@@ -14,7 +14,7 @@ function arg(argv: string[], name: string): string | null {
 }
 
 /** The first line of standard input (a prompt is shown on a terminal; input is echoed there). */
-async function readPassword(): Promise<string> {
+export async function readPassword(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write("Password: ");
   let text = "";
   for await (const chunk of process.stdin) {
@@ -47,27 +47,35 @@ export async function main(argv: string[]): Promise<number> {
   if (!password) { process.stderr.write("a password is required\n"); return 2; }
   const admin = argv.includes("--admin");
   const base = (arg(argv, "--url") ?? config.public_baseurl!).replace(/\/$/, "");
-  const endpoint = `${base}/_synapse/admin/v1/register`;
   try {
-    const nonceRes = await fetch(endpoint);
-    const { nonce } = (await nonceRes.json()) as { nonce?: string };
-    if (!nonce) { process.stderr.write(`the server gave no nonce (HTTP ${nonceRes.status})\n`); return 1; }
-    const mac = sharedSecretMac(secret, { nonce, username: user, password, admin });
-    const res = await fetch(endpoint, {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ nonce, username: user, password, admin, mac }),
-    });
-    const body = (await res.json()) as { user_id?: string; errcode?: string; error?: string };
-    if (res.status !== 200) {
-      process.stderr.write(`registration failed: ${body.errcode ?? res.status}: ${body.error ?? ""}\n`);
-      return 1;
-    }
-    process.stdout.write(`created ${body.user_id}${admin ? " (admin)" : ""}\n`);
+    const userId = await registerWithSharedSecret(base, secret, user, password, admin);
+    process.stdout.write(`created ${userId}${admin ? " (admin)" : ""}\n`);
     return 0;
   } catch (e) {
-    process.stderr.write(`cannot reach the server at ${base}: ${(e as Error).message}\n`);
+    process.stderr.write(`${(e as Error).message}\n`);
     return 1;
   }
+}
+
+/** Shared-secret registration (/_synapse/admin/v1/register); resolves with the new user ID. */
+export async function registerWithSharedSecret(base: string, secret: string, user: string, password: string, admin: boolean): Promise<string> {
+  const endpoint = `${base}/_synapse/admin/v1/register`;
+  let nonceRes: Response;
+  try {
+    nonceRes = await fetch(endpoint);
+  } catch (e) {
+    throw new Error(`cannot reach the server at ${base}: ${(e as Error).message}`);
+  }
+  const { nonce } = (await nonceRes.json()) as { nonce?: string };
+  if (!nonce) throw new Error(`the server gave no nonce (HTTP ${nonceRes.status})`);
+  const mac = sharedSecretMac(secret, { nonce, username: user, password, admin });
+  const res = await fetch(endpoint, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ nonce, username: user, password, admin, mac }),
+  });
+  const body = (await res.json()) as { user_id?: string; errcode?: string; error?: string };
+  if (res.status !== 200) throw new Error(`registration failed: ${body.errcode ?? res.status}: ${body.error ?? ""}`);
+  return body.user_id!;
 }
 
 if (process.argv[1] && /register-user\.(ts|js)$/.test(process.argv[1])) {
