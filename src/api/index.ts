@@ -5,6 +5,7 @@ import adminRegistrationTokens from "./admin/registration-tokens.js";
 import adminUsers from "./admin/users.js";
 import adminRooms from "./admin/rooms.js";
 import adminMedia from "./admin/media.js";
+import threepid from "./client/threepid.js";
 import account from "./client/account.js";
 import devices from "./client/device-management.js";
 import login from "./client/login.js";
@@ -38,5 +39,5 @@ export const routeTables: RouteTable[] = [
   sync, slidingSync, roomEvents, versions, registration, login, devices, account, profile, adminRegister,
   createRoom, membership, accountData, directory, pushrules, receipts, presence,
   redaction, relations, search, appservicePing, thirdParty, keys, keyBackup, media, misc, pushers, legacy,
-  adminRegistrationTokens, adminUsers, adminRooms, adminMedia,
+  adminRegistrationTokens, adminUsers, adminRooms, adminMedia, threepid,
 ];

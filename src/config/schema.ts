@@ -25,6 +25,12 @@ export interface Config {
   metrics: { enabled: boolean };
   web_client: { enabled: boolean; path: string; dir: string | null };
   server_notices: { enabled: boolean; localpart: string; display_name: string; room_name: string };
+  email: {
+    smtp_host: string | null; smtp_port: number; tls: "none" | "starttls" | "tls"; smtp_user: string | null; smtp_password: string | null;
+    from: string; registration: "off" | "optional" | "required"; token_lifetime_ms: number; app_name: string;
+    notifications: { enabled: boolean; delay_ms: number };
+    tls_reject_unauthorized: boolean;
+  };
   user_directory: { search_all_users: boolean };
   voip: { turn_uris: string[]; turn_shared_secret: string | null; turn_ttl_ms: number };
   search: { enabled: boolean; language: string; statement_timeout_ms: number; max_terms: number };
@@ -153,6 +159,28 @@ export const configSchema = {
     }),
     metrics: section({
       enabled: { type: "boolean", default: true },
+    }),
+    // Outgoing email over SMTP; off while smtp_host is null.
+    email: section({
+      smtp_host: { type: ["string", "null"], minLength: 1, default: null },
+      smtp_port: { type: "integer", minimum: 1, maximum: 65535, default: 25 },
+      // none: plain SMTP; starttls: upgrade (and require it); tls: TLS from the start (port 465).
+      tls: { enum: ["none", "starttls", "tls"], default: "none" },
+      tls_reject_unauthorized: { type: "boolean", default: true },
+      smtp_user: { type: ["string", "null"], default: null },
+      smtp_password: { type: ["string", "null"], default: null },
+      from: { type: "string", minLength: 3, maxLength: 320, default: "Ganglion <noreply@localhost>" },
+      // Email at registration: off, optional (a flow with it), or required.
+      registration: { enum: ["off", "optional", "required"], default: "optional" },
+      token_lifetime_ms: { type: "integer", minimum: 60000, default: 3600000 },
+      app_name: { type: "string", minLength: 1, maxLength: 100, default: "Ganglion" },
+      notifications: {
+        type: "object", additionalProperties: false, default: { enabled: false, delay_ms: 600000 },
+        properties: {
+          enabled: { type: "boolean", default: false },
+          delay_ms: { type: "integer", minimum: 0, default: 600000 },
+        },
+      },
     }),
     server_notices: section({
       enabled: { type: "boolean", default: true },

@@ -11,7 +11,7 @@ import type { Db } from "../store/db.js";
 import * as devices from "../store/devices.js";
 import * as profiles from "../store/profiles.js";
 import * as users from "../store/users.js";
-import { resolveLoginUser, type LoginIdentifierBody } from "./identifiers.js";
+import { resolveLoginUser, resolveThirdParty, type LoginIdentifierBody } from "./identifiers.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
 import type { IssuedTokens, Requester, TokenService } from "./tokens.js";
 
@@ -128,7 +128,7 @@ export class AccountService {
     device: { deviceId: DeviceId | null; deviceName: string | null; refresh: boolean },
   ): Promise<SessionResult> {
     if (typeof body.password !== "string") throw new MatrixError(400, "M_MISSING_PARAM", "password is required");
-    const userId = resolveLoginUser(body, this.serverName);
+    const userId = resolveLoginUser(await resolveThirdParty(this.db, body), this.serverName);
     const user = await users.selectUserCaseInsensitive(this.db, userId);
     const ok = await verifyPassword(body.password, user?.passwordHash ?? null);
     if (!user || !ok) throw forbidden("Invalid username or password");
@@ -218,6 +218,8 @@ export class AccountService {
     await this.db.transaction(async (trx) => {
       await users.markDeactivated(trx, userId);
       await devices.deleteDevices(trx, userId, "all");
+      // Its addresses go, so no one resets the password of a deactivated account.
+      await trx("user_threepids").where({ user_id: userId }).delete();
       if (erase) await profiles.deleteProfile(trx, userId);
     });
     this.tokens.forgetUser(userId);

@@ -16,6 +16,7 @@ import { EventWriter } from "./event-writer.js";
 import { MembershipService } from "./membership.js";
 import { RoomAdminService } from "./room-admin.js";
 import { ServerNoticeService } from "./server-notices.js";
+import { EmailService } from "./email.js";
 import { RoomUpgradeService } from "./upgrades.js";
 import { ErasureService } from "./erasure.js";
 import { Notifier } from "./notifier.js";
@@ -70,6 +71,7 @@ export interface Services {
   membership: MembershipService;
   roomAdmin: RoomAdminService;
   notices: ServerNoticeService;
+  email: EmailService;
   upgrades: RoomUpgradeService;
   reader: RoomReadService;
   sync: SyncService;
@@ -113,6 +115,9 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   tokens.appservices = appservices;
   tokens.onForget((u) => appservices.forgetUser(u)); // deactivation (here or in another process)
   const rl = config.rate_limiting;
+  const email = new EmailService(db, config, log.child({ module: "email" }));
+  const uia = new UiaService(db, config.server_name);
+  uia.email = email;
   const overrides = new RateOverrides(db, bus);
   await overrides.load();
   const signing = await loadSigningKey(db);
@@ -190,7 +195,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     accounts,
     devices,
     profiles,
-    uia: new UiaService(db, config.server_name),
+    uia,
     limits: {
       login: new RateLimiter(rl.login, rl.enabled),
       registration: new RateLimiter(rl.registration, rl.enabled),
@@ -201,6 +206,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     notifier, roomCache, memberships, writer, rooms,
     membership,
     notices: new ServerNoticeService(db, config, rooms, accountData),
+    email,
     roomAdmin: new RoomAdminService(db, config.server_name, rooms, membership, roomCache, memberships, log.child({ module: "room-admin" })),
     upgrades,
     reader,

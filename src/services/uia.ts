@@ -9,11 +9,13 @@ import type { Db } from "../store/db.js";
 import * as users from "../store/users.js";
 import { verifyPassword } from "./passwords.js";
 import type { Requester } from "./tokens.js";
-import { resolveLoginUser, type LoginIdentifierBody } from "./identifiers.js";
+import { resolveLoginUser, resolveThirdParty, type LoginIdentifierBody } from "./identifiers.js";
+import type { EmailService } from "./email.js";
 
 export const DUMMY = "m.login.dummy";
 export const PASSWORD = "m.login.password";
 export const REGISTRATION_TOKEN = "m.login.registration_token";
+export const EMAIL_IDENTITY = "m.login.email.identity";
 
 export interface AuthDict extends LoginIdentifierBody {
   type?: string;
@@ -35,6 +37,9 @@ export interface RequireOptions {
 }
 
 export class UiaService {
+  /** Checks m.login.email.identity stages (set when email is configured). */
+  email: EmailService | null = null;
+
   constructor(private readonly db: Db, private readonly serverName: string) {}
 
   /**
@@ -69,7 +74,7 @@ export class UiaService {
       if (!allowed.has(auth.type)) {
         throw await this.challenge(sessionId, flows, completed, new MatrixError(400, "M_UNRECOGNIZED", `Unsupported auth type ${auth.type}`));
       }
-      const failure = await this.attempt(auth, requester, sessionId);
+      const failure = await this.attempt(auth, requester, sessionId, purpose);
       if (failure) throw await this.challenge(sessionId, flows, completed, failure);
       await sessions.addUiaCompleted(this.db, sessionId, auth.type);
       completed.push(auth.type);
@@ -82,6 +87,17 @@ export class UiaService {
       return sessionId;
     }
     throw await this.challenge(sessionId, flows, completed);
+  }
+
+  /** Drops a kept session once its request is done. */
+  async forget(sessionId: string): Promise<void> {
+    await sessions.deleteUiaSession(this.db, sessionId);
+  }
+
+  /** The address an m.login.email.identity stage of the session proved. */
+  async threepidOf(sessionId: string): Promise<{ medium: string; address: string; sid: string; validated_at: number } | null> {
+    const r = await this.db("uia_sessions").where({ session_id: sessionId }).first("threepid");
+    return (r?.threepid as { medium: string; address: string; sid: string; validated_at: number } | null) ?? null;
   }
 
   /** What a session remembers (registration: the first parameters, and the account it made). */
@@ -129,8 +145,20 @@ export class UiaService {
   }
 
   /** Checks one stage; returns the error to report, or null on success. */
-  private async attempt(auth: AuthDict, requester: Requester | null, sessionId: string): Promise<MatrixError | null> {
+  private async attempt(auth: AuthDict, requester: Requester | null, sessionId: string, purpose: string): Promise<MatrixError | null> {
     if (auth.type === DUMMY) return null;
+    if (auth.type === EMAIL_IDENTITY) {
+      if (!this.email?.enabled) return new MatrixError(400, "M_UNRECOGNIZED", "This server does not send email");
+      try {
+        // Registration proves a new address; anything else (a password reset) an address of the account.
+        const v = await this.email.validatedAddress(auth.threepid_creds ?? auth.threepidCreds, purpose === "register" ? "register" : "reset");
+        await this.db("uia_sessions").where({ session_id: sessionId }).update({ threepid: JSON.stringify({ medium: "email", address: v.address, sid: v.sid, validated_at: v.validatedAt }) });
+        return null;
+      } catch (e) {
+        if (e instanceof MatrixError) return e;
+        throw e;
+      }
+    }
     if (auth.type === REGISTRATION_TOKEN) {
       // A pending use is taken now and becomes a completed one when the registration
       // completes (spec: the token is used up only then).
@@ -142,7 +170,7 @@ export class UiaService {
       if (typeof auth.password !== "string") return new MatrixError(400, "M_MISSING_PARAM", "Missing password");
       let userId: UserId;
       try {
-        userId = resolveLoginUser(auth, this.serverName);
+        userId = resolveLoginUser(await resolveThirdParty(this.db, auth), this.serverName);
       } catch (e) {
         if (e instanceof MatrixError) return e;
         throw e;

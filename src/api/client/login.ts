@@ -3,7 +3,7 @@ import { deviceRequest, requestingAppservice } from "./session.js";
 import { MatrixError, forbidden } from "../../http/errors.js";
 import { defineRoutes } from "../../http/route.js";
 import { anyObject, bool, obj, str } from "../../http/validate.js";
-import { resolveLoginUser } from "../../services/identifiers.js";
+import { resolveLoginUser, resolveThirdParty } from "../../services/identifiers.js";
 
 interface LoginBody {
   type: string;
@@ -23,6 +23,9 @@ const loginBody = obj({
   device_id: str(255),
   initial_device_display_name: str(255),
   refresh_token: bool,
+  // The deprecated top-level form of m.id.thirdparty.
+  medium: str(16),
+  address: str(320),
 }, ["type"]);
 
 export default defineRoutes({
@@ -47,9 +50,11 @@ export default defineRoutes({
       }
       s.limits.login.take(`ip:${ip}`);
       if (body.type !== "m.login.password") throw new MatrixError(400, "M_UNKNOWN", `Unknown login type ${body.type}`);
+      // An email address stands for the account it belongs to.
+      const resolved = await resolveThirdParty(s.db, body);
       // Per account as well as per address, so a distributed guesser is slowed too.
-      s.limits.login.take(`user:${resolveLoginUser(body, s.config.server_name)}`);
-      const result = await s.accounts.loginWithPassword(body, device);
+      s.limits.login.take(`user:${resolveLoginUser(resolved, s.config.server_name)}`);
+      const result = await s.accounts.loginWithPassword(resolved, device);
       return {
         ...result,
         home_server: s.config.server_name,

@@ -21,8 +21,9 @@ async function roomSummary({ user, params }: { user: { userId: UserId } | null; 
  */
 function threepidTokenRoutes(): RouteTable {
   const table: RouteTable = {};
-  for (const medium of ["email", "msisdn"] as const) {
-    const what = medium === "email" ? "email addresses" : "phone numbers";
+  // Email addresses: threepid.ts (with SMTP configured, and the same answers without).
+  for (const medium of ["msisdn"] as const) {
+    const what = "phone numbers";
     const add = () => { throw new MatrixError(400, "M_THREEPID_MEDIUM_NOT_SUPPORTED", `This server does not support adding ${what}`); };
     const denied = () => { throw new MatrixError(403, "M_THREEPID_DENIED", `This server does not verify ${what}`); };
     table[`request3pidToken_${medium}`] = { method: "POST", path: `/_matrix/client/v3/account/3pid/${medium}/requestToken`, auth: "none", handler: add };
@@ -43,12 +44,6 @@ export default defineRoutes({
       const password = createHmac("sha1", v.turn_shared_secret).update(username).digest("base64");
       return { username, password, uris: v.turn_uris, ttl: Math.floor(v.turn_ttl_ms / 1000) };
     },
-  },
-
-  /** GET /_matrix/client/v3/account/3pid: no third-party IDs are kept. */
-  getAccount3PIDs: {
-    method: "GET", path: "/_matrix/client/v3/account/3pid", auth: "user",
-    handler: () => ({ threepids: [] }),
   },
 
   ...threepidTokenRoutes(),

@@ -4,12 +4,24 @@ import { MatrixError, forbidden, invalidParam, missingParam } from "../../http/e
 import { defineRoutes } from "../../http/route.js";
 import { bool, obj, str, anyObject } from "../../http/validate.js";
 import { makeUserId } from "../../matrix/ids.js";
-import { DUMMY, REGISTRATION_TOKEN, type AuthDict } from "../../services/uia.js";
+import { DUMMY, EMAIL_IDENTITY, REGISTRATION_TOKEN, type AuthDict } from "../../services/uia.js";
+import { bindEmail } from "./threepid.js";
 import * as registrationTokens from "../../store/registration-tokens.js";
 import type { Services } from "../../services/index.js";
 
-/** The UIA flows of registration: a dummy stage, or a registration token where one is required. */
-const flows = (s: Services): string[][] => (s.config.registration.require_token ? [[REGISTRATION_TOKEN]] : [[DUMMY]]);
+/**
+ * The UIA flows of registration: a dummy stage (or a registration token where one is
+ * required), and with email configured a flow that proves an address too (or only that one,
+ * when email.registration is "required").
+ */
+const flows = (s: Services): string[][] => {
+  const base = s.config.registration.require_token ? [REGISTRATION_TOKEN] : [];
+  const withEmail = [...base, EMAIL_IDENTITY];
+  const mode = s.email.enabled ? s.config.email.registration : "off";
+  if (mode === "required") return [withEmail];
+  const plain = base.length ? base : [DUMMY];
+  return mode === "optional" ? [plain, withEmail] : [plain];
+};
 import { hashPassword } from "../../services/passwords.js";
 
 interface RegisterBody {
@@ -107,8 +119,11 @@ export default defineRoutes({
         kind: "user", localpart, password: body.password ?? null, passwordHash: body.password === undefined ? rememberedHash ?? null : null, login: mergedLogin,
       });
       await s.uia.finish(sessionId, { user_id: result.user_id });
-      // The token's pending use is completed only now that the account exists.
+      // The token's pending use is completed only now that the account exists; a proven
+      // address becomes the account's.
       await registrationTokens.complete(s.db, sessionId);
+      const email = await s.uia.threepidOf(sessionId);
+      if (email) await bindEmail(s, result.user_id as never, email.sid, email.address);
       return withHomeServer(result, s.config.server_name);
     },
   },

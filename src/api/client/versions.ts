@@ -50,14 +50,14 @@ export default defineRoutes({
   /** GET /_matrix/client/v3/capabilities */
   getCapabilities: {
     method: "GET", path: "/_matrix/client/v3/capabilities", auth: "user", guest: true,
-    handler: (_ctx, { config }) => ({
+    handler: (_ctx, { config, email }) => ({
       capabilities: {
         "m.change_password": { enabled: true },
         "m.room_versions": { default: config.rooms.default_version, available: SUPPORTED_ROOM_VERSIONS },
         "m.set_displayname": { enabled: true },
         "m.set_avatar_url": { enabled: true },
         "m.profile_fields": { enabled: true },
-        "m.3pid_changes": { enabled: false },
+        "m.3pid_changes": { enabled: email.enabled },
         "m.get_login_token": { enabled: false },
       },
     }),
