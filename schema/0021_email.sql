@@ -18,7 +18,7 @@ CREATE INDEX threepid_validations_secret ON threepid_validations (client_secret,
 CREATE TABLE email_notified (
   user_id   text NOT NULL,
   room_id   text NOT NULL,
-  pos       bigint NOT NULL,              -- the newest event position already mailed about
+  last_ts   bigint NOT NULL,              -- the newest notified event already mailed about (origin_server_ts)
   sent_ts   bigint NOT NULL,
   PRIMARY KEY (user_id, room_id)
 );

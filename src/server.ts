@@ -170,6 +170,7 @@ async function shutdown(server: Server, services: Services, ws: WsHandle, embedd
   services.typing.close();
   services.presence.close();
   services.delivered.close();
+  services.emailNotifier.close();
   services.notifier.wakeAll();
   // A keep-alive connection whose request finishes during the drain becomes idle; close those
   // as they appear rather than waiting for their keep-alive timeout.

@@ -17,6 +17,7 @@ import { MembershipService } from "./membership.js";
 import { RoomAdminService } from "./room-admin.js";
 import { ServerNoticeService } from "./server-notices.js";
 import { EmailService } from "./email.js";
+import { EmailNotifier } from "./email-notifier.js";
 import { RoomUpgradeService } from "./upgrades.js";
 import { ErasureService } from "./erasure.js";
 import { Notifier } from "./notifier.js";
@@ -72,6 +73,7 @@ export interface Services {
   roomAdmin: RoomAdminService;
   notices: ServerNoticeService;
   email: EmailService;
+  emailNotifier: EmailNotifier;
   upgrades: RoomUpgradeService;
   reader: RoomReadService;
   sync: SyncService;
@@ -190,6 +192,9 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   // A new ignore list, new counts.
   notifier.onAccountData((u, type) => { if (type === "m.ignored_user_list") unread.forgetUser(u); });
   dbHealth.onDown(() => notifier.wakeAll());
+  const notifications = new NotificationService(db, notifier, memberships, roomCache, (u) => pushRules.get(u));
+  const emailNotifier = new EmailNotifier(db, config, email, notifications, roomCache, log.child({ module: "email-notifier" }));
+  emailNotifier.start();
   return {
     config, db, log, tokens,
     accounts,
@@ -232,7 +237,8 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     media: new MediaService(db, config),
     userDirectory: new UserDirectoryService(db, roomCache, config.user_directory.search_all_users),
     reports: new ReportService(db),
-    notifications: new NotificationService(db, notifier, memberships, roomCache, (u) => pushRules.get(u)),
+    notifications,
+    emailNotifier,
     pushers: new PushService(db, notifier, roomCache, memberships, unread, (u) => pushRules.get(u), log.child({ module: "pushers" })),
     shutdown: new AbortController(),
   };

@@ -145,3 +145,38 @@ describe("email", function () {
     expect(log).to.not.contain("mail secret");
   });
 });
+
+describe("email notifications", function () {
+  this.timeout(60_000);
+  let smtp: TestSmtp;
+  let s: TestServer;
+  before(async () => {
+    smtp = await startSmtp();
+    s = await startTestServer({ email: { smtp_host: "127.0.0.1", smtp_port: smtp.port, notifications: { enabled: true, delay_ms: 1500 } } });
+  });
+  after(async () => { await s?.hs.close(); await smtp?.close(); });
+
+  it("mails unread messages after the delay, once; read ones are not mailed", async () => {
+    const alice = await s.client().register();
+    const bob = await s.client().register();
+    // Alice proves her address and turns email notifications on (an email pusher).
+    const r = await s.client().post("/_matrix/client/v3/account/3pid/email/requestToken", { client_secret: "n1", email: "alice-n@example.org", send_attempt: 1 });
+    const link = linkIn((await smtp.next("alice-n@example.org")).text).replace(/^https?:\/\/[^/]+/, s.hs.url);
+    expect((await fetch(link)).status).to.equal(200);
+    expect((await alice.post("/_matrix/client/v3/account/3pid", { three_pid_creds: { sid: r.body.sid, client_secret: "n1" } })).status).to.equal(200);
+    const pusher = await alice.post("/_matrix/client/v3/pushers/set", { kind: "email", app_id: "m.email", pushkey: "alice-n@example.org", app_display_name: "Email", device_display_name: "alice-n@example.org", lang: "en", data: {} });
+    expect(pusher.status, pusher.text).to.equal(200);
+    const room = await s.client(bob.token).post("/_matrix/client/v3/createRoom", { name: "Planning", invite: [alice.userId], is_direct: false });
+    await alice.post(`/_matrix/client/v3/join/${encodeURIComponent(room.body.room_id)}`, {});
+    await bob.put(`/_matrix/client/v3/rooms/${encodeURIComponent(room.body.room_id)}/send/m.room.message/e1`, { msgtype: "m.text", body: `hey ${alice.userId}, are you there?` });
+    const mail = await smtp.next("alice-n@example.org", 20_000);
+    expect(mail.subject).to.match(/^\d unread messages? on Ganglion$/);
+    expect(mail.text).to.contain("Planning:");
+    expect(mail.text).to.contain("are you there?");
+    // A message she reads at once is not mailed, and nothing is mailed twice.
+    const seen = await bob.put(`/_matrix/client/v3/rooms/${encodeURIComponent(room.body.room_id)}/send/m.room.message/e2`, { msgtype: "m.text", body: `${alice.userId} read this one` });
+    expect((await alice.post(`/_matrix/client/v3/rooms/${encodeURIComponent(room.body.room_id)}/receipt/m.read/${encodeURIComponent(seen.body.event_id)}`, {})).status).to.equal(200);
+    await new Promise((res) => setTimeout(res, 4000));
+    expect(smtp.mails.filter((m) => /unread/.test(m.subject ?? "")).length).to.equal(1);
+  });
+});
