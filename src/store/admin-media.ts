@@ -70,3 +70,25 @@ export async function roomMediaIds(q: Queryable, roomId: RoomId, serverName: str
   );
   return r.rows.map((x: { id: string }) => x.id).filter((id: string) => /^[A-Za-z0-9_-]+$/.test(id));
 }
+
+/** Per user: how many uploads and how many bytes (the media statistics admin API). */
+export async function userStatistics(q: Queryable, o: { from: number; limit: number; orderBy: string; dir: "f" | "b"; search: string | null }) {
+  const args: (string | number)[] = [];
+  let where = "";
+  if (o.search) {
+    const like = `%${o.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where = "WHERE user_id ILIKE ? OR displayname ILIKE ?";
+    args.push(like, like);
+  }
+  const base = `WITH x AS (
+      SELECT m.user_id, count(*)::int AS media_count, coalesce(sum(m.size), 0)::bigint AS media_length,
+        (SELECT value #>> '{}' FROM profile_fields p WHERE p.user_id = m.user_id AND p.key = 'displayname') AS displayname
+      FROM media m GROUP BY m.user_id)`;
+  const dir = o.dir === "b" ? "DESC" : "ASC";
+  const rows = await q.raw(`${base} SELECT * FROM x ${where} ORDER BY ${o.orderBy} ${dir} NULLS LAST, user_id LIMIT ? OFFSET ?`, [...args, o.limit, o.from]);
+  const count = await q.raw(`${base} SELECT count(*)::int AS n FROM x ${where}`, args);
+  return {
+    users: rows.rows.map((r: { user_id: string; displayname: string | null; media_count: number; media_length: string }) => ({ user_id: r.user_id, displayname: r.displayname, media_count: Number(r.media_count), media_length: Number(r.media_length) })),
+    total: Number(count.rows[0].n),
+  };
+}

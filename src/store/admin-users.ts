@@ -27,7 +27,7 @@ const shape = (r: Record<string, unknown>): AdminUser => ({
 
 export const USER_ORDERS: Record<string, string> = {
   name: "name", is_guest: "is_guest", admin: "admin", user_type: "user_type", deactivated: "deactivated", shadow_banned: "shadow_banned",
-  displayname: "displayname", avatar_url: "avatar_url", creation_ts: "creation_ts", last_seen_ts: "last_seen_ts",
+  displayname: "displayname", avatar_url: "avatar_url", creation_ts: "creation_ts", last_seen_ts: "last_seen_ts", locked: "locked",
 };
 
 export interface UserListQuery {

@@ -143,6 +143,21 @@ export default defineRoutes({
     },
   },
 
+  /** GET /_synapse/admin/v1/statistics/users/media: uploads per user, largest first by default. */
+  adminUserMediaStatistics: {
+    method: "GET", path: "/_synapse/admin/v1/statistics/users/media", auth: "user", admin: true,
+    async handler({ query }, s) {
+      const o = listQuery({ ...query, order_by: undefined, dir: undefined });
+      const orders: Record<string, string> = { user_id: "user_id", displayname: "displayname", media_count: "media_count", media_length: "media_length" };
+      const order = query.order_by ?? "media_length";
+      if (!(order in orders)) throw invalidParam(`Unknown order_by: ${order}`);
+      const dir = query.dir === "f" ? "f" : query.dir === "b" || query.dir === undefined ? "b" : null;
+      if (!dir) throw invalidParam("dir must be 'f' or 'b'");
+      const r = await media.userStatistics(s.db, { from: o.from, limit: o.limit, orderBy: orders[order]!, dir, search: query.search_term ?? null });
+      return { users: r.users, total: r.total, ...(o.from + r.users.length < r.total ? { next_token: o.from + r.users.length } : {}) };
+    },
+  },
+
   adminSendServerNotice: {
     method: "POST", path: "/_synapse/admin/v1/send_server_notice", auth: "user", admin: true, body: notice,
     handler: async ({ body }, s) => ({ event_id: await s.notices.send(body as Notice, null) }),

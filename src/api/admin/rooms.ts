@@ -99,6 +99,23 @@ export default defineRoutes({
     },
   },
 
+  /** GET /_synapse/admin/v1/rooms/{roomId}/forward_extremities: history here is linear, so one (the latest event). */
+  adminForwardExtremities: {
+    method: "GET", path: "/_synapse/admin/v1/rooms/:roomId/forward_extremities", auth: "user", admin: true,
+    async handler({ params }, s) {
+      const roomId = await known(s, params.roomId!);
+      const r = await s.db.raw(`SELECT e.event_id, e.depth, e.origin_server_ts FROM rooms r JOIN events e ON e.event_id = r.head_event_id WHERE r.room_id = ?`, [roomId]);
+      const results = r.rows.map((x: { event_id: string; depth: string; origin_server_ts: string }) => ({ event_id: x.event_id, state_group: null, depth: Number(x.depth), received_ts: Number(x.origin_server_ts) }));
+      return { count: results.length, results };
+    },
+  },
+
+  /** No federation: no destinations (synapse-admin's page lists none). */
+  adminFederationDestinations: {
+    method: "GET", path: "/_synapse/admin/v1/federation/destinations", auth: "user", admin: true,
+    handler: () => ({ destinations: [], total: 0 }),
+  },
+
   adminGetBlock: {
     method: "GET", path: "/_synapse/admin/v1/rooms/:roomId/block", auth: "user", admin: true,
     async handler({ params }, s) {

@@ -40,7 +40,8 @@ async function details(s: Services, userId: UserId) {
   const u = await admin.selectAdminUser(s.db, userId);
   if (!u) throw notFound("User not found");
   return {
-    ...u, threepids: await admin.selectThreepids(s.db, userId), external_ids: [],
+    // Seconds here, milliseconds in the list: as Synapse answers (and synapse-admin reads).
+    ...u, creation_ts: Math.floor(u.creation_ts / 1000), threepids: await admin.selectThreepids(s.db, userId), external_ids: [],
     consent_server_notice_sent: null, consent_version: null, consent_ts: null, suspended: false,
   };
 }

@@ -20,8 +20,8 @@ const loginBody = obj({
   identifier: anyObject,
   user: str(255),
   password: str(512),
-  device_id: str(255),
-  initial_device_display_name: str(255),
+  device_id: { type: ["string", "null"], maxLength: 255 },
+  initial_device_display_name: { type: ["string", "null"], maxLength: 255 },
   refresh_token: bool,
   // The deprecated top-level form of m.id.thirdparty.
   medium: str(16),

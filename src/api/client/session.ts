@@ -7,9 +7,10 @@ import { parseDeviceId, type DeviceId } from "../../matrix/ids.js";
 import type { Appservice } from "../../services/appservices.js";
 import type { Services } from "../../services/index.js";
 
-export function deviceRequest(body: { device_id?: string; initial_device_display_name?: string; refresh_token?: boolean }): { deviceId: DeviceId | null; deviceName: string | null; refresh: boolean } {
+export function deviceRequest(body: { device_id?: string | null; initial_device_display_name?: string | null; refresh_token?: boolean }): { deviceId: DeviceId | null; deviceName: string | null; refresh: boolean } {
   return {
-    deviceId: body.device_id !== undefined ? parseDeviceId(body.device_id) : null,
+    // null is taken as absent: synapse-admin sends `"device_id": null` on its first login.
+    deviceId: body.device_id !== undefined && body.device_id !== null ? parseDeviceId(body.device_id) : null,
     deviceName: body.initial_device_display_name ?? null,
     refresh: body.refresh_token === true,
   };
