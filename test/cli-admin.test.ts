@@ -1,27 +1,16 @@
 // npm run admin: the operator's CLI against the running server's admin API (shared secret for
 // creating users, an admin token for the rest) and offline, on the database.
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { useServer } from "./helpers/server.js";
 import { createRoom } from "./helpers/rooms.js";
+import { runScript } from "./helpers/cli.js";
 
-const root = path.resolve(import.meta.dirname, "..");
 const SECRET = "cli-admin-shared-secret-0123456789";
 
-function admin(args: string[], stdin = ""): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "src/cli/admin.ts"), ...args], { cwd: root, env: { ...process.env, GANGLION_ADMIN_TOKEN: "" } });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.stdin.end(stdin);
-    child.on("exit", (code) => resolve({ code, out, err }));
-  });
-}
+const admin = (args: string[], stdin = "") => runScript("src/cli/admin.ts", args, stdin, { GANGLION_ADMIN_TOKEN: "" });
 
 describe("admin CLI", function () {
   this.timeout(120_000);

@@ -1,24 +1,13 @@
 // npm run register-user
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { useServer } from "./helpers/server.js";
+import { runScript } from "./helpers/cli.js";
 
-const root = path.resolve(import.meta.dirname, "..");
 
-function runCli(args: string[], stdin = ""): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "src/cli/register-user.ts"), ...args], { cwd: root });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.stdin.end(stdin);
-    child.on("exit", (code) => resolve({ code, out, err }));
-  });
-}
+const runCli = (args: string[], stdin = "") => runScript("src/cli/register-user.ts", args, stdin);
 
 describe("register-user CLI", () => {
   const t = useServer({ registration: { enabled: false, shared_secret: "cli-shared-secret-0123456789" } });

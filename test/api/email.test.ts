@@ -33,7 +33,7 @@ describe("email", function () {
     const link = linkIn(mail.text).replace(/^https?:\/\/[^/]+/, s.hs.url);
     expect(link).to.contain("/_ganglion/client/email/validate?");
     if (via === "link") {
-      const page = await fetch(link);
+      const page = await fetch(link, { headers: { Accept: "text/html,application/xhtml+xml,*/*;q=0.8" } });
       expect(page.status).to.equal(200);
       expect(page.headers.get("content-type")).to.match(/text\/html/);
       expect(await page.text()).to.contain("confirmed");
@@ -84,8 +84,12 @@ describe("email", function () {
     const early = await carol.post("/_matrix/client/v3/account/3pid", { three_pid_creds: { sid: again1.body.sid, client_secret: "secret-c1" } });
     expect(early.status).to.equal(401);
     expect(early.body.errcode).to.equal("M_THREEPID_AUTH_FAILED");
-    const bad = await fetch(`${s.hs.url}/_ganglion/client/email/validate?sid=${again1.body.sid}&client_secret=secret-c1&token=wrong`);
+    const bad = await fetch(`${s.hs.url}/_ganglion/client/email/validate?sid=${again1.body.sid}&client_secret=secret-c1&token=wrong`, { headers: { Accept: "text/html" } });
     expect(bad.status).to.equal(400);
+    expect(await bad.text()).to.contain("This link does not work");
+    const badJson = await s.client().get(`/_ganglion/client/email/validate?sid=${again1.body.sid}&client_secret=secret-c1&token=wrong`);
+    expect(badJson.status).to.equal(400);
+    expect(badJson.body.errcode).to.equal("M_UNKNOWN");
 
     // Deleting the address: no more logins with it.
     expect((await alice.post("/_matrix/client/v3/account/3pid/delete", { medium: "email", address: "alice@example.org" })).status).to.equal(200);

@@ -7,6 +7,7 @@ import { anyObject, obj, str } from "../../http/validate.js";
 import { parseRoomId, parseUserId, serverNameOf, type UserId } from "../../matrix/ids.js";
 import type { Services } from "../../services/index.js";
 import * as media from "../../store/admin-media.js";
+import { direction, paging } from "./params.js";
 
 function localUser(s: Services, id: string): UserId {
   const userId = parseUserId(id);
@@ -15,15 +16,11 @@ function localUser(s: Services, id: string): UserId {
 }
 
 function listQuery(q: Record<string, string | undefined>): media.MediaListQuery {
-  const from = q.from === undefined ? 0 : Number(q.from);
-  const limit = q.limit === undefined ? 100 : Number(q.limit);
-  if (!Number.isSafeInteger(from) || from < 0) throw invalidParam("from must be a non-negative integer");
-  if (!Number.isSafeInteger(limit) || limit < 0) throw invalidParam("limit must be a non-negative integer");
+  const { from, limit } = paging(q);
   if (q.order_by !== undefined && !(q.order_by in media.MEDIA_ORDERS)) throw invalidParam(`Unknown order_by: ${q.order_by}`);
-  if (q.dir !== undefined && q.dir !== "f" && q.dir !== "b") throw invalidParam("dir must be 'f' or 'b'");
   // Neither given: newest first (Synapse's default).
-  const newestFirst = q.order_by === undefined && q.dir === undefined;
-  return { from, limit: Math.min(limit, 1000), orderBy: q.order_by ?? "created_ts", dir: newestFirst ? "b" : (q.dir as "f" | "b") ?? "f" };
+  const dir = direction(q.dir, q.order_by === undefined ? "b" : "f");
+  return { from, limit, orderBy: q.order_by ?? "created_ts", dir };
 }
 
 function ownMedia(s: Services, serverName: string): void {
@@ -147,12 +144,11 @@ export default defineRoutes({
   adminUserMediaStatistics: {
     method: "GET", path: "/_synapse/admin/v1/statistics/users/media", auth: "user", admin: true,
     async handler({ query }, s) {
-      const o = listQuery({ ...query, order_by: undefined, dir: undefined });
+      const o = paging(query);
       const orders: Record<string, string> = { user_id: "user_id", displayname: "displayname", media_count: "media_count", media_length: "media_length" };
       const order = query.order_by ?? "media_length";
       if (!(order in orders)) throw invalidParam(`Unknown order_by: ${order}`);
-      const dir = query.dir === "f" ? "f" : query.dir === "b" || query.dir === undefined ? "b" : null;
-      if (!dir) throw invalidParam("dir must be 'f' or 'b'");
+      const dir = direction(query.dir, "b");
       const r = await media.userStatistics(s.db, { from: o.from, limit: o.limit, orderBy: orders[order]!, dir, search: query.search_term ?? null });
       return { users: r.users, total: r.total, ...(o.from + r.users.length < r.total ? { next_token: o.from + r.users.length } : {}) };
     },

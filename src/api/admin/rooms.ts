@@ -9,21 +9,7 @@ import type { Services } from "../../services/index.js";
 import type { DeleteOptions } from "../../services/room-admin.js";
 import * as adminRooms from "../../store/admin-rooms.js";
 import * as reports from "../../store/admin-reports.js";
-
-const flag = (v: string | undefined): boolean | null => {
-  if (v === undefined) return null;
-  if (v === "true") return true;
-  if (v === "false") return false;
-  throw invalidParam("Boolean query parameters must be 'true' or 'false'");
-};
-
-function paging(q: Record<string, string | undefined>): { from: number; limit: number } {
-  const from = q.from === undefined ? 0 : Number(q.from);
-  const limit = q.limit === undefined ? 100 : Number(q.limit);
-  if (!Number.isSafeInteger(from) || from < 0) throw invalidParam("from must be a non-negative integer");
-  if (!Number.isSafeInteger(limit) || limit < 0) throw invalidParam("limit must be a non-negative integer");
-  return { from, limit: Math.min(limit, 1000) };
-}
+import { boolParam, direction, paging } from "./params.js";
 
 async function known(s: Services, id: string): Promise<RoomId> {
   const roomId = parseRoomId(id);
@@ -48,12 +34,11 @@ export default defineRoutes({
     method: "GET", path: "/_synapse/admin/v1/rooms", auth: "user", admin: true,
     async handler({ query }, s) {
       const { from, limit } = paging(query);
-      const dir = query.dir ?? "f";
-      if (dir !== "f" && dir !== "b") throw invalidParam("dir must be 'f' or 'b'");
+      const dir = direction(query.dir, "f");
       if (query.order_by !== undefined && !(query.order_by in adminRooms.ROOM_ORDERS)) throw invalidParam(`Unknown order_by: ${query.order_by}`);
       const r = await adminRooms.listRooms(s.db, s.config.server_name, {
         from, limit, dir, orderBy: query.order_by ?? "name", search: query.search_term ?? null,
-        publicRooms: flag(query.public_rooms), emptyRooms: flag(query.empty_rooms),
+        publicRooms: boolParam(query.public_rooms), emptyRooms: boolParam(query.empty_rooms),
       });
       const rooms = r.rooms.map(({ topic: _t, avatar: _a, ...rest }) => rest);
       return {
@@ -198,8 +183,7 @@ export default defineRoutes({
     method: "GET", path: "/_synapse/admin/v1/event_reports", auth: "user", admin: true,
     async handler({ query }, s) {
       const { from, limit } = paging(query);
-      const dir = query.dir ?? "b";
-      if (dir !== "f" && dir !== "b") throw invalidParam("dir must be 'f' or 'b'");
+      const dir = direction(query.dir, "b");
       const r = await reports.listReports(s.db, { from, limit, dir, userId: query.user_id ?? null, roomId: query.room_id ?? null });
       return { event_reports: r.reports, total: r.total, ...(from + r.reports.length < r.total ? { next_token: from + r.reports.length } : {}) };
     },

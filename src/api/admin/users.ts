@@ -7,6 +7,7 @@ import { bool, int, obj, str } from "../../http/validate.js";
 import { localpartOf, parseDeviceId, parseUserId, serverNameOf, type UserId } from "../../matrix/ids.js";
 import type { Services } from "../../services/index.js";
 import * as admin from "../../store/admin-users.js";
+import { boolParam, direction, paging } from "./params.js";
 
 /** The user of the path: a local user ID, or 400 as Synapse answers for remote ones. */
 function localUser(s: Services, id: string): UserId {
@@ -21,21 +22,6 @@ async function existing(s: Services, id: string): Promise<UserId> {
   return userId;
 }
 
-const flag = (v: string | undefined, dflt: boolean | null): boolean | null => {
-  if (v === undefined) return dflt;
-  if (v === "true") return true;
-  if (v === "false") return false;
-  throw invalidParam("Boolean query parameters must be 'true' or 'false'");
-};
-
-const paging = (q: Record<string, string | undefined>, dfltLimit = 100): { from: number; limit: number } => {
-  const from = q.from === undefined ? 0 : Number(q.from);
-  const limit = q.limit === undefined ? dfltLimit : Number(q.limit);
-  if (!Number.isSafeInteger(from) || from < 0) throw invalidParam("from must be a non-negative integer");
-  if (!Number.isSafeInteger(limit) || limit < 0) throw invalidParam("limit must be a non-negative integer");
-  return { from, limit: Math.min(limit, 1000) };
-};
-
 async function details(s: Services, userId: UserId) {
   const u = await admin.selectAdminUser(s.db, userId);
   if (!u) throw notFound("User not found");
@@ -49,14 +35,13 @@ async function details(s: Services, userId: UserId) {
 function list(v3: boolean) {
   return async ({ query }: Ctx<unknown>, s: Services) => {
     const { from, limit } = paging(query);
-    const dir = query.dir ?? "f";
-    if (dir !== "f" && dir !== "b") throw invalidParam("dir must be 'f' or 'b'");
+    const dir = direction(query.dir, "f");
     if (query.order_by !== undefined && !(query.order_by in admin.USER_ORDERS)) throw invalidParam(`Unknown order_by: ${query.order_by}`);
     const r = await admin.listUsers(s.db, {
       from, limit, dir, orderBy: query.order_by ?? "name",
-      guests: flag(query.guests, true)!, admins: flag(query.admins, null), locked: flag(query.locked, false)!,
+      guests: boolParam(query.guests, true)!, admins: boolParam(query.admins, null), locked: boolParam(query.locked, false)!,
       // v2: deactivated users are left out unless asked for; v3: no filter unless asked.
-      deactivated: v3 ? flag(query.deactivated, null) : (flag(query.deactivated, false) ? null : false),
+      deactivated: v3 ? boolParam(query.deactivated, null) : (boolParam(query.deactivated, false) ? null : false),
       name: query.name ?? null, userId: query.user_id ?? null,
     });
     return { users: r.users, total: r.total, ...(from + r.users.length < r.total ? { next_token: String(from + r.users.length) } : {}) };

@@ -64,16 +64,21 @@ export default defineRoutes({
   requestRegisterEmailToken: requestToken("register", "/_matrix/client/v3/register/email/requestToken"),
   requestPasswordEmailToken: requestToken("reset", "/_matrix/client/v3/account/password/email/requestToken"),
 
-  /** The link in the email: validates the session, then shows a page (or goes to next_link). */
+  /**
+   * The link in the email: validates the session, then shows a page (or goes to next_link).
+   * A browser gets pages; a client that asks for JSON gets the Matrix answers.
+   */
   validateEmailLink: {
     method: "GET", path: "/_ganglion/client/email/validate", auth: "none",
-    async handler({ query, res }, s) {
+    async handler({ req, query, res }, s) {
+      const browser = req.accepts(["json", "html"]) === "html";
       try {
         const next = await s.email.validate(query.sid ?? "", query.client_secret ?? "", query.token ?? "");
+        if (!browser) return { success: true };
         if (next) { res.redirect(302, next); return; }
         page(res, 200, "Email address confirmed", "Thank you. You can close this page and go back to your app.");
       } catch (e) {
-        if (!(e instanceof MatrixError)) throw e;
+        if (!(e instanceof MatrixError) || !browser) throw e;
         page(res, 400, "This link does not work", "It may have expired, or been used for a newer request. Ask your app to send a new email.");
       }
     },
