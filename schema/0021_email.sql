@@ -25,3 +25,6 @@ CREATE TABLE email_notified (
 
 -- The address an m.login.email.identity stage proved, kept with its UIA session.
 ALTER TABLE uia_sessions ADD COLUMN threepid jsonb;
+
+-- The client software last seen on each device (whois, the admin API's device list).
+ALTER TABLE devices ADD COLUMN last_seen_user_agent text;

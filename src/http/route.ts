@@ -123,7 +123,7 @@ export class Router {
             user = await services.tokens.authenticate(token, ip, {
               userId: typeof q.user_id === "string" ? checkParam("user_id", q.user_id) : undefined,
               deviceId: typeof device === "string" ? checkParam("device_id", device) : undefined,
-            });
+            }, typeof req.headers["user-agent"] === "string" ? req.headers["user-agent"] : null);
           }
           else if (def.auth === "user") throw missingToken();
         }

@@ -27,6 +27,12 @@ export class DeviceService {
     return (await devices.selectDevices(this.db, userId)).map(toJson);
   }
 
+  /** With the client software last seen (whois and the admin API; not in the spec's device). */
+  async listDetailed(userId: UserId): Promise<(DeviceJson & { last_seen_user_agent: string | null })[]> {
+    await this.tokens.flushSeen();
+    return (await devices.selectDevices(this.db, userId)).map((d) => ({ ...toJson(d), last_seen_user_agent: d.lastSeenUserAgent ?? null }));
+  }
+
   async get(userId: UserId, deviceId: DeviceId): Promise<DeviceJson> {
     await this.tokens.flushSeen();
     const d = await devices.selectDevice(this.db, userId, deviceId);

@@ -69,7 +69,8 @@ export class ReceiptService {
    * The m.receipt events for /sync: one per room, private receipts only for their owner.
    * Reads only rooms whose receipts changed after `after` (the notifier knows).
    */
-  async forSync(userId: UserId, roomIds: RoomId[], after: number, upTo: number): Promise<Map<RoomId, Record<string, unknown>>> {
+  /** `ignored`: users whose receipts are not shown (m.ignored_user_list). */
+  async forSync(userId: UserId, roomIds: RoomId[], after: number, upTo: number, ignored?: ReadonlySet<string>): Promise<Map<RoomId, Record<string, unknown>>> {
     const out = new Map<RoomId, Record<string, unknown>>();
     const rooms = after < 0 ? roomIds : roomIds.filter((r) => this.notifier.receiptsChanged(r, after));
     if (rooms.length === 0) return out;
@@ -77,6 +78,7 @@ export class ReceiptService {
       if (r.type === "m.read.private" && r.userId !== userId) continue;
       // A user's own delivered marks are for the others (what their devices have is no news to them).
       if (r.type === "org.ganglion.delivered" && r.userId === userId) continue;
+      if (ignored?.has(r.userId)) continue;
       let content = out.get(r.roomId) as Record<string, Record<string, Record<string, unknown>>> | undefined;
       if (!content) out.set(r.roomId, (content = {}));
       const byType = (content[r.eventId] ??= {});

@@ -44,6 +44,8 @@ export interface ExtensionInput {
   subscribed: RoomId[];
   sentRooms: RoomId[];
   initialRooms: RoomId[];
+  /** The user's ignored users: their receipts and typing are not shown. */
+  ignored: ReadonlySet<string>;
 }
 
 const on = (c: Config | undefined): c is Config => c?.enabled === true;
@@ -96,8 +98,8 @@ export async function extensionResults(d: ExtensionDeps, x: ExtensionInput): Pro
     const first = new Set(x.prev ? x.initialRooms : scope);
     const out: Json = {};
     const put = (m: Map<RoomId, Record<string, unknown>>) => { for (const [roomId, content] of m) out[roomId] = { type: "m.receipt", content }; };
-    put(await d.receipts.forSync(userId, scope.filter((r) => first.has(r)), -1, x.upTo));
-    if (x.prev) put(await d.receipts.forSync(userId, scope.filter((r) => !first.has(r)), after, x.upTo));
+    put(await d.receipts.forSync(userId, scope.filter((r) => first.has(r)), -1, x.upTo, x.ignored));
+    if (x.prev) put(await d.receipts.forSync(userId, scope.filter((r) => !first.has(r)), after, x.upTo, x.ignored));
     body.receipts = { rooms: out };
     if (Object.keys(out).length) news = true;
   }
@@ -107,7 +109,12 @@ export async function extensionResults(d: ExtensionDeps, x: ExtensionInput): Pro
     const scope = [...scopeOf(ty, x)].filter((r) => joined.has(r));
     const first = new Set(x.prev ? x.initialRooms : scope);
     const out: Json = {};
-    const put = (m: Map<RoomId, UserId[]>) => { for (const [roomId, users] of m) out[roomId] = { type: "m.typing", content: { user_ids: users } }; };
+    const put = (m: Map<RoomId, UserId[]>) => {
+      for (const [roomId, all] of m) {
+        const users = x.ignored.size ? all.filter((u) => !x.ignored.has(u)) : all;
+        if (users.length || !all.length) out[roomId] = { type: "m.typing", content: { user_ids: users } };
+      }
+    };
     put(d.typing.forSync(scope.filter((r) => first.has(r)), null));
     if (x.prev) put(d.typing.forSync(scope.filter((r) => !first.has(r)), x.prev.typing));
     body.typing = { rooms: out };

@@ -299,7 +299,7 @@ export class SlidingSyncService {
     }
 
     const extensions = await extensionResults(this.ext, {
-      who, conn: c.extensions, request: req.extensions, prev, upTo, typingSerial, memberships,
+      who, conn: c.extensions, request: req.extensions, prev, upTo, typingSerial, memberships, ignored,
       lists: byList, subscribed: [...c.subscriptions.keys()].filter((r) => chosen.has(r)), sentRooms: Object.keys(rooms) as RoomId[], initialRooms,
     });
     const listsOut: Json = {};

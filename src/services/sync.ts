@@ -331,13 +331,16 @@ export class SyncService {
     const joinedNow = memberships.filter((m) => m.membership === "join" && allowed(m.roomId)).map((m) => m.roomId);
     const emptyJoin = (): Json => ({ timeline: { events: [], limited: false, prev_batch: formatToken(upTo) }, [stateKey]: { events: [] }, ephemeral: { events: [] }, account_data: { events: [] } });
     if (matchesEventFilter({ type: "m.typing", sender: userId }, f.room?.ephemeral)) {
-      for (const [roomId, users] of this.typing.forSync(joinedNow, initial ? null : sinceTyping)) {
+      for (const [roomId, all] of this.typing.forSync(joinedNow, initial ? null : sinceTyping)) {
+        // Ignored users are not seen typing; a room where only they type has no news.
+        const users = ignored.size ? all.filter((u) => !ignored.has(u)) : all;
+        if (users.length === 0 && all.length > 0) continue;
         const section = (join[roomId] ??= emptyJoin()) as Json;
         (section.ephemeral as { events: Json[] }).events.push({ type: "m.typing", content: { user_ids: users } });
       }
     }
     if (matchesEventFilter({ type: "m.receipt", sender: userId }, f.room?.ephemeral)) {
-      for (const [roomId, content] of await this.receipts.forSync(userId, joinedNow, initial ? -1 : after, upTo)) {
+      for (const [roomId, content] of await this.receipts.forSync(userId, joinedNow, initial ? -1 : after, upTo, ignored)) {
         const section = (join[roomId] ??= emptyJoin()) as Json;
         (section.ephemeral as { events: Json[] }).events.push({ type: "m.receipt", content });
       }

@@ -76,7 +76,8 @@ export class TokenService {
   /** Application services' tokens (and identity assertion), checked before users' tokens. */
   appservices: { requester(token: string, userId?: string, deviceId?: string): Promise<Requester | null> } | null = null;
 
-  async authenticate(token: string, ip: string | null, assert: { userId?: string; deviceId?: string } = {}): Promise<Requester> {
+  /** `userAgent`: the client's User-Agent, kept as the device's last seen (whois). */
+  async authenticate(token: string, ip: string | null, assert: { userId?: string; deviceId?: string } = {}, userAgent: string | null = null): Promise<Requester> {
     if (this.appservices) {
       const as = await this.appservices.requester(token, assert.userId, assert.deviceId);
       if (as) return as;
@@ -90,10 +91,10 @@ export class TokenService {
       // Past the soft TTL the answer is checked again in the background: a request (a sync
       // wake-up above all) never waits for that check.
       if (now - hit.cachedAt >= CACHE_TTL_MS) this.revalidate(key, hash);
-      this.noteSeen(hit.requester.tokenId!, hit.requester.userId, hit.requester.deviceId!, ip);
+      this.noteSeen(hit.requester.tokenId!, hit.requester.userId, hit.requester.deviceId!, ip, userAgent);
       return hit.requester;
     }
-    return this.lookup(key, hash, ip);
+    return this.lookup(key, hash, ip, userAgent);
   }
 
   /** Cached tokens past the soft TTL, checked together in one query every second. */
@@ -133,7 +134,7 @@ export class TokenService {
     }
   }
 
-  private async lookup(key: string, hash: Buffer, ip: string | null): Promise<Requester> {
+  private async lookup(key: string, hash: Buffer, ip: string | null, userAgent: string | null = null): Promise<Requester> {
     const now = Date.now();
     const forgets = this.forgets;
     const row = await devices.selectTokenByHash(this.db, hash);
@@ -148,7 +149,7 @@ export class TokenService {
     }
     const user = await users.selectUser(this.db, row.userId);
     if (!user || user.deactivated) throw unknownToken();
-    if (ip !== null) this.noteSeen(row.id, row.userId, row.deviceId, ip);
+    if (ip !== null) this.noteSeen(row.id, row.userId, row.deviceId, ip, userAgent);
     const requester: Requester = { userId: row.userId, deviceId: row.deviceId, tokenId: row.id, isGuest: user.isGuest, isAdmin: user.isAdmin, appserviceId: null, ...(user.shadowBanned ? { shadowBanned: true } : {}) };
     // A revocation while this was read may have come after the read: then the answer is not
     // kept, or the revoked token would live on in memory until the next check.
@@ -212,20 +213,20 @@ export class TokenService {
     this.forgetUser(userId);
   }
 
-  private seen = new Map<number, { userId: UserId; deviceId: DeviceId; ts: number; ip: string | null }>();
+  private seen = new Map<number, { userId: UserId; deviceId: DeviceId; ts: number; ip: string | null; ua: string | null }>();
   private seenTimer: NodeJS.Timeout | null = null;
 
   /**
    * Last-seen is noted at most once per interval per token and written in batches off the
    * request path (one statement for all devices seen meanwhile): a request never waits for it.
    */
-  private noteSeen(tokenId: number, userId: UserId, deviceId: DeviceId, ip: string | null): void {
+  private noteSeen(tokenId: number, userId: UserId, deviceId: DeviceId, ip: string | null, ua: string | null = null): void {
     const now = Date.now();
     const last = this.lastSeenWritten.get(tokenId) ?? 0;
     if (now - last < LAST_SEEN_INTERVAL_MS) return;
     this.lastSeenWritten.set(tokenId, now);
     if (this.lastSeenWritten.size > 100_000) this.lastSeenWritten.clear();
-    this.seen.set(tokenId, { userId, deviceId, ts: now, ip });
+    this.seen.set(tokenId, { userId, deviceId, ts: now, ip, ua: ua === null ? null : ua.slice(0, 512) });
     if (!this.seenTimer) {
       this.seenTimer = setTimeout(() => void this.flushSeen(), LAST_SEEN_FLUSH_MS);
       this.seenTimer.unref();

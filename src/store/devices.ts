@@ -8,12 +8,13 @@ export interface DeviceRow {
   displayName: string | null;
   lastSeenTs: number | null;
   lastSeenIp: string | null;
+  lastSeenUserAgent?: string | null;
 }
 
-interface RawDevice { user_id: string; device_id: string; display_name: string | null; last_seen_ts: number | null; last_seen_ip: string | null }
+interface RawDevice { user_id: string; device_id: string; display_name: string | null; last_seen_ts: number | null; last_seen_ip: string | null; last_seen_user_agent?: string | null }
 const fromDevice = (r: RawDevice): DeviceRow => ({
   userId: r.user_id as UserId, deviceId: r.device_id as DeviceId, displayName: r.display_name,
-  lastSeenTs: r.last_seen_ts, lastSeenIp: r.last_seen_ip,
+  lastSeenTs: r.last_seen_ts, lastSeenIp: r.last_seen_ip, lastSeenUserAgent: r.last_seen_user_agent ?? null,
 });
 
 /** Creates the device, or keeps it as it is (spec: the initial name is ignored for a known device). */
@@ -47,13 +48,13 @@ export async function updateDeviceLastSeen(q: Queryable, userId: UserId, deviceI
 }
 
 /** Last-seen of many devices in one statement (the token service gathers them). */
-export async function updateDevicesLastSeen(q: Queryable, rows: { userId: string; deviceId: string; ts: number; ip: string | null }[]): Promise<void> {
+export async function updateDevicesLastSeen(q: Queryable, rows: { userId: string; deviceId: string; ts: number; ip: string | null; ua?: string | null }[]): Promise<void> {
   if (!rows.length) return;
   await q.raw(
-    `UPDATE devices d SET last_seen_ts = v.ts, last_seen_ip = v.ip
-       FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[]) AS v(user_id, device_id, ts, ip)
+    `UPDATE devices d SET last_seen_ts = v.ts, last_seen_ip = v.ip, last_seen_user_agent = coalesce(v.ua, d.last_seen_user_agent)
+       FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[]) AS v(user_id, device_id, ts, ip, ua)
       WHERE d.user_id = v.user_id AND d.device_id = v.device_id`,
-    [rows.map((r) => r.userId), rows.map((r) => r.deviceId), rows.map((r) => r.ts), rows.map((r) => r.ip)] as never,
+    [rows.map((r) => r.userId), rows.map((r) => r.deviceId), rows.map((r) => r.ts), rows.map((r) => r.ip), rows.map((r) => r.ua ?? null)] as never,
   );
 }
 

@@ -116,6 +116,10 @@ describe("directory, spaces, reports, OpenID, whois, ignoring", () => {
     const me = await a.get(`/_matrix/client/v3/admin/whois/${enc(a.userId)}`);
     expect(me.body.user_id).to.equal(a.userId);
     expect(Object.keys(me.body.devices)).to.deep.equal([a.deviceId]);
+    // Each connection has ip, last_seen and user_agent (spec: ConnectionInfo).
+    const [conn] = me.body.devices[a.deviceId].sessions[0].connections;
+    expect(conn).to.include.keys("ip", "last_seen", "user_agent");
+    expect(conn.user_agent, "the client's User-Agent (fetch's: node)").to.equal("node");
     expect((await a.get(`/_matrix/client/v3/admin/whois/${enc(b.userId)}`)).status).to.equal(403);
   });
 
@@ -131,6 +135,14 @@ describe("directory, spaces, reports, OpenID, whois, ignoring", () => {
     const invRoom = await createRoom(b, { invite: [a.userId] });
     const s2 = await a.get("/_matrix/client/v3/sync");
     expect(s2.body.rooms.invite).not.to.have.property(invRoom);
+    // Nor their receipts, read or delivered, nor their typing: a room where only they did
+    // something has nothing new.
+    const mine = await send(a, roomId, "read me");
+    const s3 = await a.get(`/_matrix/client/v3/sync?since=${enc(s2.body.next_batch)}&timeout=0`);
+    expect((await b.post(`/_matrix/client/v3/rooms/${enc(roomId)}/receipt/m.read/${enc(mine)}`, {})).status).to.equal(200);
+    expect((await b.put(`/_matrix/client/v3/rooms/${enc(roomId)}/typing/${enc(b.userId)}`, { typing: true, timeout: 10000 })).status).to.equal(200);
+    const s4 = await a.get(`/_matrix/client/v3/sync?since=${enc(s3.body.next_batch)}&timeout=1500`);
+    expect(s4.body.rooms?.join ?? {}).to.not.have.property(roomId);
   });
 });
 

@@ -53,7 +53,7 @@ interface PutUser {
   threepids?: { medium: string; address: string }[]; admin?: boolean; deactivated?: boolean; user_type?: string | null; locked?: boolean;
 }
 
-const deviceJson = (userId: UserId) => (d: Record<string, unknown>) => ({ ...d, user_id: userId, last_seen_user_agent: null, dehydrated: false });
+const deviceJson = (userId: UserId) => (d: Record<string, unknown>) => ({ last_seen_user_agent: null, ...d, user_id: userId, dehydrated: false });
 
 export default defineRoutes({
   adminListUsers: { method: "GET", path: "/_synapse/admin/v2/users", auth: "user", admin: true, handler: list(false) },
@@ -149,21 +149,11 @@ export default defineRoutes({
     handler: async ({ params }, s) => whois(s, await existing(s, params.userId!)),
   },
 
-  /** GET /_matrix/client/v3/admin/whois/{userId} (spec): admins for anyone, a user for themselves. */
-  getWhoIs: {
-    method: "GET", path: "/_matrix/client/v3/admin/whois/:userId", auth: "user",
-    async handler({ user, params }, s) {
-      const userId = parseUserId(params.userId!);
-      if (!user.isAdmin && userId !== user.userId) throw new MatrixError(403, "M_FORBIDDEN", "You may only look up yourself");
-      return whois(s, await existing(s, userId));
-    },
-  },
-
   adminListDevices: {
     method: "GET", path: "/_synapse/admin/v2/users/:userId/devices", auth: "user", admin: true,
     async handler({ params }, s) {
       const userId = await existing(s, params.userId!);
-      const devices = (await s.devices.list(userId)).map((d) => deviceJson(userId)(d as unknown as Record<string, unknown>));
+      const devices = (await s.devices.listDetailed(userId)).map((d) => deviceJson(userId)(d as unknown as Record<string, unknown>));
       return { devices, total: devices.length };
     },
   },
@@ -336,12 +326,13 @@ export default defineRoutes({
 
 export const SERVER_VERSION = "0.1.0";
 
-async function whois(s: Services, userId: UserId) {
-  const devices = await s.devices.list(userId);
+/** The whois answer (spec: admin.yaml), shared with the client API's /admin/whois. */
+export async function whois(s: Services, userId: UserId) {
+  const devices = await s.devices.listDetailed(userId);
   return {
     user_id: userId,
     devices: Object.fromEntries(devices.map((d) => [d.device_id, {
-      sessions: [{ connections: d.last_seen_ts !== undefined ? [{ ip: d.last_seen_ip ?? null, last_seen: d.last_seen_ts, user_agent: null }] : [] }],
+      sessions: [{ connections: d.last_seen_ts !== undefined ? [{ ip: d.last_seen_ip ?? "", last_seen: d.last_seen_ts, user_agent: d.last_seen_user_agent ?? "" }] : [] }],
     }])),
   };
 }

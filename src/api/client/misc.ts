@@ -7,6 +7,7 @@ import { defineRoutes, type RouteTable } from "../../http/route.js";
 import { int, obj, parseLimit, str } from "../../http/validate.js";
 import { type UserId, parseEventId, parseRoomId, parseUserId } from "../../matrix/ids.js";
 import type { Services } from "../../services/index.js";
+import { whois } from "../admin/users.js";
 
 async function roomSummary({ user, params }: { user: { userId: UserId } | null; params: Record<string, string | undefined> }, s: Services): Promise<unknown> {
   const roomId = await s.membership.resolveRoom(params.roomIdOrAlias!);
@@ -140,13 +141,8 @@ export default defineRoutes({
     async handler({ user, params }, s) {
       const target = parseUserId(params.userId!);
       if (target !== user.userId && !user.isAdmin) throw forbidden("Only server admins can look up other users");
-      const devices = await s.devices.list(target);
-      return {
-        user_id: target,
-        devices: Object.fromEntries(devices.map((d) => [d.device_id, {
-          sessions: [{ connections: d.last_seen_ts ? [{ ip: d.last_seen_ip ?? undefined, last_seen: d.last_seen_ts }] : [] }],
-        }])),
-      };
+      if (!(await s.accounts.userExists(target))) throw notFound("User not found");
+      return whois(s, target);
     },
   },
 });
