@@ -181,6 +181,8 @@ export interface Invocation {
  */
 export async function invoke(def: RouteDef, validator: ValidateFunction<unknown> | null, services: Services, inv: Invocation): Promise<unknown> {
   const user = inv.user;
+  // A locked account (admin API) may only log out (spec: account locking).
+  if (user?.locked && !/\/logout(\/all)?$/.test(def.path)) throw new MatrixError(401, "M_USER_LOCKED", "This account has been locked", { soft_logout: true });
   if (def.admin && !user?.isAdmin) throw new MatrixError(403, "M_FORBIDDEN", "You are not a server admin");
   if (user?.isGuest && !def.guest) {
     throw new MatrixError(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is not allowed on this endpoint");

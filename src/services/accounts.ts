@@ -133,6 +133,7 @@ export class AccountService {
     const ok = await verifyPassword(body.password, user?.passwordHash ?? null);
     if (!user || !ok) throw forbidden("Invalid username or password");
     if (user.deactivated) throw new MatrixError(403, "M_USER_DEACTIVATED", "This account has been deactivated");
+    if (user.locked) throw new MatrixError(401, "M_USER_LOCKED", "This account has been locked", { soft_logout: true });
     const result = this.announced(await this.db.transaction((trx) => this.startSession(trx, user.userId, device.deviceId, device.deviceName, device.refresh)));
     if (device.deviceId) this.tokens.forgetUser(user.userId); // the reused device's old token is gone
     return result;

@@ -19,6 +19,8 @@ export interface Requester {
   appserviceId: string | null;
   /** Shadow-banned (admin API): sends and invites answer success and do nothing. */
   shadowBanned?: boolean;
+  /** Locked by an admin (spec: account locking): every request but logout is refused. */
+  locked?: boolean;
 }
 
 export interface IssuedTokens {
@@ -150,7 +152,7 @@ export class TokenService {
     const user = await users.selectUser(this.db, row.userId);
     if (!user || user.deactivated) throw unknownToken();
     if (ip !== null) this.noteSeen(row.id, row.userId, row.deviceId, ip, userAgent);
-    const requester: Requester = { userId: row.userId, deviceId: row.deviceId, tokenId: row.id, isGuest: user.isGuest, isAdmin: user.isAdmin, appserviceId: null, ...(user.shadowBanned ? { shadowBanned: true } : {}) };
+    const requester: Requester = { userId: row.userId, deviceId: row.deviceId, tokenId: row.id, isGuest: user.isGuest, isAdmin: user.isAdmin, appserviceId: null, ...(user.shadowBanned ? { shadowBanned: true } : {}), ...(user.locked ? { locked: true } : {}) };
     // A revocation while this was read may have come after the read: then the answer is not
     // kept, or the revoked token would live on in memory until the next check.
     if (forgets === this.forgets) this.remember(key, { requester, expiresTs: row.expiresTs, cachedAt: now });

@@ -11,16 +11,17 @@ export interface UserRow {
   appserviceId: string | null;
   createdTs: number;
   shadowBanned?: boolean;
+  locked?: boolean;
 }
 
 interface Raw {
   user_id: string; password_hash: string | null; is_guest: boolean; is_admin: boolean;
-  deactivated: boolean; appservice_id: string | null; created_ts: number; shadow_banned?: boolean;
+  deactivated: boolean; appservice_id: string | null; created_ts: number; shadow_banned?: boolean; locked?: boolean;
 }
 
 const fromRow = (r: Raw): UserRow => ({
   userId: r.user_id as UserId, passwordHash: r.password_hash, isGuest: r.is_guest, isAdmin: r.is_admin,
-  deactivated: r.deactivated, appserviceId: r.appservice_id, createdTs: r.created_ts, shadowBanned: r.shadow_banned === true,
+  deactivated: r.deactivated, appserviceId: r.appservice_id, createdTs: r.created_ts, shadowBanned: r.shadow_banned === true, locked: r.locked === true,
 });
 
 /** Inserts a user; returns false if the ID is taken (case-insensitively, as Synapse does). */

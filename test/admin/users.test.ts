@@ -166,6 +166,20 @@ describe("admin API: users", () => {
     const real = await send(bob, roomId, "visible");
     expect((await carol.get(`/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(real)}`)).status).to.equal(200);
 
+    // Locked (spec: account locking): every request but logout answers 401 M_USER_LOCKED, login too.
+    const dave = await t.s.client().register();
+    expect((await admin.put(`${A}/v2/users/${enc(dave.userId)}`, { locked: true })).body.locked).to.equal(true);
+    const locked = await dave.get("/_matrix/client/v3/account/whoami");
+    expect(locked.status).to.equal(401);
+    expect(locked.body).to.include({ errcode: "M_USER_LOCKED", soft_logout: true });
+    const relog = await t.s.client().post("/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: dave.userId }, password: dave.password });
+    expect(relog.body.errcode).to.equal("M_USER_LOCKED");
+    expect((await admin.get(`${A}/v2/users?name=${enc(dave.userId.slice(1, dave.userId.indexOf(":")))}&locked=true`)).body.total).to.equal(1);
+    await admin.put(`${A}/v2/users/${enc(dave.userId)}`, { locked: false });
+    expect((await dave.get("/_matrix/client/v3/account/whoami")).status).to.equal(200);
+    await admin.put(`${A}/v2/users/${enc(dave.userId)}`, { locked: true });
+    expect((await dave.post("/_matrix/client/v3/logout", {})).status, "a locked account may still log out").to.equal(200);
+
     expect((await admin.get(`${A}/v1/username_available?username=free-name`)).body).to.deep.equal({ available: true });
     expect((await admin.get(`${A}/v1/username_available?username=${enc(bob.userId.slice(1).split(":")[0]!)}`)).body.errcode).to.equal("M_USER_IN_USE");
   });
