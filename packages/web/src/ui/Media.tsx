@@ -6,10 +6,20 @@ import { useApp } from "./context.js";
 
 const cache = new Map<string, Promise<string>>();
 
+/**
+ * A blob: URL has this page's origin, so a blob that renders as a page (HTML, SVG) would run
+ * in it: only types that cannot carry script keep their type, the rest become downloads.
+ */
+const SAFE_TYPE = /^(image\/(png|jpeg|gif|webp|avif|apng)|video\/(mp4|webm|ogg)|audio\/(mp4|mpeg|ogg|webm|wav|flac|aac)|text\/plain)$/;
+const safeType = (t: string | null) => {
+  const base = (t ?? "").split(";")[0]!.trim().toLowerCase();
+  return SAFE_TYPE.test(base) ? base : "application/octet-stream";
+};
+
 function blobUrl(key: string, load: () => Promise<{ data: ArrayBuffer; contentType: string | null }>): Promise<string> {
   let p = cache.get(key);
   if (!p) {
-    p = load().then((r) => URL.createObjectURL(new Blob([r.data], { type: r.contentType ?? "application/octet-stream" })));
+    p = load().then((r) => URL.createObjectURL(new Blob([r.data], { type: safeType(r.contentType) })));
     p.catch(() => cache.delete(key));
     cache.set(key, p);
   }
