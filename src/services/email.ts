@@ -88,7 +88,7 @@ export class EmailService {
 
   /** The link, or submit_url: the token proves the address. Returns the session's next_link. */
   async validate(sid: string, clientSecret: string, token: string): Promise<string | null> {
-    const row = await this.db("threepid_validations").where({ sid }).first();
+    const row = sid.length <= 255 ? await this.db("threepid_validations").where({ sid }).first() : null;
     const ok = row && row.client_secret === clientSecret && Number(row.created_ts) > Date.now() - this.config.email.token_lifetime_ms
       && timingSafeEqual(Buffer.from(row.token_hash), hash(token));
     if (!ok) throw new MatrixError(400, "M_UNKNOWN", "This link is not valid or has expired");
@@ -100,6 +100,7 @@ export class EmailService {
   async validatedAddress(creds: unknown, purpose: Purpose): Promise<{ sid: string; address: string; validatedAt: number }> {
     const c = (creds ?? {}) as { sid?: unknown; client_secret?: unknown };
     if (typeof c.sid !== "string" || typeof c.client_secret !== "string") throw new MatrixError(400, "M_MISSING_PARAM", "threepid_creds needs sid and client_secret");
+    if (c.sid.length > 255 || c.client_secret.length > 255) throw new MatrixError(400, "M_INVALID_PARAM", "sid and client_secret are at most 255 characters");
     const row = await this.db("threepid_validations").where({ sid: c.sid, client_secret: c.client_secret, purpose }).first();
     if (!row || !row.validated_at) throw new MatrixError(401, "M_THREEPID_AUTH_FAILED", "This email address has not been validated yet");
     return { sid: row.sid, address: row.address, validatedAt: Number(row.validated_at) };

@@ -184,3 +184,42 @@ describe("email notifications", function () {
     expect(smtp.mails.filter((m) => /unread/.test(m.subject ?? "")).length).to.equal(1);
   });
 });
+
+describe("email at registration: off and required", function () {
+  this.timeout(60_000);
+  let smtp: TestSmtp;
+  const servers: TestServer[] = [];
+  before(async () => { smtp = await startSmtp(); });
+  after(async () => { for (const x of servers) await x.hs.close(); await smtp?.close(); });
+  const start = async (mode: "off" | "required") => {
+    const x = await startTestServer({ email: { smtp_host: "127.0.0.1", smtp_port: smtp.port, registration: mode } });
+    servers.push(x);
+    return x;
+  };
+
+  it("off: the dummy flow only, and registration's requestToken is refused", async () => {
+    const x = await start("off");
+    const r = await x.client().post("/_matrix/client/v3/register", { username: "offmode", password: "off mode password" });
+    expect(r.body.flows).to.deep.equal([{ stages: ["m.login.dummy"] }]);
+    const t = await x.client().post("/_matrix/client/v3/register/email/requestToken", { client_secret: "o1", email: "off@example.org", send_attempt: 1 });
+    expect(t.status).to.equal(403);
+    expect(t.body.errcode).to.equal("M_THREEPID_DENIED");
+    // Adding an address to an account still works; a next_link must be http(s).
+    const bad = await x.client().post("/_matrix/client/v3/account/3pid/email/requestToken", { client_secret: "o2", email: "off@example.org", send_attempt: 1, next_link: "javascript:alert(1)" });
+    expect(bad.status).to.equal(400);
+    expect(bad.body.errcode).to.equal("M_INVALID_PARAM");
+  });
+
+  it("required: the only flow proves an address; without it no account is made", async () => {
+    const x = await start("required");
+    const r = await x.client().post("/_matrix/client/v3/register", { username: "reqmode", password: "req mode password" });
+    expect(r.body.flows).to.deep.equal([{ stages: ["m.login.email.identity"] }]);
+    const dummy = await x.client().post("/_matrix/client/v3/register", { username: "reqmode", password: "req mode password", auth: { type: "m.login.dummy", session: r.body.session } });
+    expect(dummy.status).to.equal(400);
+    expect(dummy.body.errcode).to.equal("M_UNRECOGNIZED");
+    const early = await x.client().post("/_matrix/client/v3/register", { username: "reqmode", password: "req mode password", auth: { type: "m.login.email.identity", session: r.body.session, threepid_creds: { sid: "nope", client_secret: "nope" } } });
+    expect(early.status).to.equal(401);
+    expect(early.body.errcode).to.equal("M_THREEPID_AUTH_FAILED");
+    expect((await x.client().get("/_matrix/client/v3/register/available?username=reqmode")).body).to.deep.equal({ available: true });
+  });
+});

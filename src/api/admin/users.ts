@@ -53,6 +53,16 @@ interface PutUser {
   threepids?: { medium: string; address: string }[]; admin?: boolean; deactivated?: boolean; user_type?: string | null; locked?: boolean;
 }
 
+/** POST (ban) or DELETE (lift) /shadow_ban: cached requesters carry the flag, so they are dropped. */
+function shadowBan(on: boolean) {
+  return async ({ params }: Ctx<unknown>, s: Services) => {
+    const userId = await existing(s, params.userId!);
+    await admin.setFlags(s.db, userId, { shadow_banned: on });
+    s.tokens.forgetUser(userId);
+    return {};
+  };
+}
+
 const deviceJson = (userId: UserId) => (d: Record<string, unknown>) => ({ last_seen_user_agent: null, ...d, user_id: userId, dehydrated: false });
 
 export default defineRoutes({
@@ -253,25 +263,8 @@ export default defineRoutes({
     },
   },
 
-  adminShadowBan: {
-    method: "POST", path: "/_synapse/admin/v1/users/:userId/shadow_ban", auth: "user", admin: true,
-    async handler({ params }, s) {
-      const userId = await existing(s, params.userId!);
-      await admin.setFlags(s.db, userId, { shadow_banned: true });
-      s.tokens.forgetUser(userId);
-      return {};
-    },
-  },
-
-  adminUnShadowBan: {
-    method: "DELETE", path: "/_synapse/admin/v1/users/:userId/shadow_ban", auth: "user", admin: true,
-    async handler({ params }, s) {
-      const userId = await existing(s, params.userId!);
-      await admin.setFlags(s.db, userId, { shadow_banned: false });
-      s.tokens.forgetUser(userId);
-      return {};
-    },
-  },
+  adminShadowBan: { method: "POST", path: "/_synapse/admin/v1/users/:userId/shadow_ban", auth: "user", admin: true, handler: shadowBan(true) },
+  adminUnShadowBan: { method: "DELETE", path: "/_synapse/admin/v1/users/:userId/shadow_ban", auth: "user", admin: true, handler: shadowBan(false) },
 
   adminGetRatelimit: {
     method: "GET", path: "/_synapse/admin/v1/users/:userId/override_ratelimit", auth: "user", admin: true,
