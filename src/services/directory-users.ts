@@ -3,7 +3,7 @@
 import { forbidden, notFound } from "../http/errors.js";
 import type { ClientEvent } from "../matrix/events.js";
 import type { RoomId, UserId } from "../matrix/ids.js";
-import type { Db } from "../store/db.js";
+import { containsPattern, type Db } from "../store/db.js";
 import type { RoomState, RoomStateCache } from "./room-state.js";
 
 export class UserDirectoryService {
@@ -15,7 +15,7 @@ export class UserDirectoryService {
    * display name (case-insensitive).
    */
   async search(userId: UserId, term: string, limit: number): Promise<{ results: Record<string, unknown>[]; limited: boolean }> {
-    const like = `%${term.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const like = containsPattern(term.toLowerCase());
     const r = await this.db.raw(this.searchAll
       ? `WITH candidates AS (SELECT user_id FROM users WHERE NOT deactivated AND NOT is_guest AND ?::text IS NOT NULL)
        SELECT c.user_id, dn.value #>> '{}' AS display_name, av.value #>> '{}' AS avatar_url

@@ -1,7 +1,7 @@
 // Media rows for the media admin API: listing a user's uploads, finding old or large ones,
 // the media a room's events point at, quarantine and protection flags.
 import type { RoomId, UserId } from "../matrix/ids.js";
-import type { Queryable } from "./db.js";
+import { containsPattern, type Queryable } from "./db.js";
 
 export const MEDIA_ORDERS: Record<string, string> = {
   media_id: "media_id", upload_name: "filename", created_ts: "created_ts", last_access_ts: "created_ts", media_length: "size",
@@ -76,7 +76,7 @@ export async function userStatistics(q: Queryable, o: { from: number; limit: num
   const args: (string | number)[] = [];
   let where = "";
   if (o.search) {
-    const like = `%${o.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const like = containsPattern(o.search);
     where = "WHERE user_id ILIKE ? OR displayname ILIKE ?";
     args.push(like, like);
   }

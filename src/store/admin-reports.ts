@@ -1,6 +1,6 @@
 // Event reports for the admin API (Synapse's /_synapse/admin/v1/event_reports shapes), read
 // from what POST /rooms/{roomId}/report/{eventId} stored. Reports of users are not event reports.
-import type { Queryable } from "./db.js";
+import { containsPattern, type Queryable } from "./db.js";
 
 const SELECT = `
   SELECT r.id, r.created_ts AS received_ts, r.room_id, r.event_id, r.reporter AS user_id, r.reason, r.score, e.sender, e.json AS event_json,
@@ -20,8 +20,8 @@ const shape = (r: Record<string, unknown>, withEvent: boolean) => ({
 export async function listReports(q: Queryable, o: { from: number; limit: number; dir: "f" | "b"; userId: string | null; roomId: string | null }) {
   const where: string[] = [];
   const args: (string | number)[] = [];
-  if (o.userId) { where.push("r.reporter LIKE ?"); args.push(`%${o.userId.replace(/[\\%_]/g, (c) => `\\${c}`)}%`); }
-  if (o.roomId) { where.push("r.room_id LIKE ?"); args.push(`%${o.roomId.replace(/[\\%_]/g, (c) => `\\${c}`)}%`); }
+  if (o.userId) { where.push("r.reporter LIKE ?"); args.push(containsPattern(o.userId)); }
+  if (o.roomId) { where.push("r.room_id LIKE ?"); args.push(containsPattern(o.roomId)); }
   const extra = where.length ? ` AND ${where.join(" AND ")}` : "";
   const dir = o.dir === "f" ? "ASC" : "DESC";
   const rows = await q.raw(`${SELECT}${extra} ORDER BY r.created_ts ${dir}, r.id ${dir} LIMIT ? OFFSET ?`, [...args, o.limit, o.from]);

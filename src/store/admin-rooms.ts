@@ -1,7 +1,7 @@
 // Reads and writes of the rooms admin API: the room list with its state summary, blocks,
 // deletions and their status, and purging a room's rows.
 import type { RoomId } from "../matrix/ids.js";
-import type { Queryable } from "./db.js";
+import { containsPattern, type Queryable } from "./db.js";
 
 export interface AdminRoom {
   room_id: string; name: string | null; canonical_alias: string | null; joined_members: number; joined_local_members: number;
@@ -56,7 +56,7 @@ export async function listRooms(q: Queryable, serverName: string, o: RoomListQue
   const where: string[] = [];
   const args: (string | number)[] = [];
   if (o.search) {
-    const like = `%${o.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const like = containsPattern(o.search);
     where.push("(name ILIKE ? OR split_part(substr(canonical_alias, 2), ':', 1) ILIKE ? OR room_id LIKE ?)");
     args.push(like, like, like);
   }

@@ -1,7 +1,7 @@
 // Reads and writes of the users admin API (/_synapse/admin/v2/users and friends): listing with
 // Synapse's filters and orders, details, third-party IDs, rate-limit overrides.
 import type { UserId } from "../matrix/ids.js";
-import type { Queryable } from "./db.js";
+import { containsPattern, type Queryable } from "./db.js";
 
 export interface AdminUser {
   name: string; user_type: string | null; is_guest: boolean; admin: boolean; deactivated: boolean; erased: boolean;
@@ -43,7 +43,7 @@ export async function listUsers(q: Queryable, o: UserListQuery): Promise<{ users
   if (o.deactivated === true) where.push("deactivated");
   if (o.admins !== null) where.push(o.admins ? "admin" : "NOT admin");
   if (!o.locked) where.push("NOT locked");
-  const like = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const like = containsPattern;
   if (o.name) {
     // Localpart or display name, as Synapse's `name` filter.
     where.push("(split_part(substr(name, 2), ':', 1) ILIKE ? OR displayname ILIKE ?)");

@@ -50,3 +50,6 @@ export function poolStats(db: Db): PoolStats {
   if (!pool) return { used: 0, free: 0, pending: 0, max: 0 };
   return { used: pool.numUsed(), free: pool.numFree(), pending: pool.numPendingAcquires(), max: pool.max };
 }
+
+/** A LIKE/ILIKE pattern matching `s` anywhere, its own `\`, `%` and `_` taken literally. */
+export const containsPattern = (s: string): string => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
