@@ -94,7 +94,12 @@ export class MediaService {
       throw new MatrixError(400, "M_UNKNOWN", "This image cannot be thumbnailed");
     }
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, out);
+    // Whole or not at all, like uploads: two requests may make the same thumbnail at once, and
+    // one may be streaming the file while the other writes it (a truncated file under a
+    // Content-Length of the whole one left that client waiting for bytes that never came).
+    const tmp = `${file}.${randomBytes(4).toString("hex")}.tmp`;
+    await writeFile(tmp, out);
+    await rename(tmp, file);
     await this.db.raw(`INSERT INTO media_thumbnails (media_id, width, height, method, content_type, size) VALUES (?, ?, ?, ?, 'image/png', ?) ON CONFLICT DO NOTHING`,
       [mediaId, size.w, size.h, size.method, out.length]);
     return { path: file, contentType: "image/png", filename: null, size: out.length };

@@ -74,6 +74,23 @@ describe("media", () => {
     expect(notImage.body.errcode).to.equal("M_UNKNOWN");
   });
 
+  it("the same new thumbnail asked for many times at once: every answer is the whole image", async () => {
+    const c = await t.s.client().register();
+    const png = await sharp({ create: { width: 900, height: 700, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+    const up = await c.req("POST", "/_matrix/media/v3/upload", { raw: png, headers: { "Content-Type": "image/png" } });
+    const id = String(up.body.content_uri).split("/").pop();
+    const answers = await Promise.all(Array.from({ length: 12 }, async () => {
+      const r = await fetch(`${t.s.hs.url}/_matrix/client/v1/media/thumbnail/localhost/${id}?width=320&height=240&method=scale`, { headers: { Authorization: `Bearer ${c.token}` }, signal: AbortSignal.timeout(20_000) });
+      const body = Buffer.from(await r.arrayBuffer());
+      return { status: r.status, length: Number(r.headers.get("content-length")), body };
+    }));
+    for (const a of answers) {
+      expect(a.status).to.equal(200);
+      expect(a.body.length).to.equal(a.length);
+      expect((await sharp(a.body).metadata()).width).to.be.greaterThan(0);
+    }
+  });
+
   it("create, then upload to the ID once; before that, downloads say not yet uploaded", async () => {
     const u = await t.s.client().register();
     const other = await t.s.client().register();

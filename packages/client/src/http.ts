@@ -102,7 +102,8 @@ export class Http {
   private async media(mxc: string, kind: "download" | "thumbnail", query: string): Promise<{ data: ArrayBuffer; contentType: string | null }> {
     const m = /^mxc:\/\/([^/]+)\/([^/?#]+)$/.exec(mxc);
     if (!m) throw new MatrixError("M_INVALID_PARAM", "Not a content URI");
-    const res = await this.fetchFn(`${this.baseUrl}/_matrix/client/v1/media/${kind}/${enc(m[1]!)}/${enc(m[2]!)}${query}`, { headers: { Authorization: `Bearer ${this.token()}` } });
+    // A stalled transfer fails after a minute instead of leaving the caller waiting for ever.
+    const res = await this.fetchFn(`${this.baseUrl}/_matrix/client/v1/media/${kind}/${enc(m[1]!)}/${enc(m[2]!)}${query}`, { headers: { Authorization: `Bearer ${this.token()}` }, signal: AbortSignal.timeout(60_000) });
     if (!res.ok) throw MatrixError.from(await res.json().catch(() => ({})), res.status);
     return { data: await res.arrayBuffer(), contentType: res.headers.get("content-type") };
   }
