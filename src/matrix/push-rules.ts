@@ -165,6 +165,7 @@ const globCache = { w: new Map<string, RegExp>(), f: new Map<string, RegExp>() }
  * any substring that starts and ends at a word boundary (non-[A-Za-z0-9_] or the ends).
  */
 export function globMatch(pattern: string, value: string, words: boolean): boolean {
+  if (LITERAL_ASCII.test(pattern) && !NON_ASCII.test(value)) return literalMatch(pattern.toLowerCase(), lower(value), words);
   const cache = words ? globCache.w : globCache.f;
   let re = cache.get(pattern);
   if (!re) {
@@ -181,6 +182,35 @@ export function globMatch(pattern: string, value: string, words: boolean): boole
     cache.set(pattern, re);
   }
   return re.test(value);
+}
+
+/**
+ * The common case without a regular expression: a pattern with no glob or escape (most rules,
+ * and most display names and user names) against an ASCII value, where lower-casing is
+ * exactly the case-insensitive match. Each member's display name would otherwise compile a
+ * regular expression of its own the first time a message is counted for them.
+ */
+const LITERAL_ASCII = /^[\x20-\x29\x2b-\x3e\x40-\x5b\x5d-\x7e]*$/; // printable ASCII but * ? \\
+const NON_ASCII = /[^\x00-\x7f]/;
+const wordChar = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+
+function literalMatch(p: string, v: string, words: boolean): boolean {
+  if (!words) return p === v;
+  for (let i = v.indexOf(p); i !== -1; i = i < v.length ? v.indexOf(p, i + 1) : -1) {
+    if ((i === 0 || !wordChar(v.charCodeAt(i - 1))) && (i + p.length === v.length || !wordChar(v.charCodeAt(i + p.length)))) return true;
+  }
+  return false;
+}
+
+/** The last value lower-cased: every member's rules look at the same event's body in turn. */
+let lastValue = "";
+let lastLower = "";
+function lower(v: string): string {
+  if (v !== lastValue) {
+    lastValue = v;
+    lastLower = v.toLowerCase();
+  }
+  return lastLower;
 }
 
 const escapeRe = (c: string) => c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");

@@ -128,7 +128,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
   const memberships = new MembershipCache(db);
   const accountData = new AccountDataService(db, notifier);
   const pushRules = new PushRuleService(accountData, notifier);
-  const unread = new UnreadService(db, roomCache, (u) => pushRules.get(u));
+  const unread = new UnreadService(db, roomCache, (u) => pushRules.get(u), (u) => pushRules.peek(u));
   unread.quietSince = (roomId, pos) => { const last = notifier.roomLastPos(roomId); return last !== null ? last <= pos : pos >= notifier.startPos; };
   // New rules, new counts (the kept counts were made with the old ones).
   notifier.onAccountData((u, type) => { if (type === "m.push_rules") unread.forgetUser(u); });

@@ -209,6 +209,23 @@ export class Notifier {
     });
   }
 
+  /**
+   * Calls `fn` whenever something concerning the user happens, until the returned function is
+   * called: a WebSocket that follows a user's sync listens once rather than waiting anew after
+   * each frame (no promise, timer or abort listener per wake-up).
+   */
+  listen(userId: UserId, fn: Waiter): () => void {
+    let set = this.waiters.get(userId);
+    if (!set) this.waiters.set(userId, (set = new Set()));
+    set.add(fn);
+    return () => {
+      const s = this.waiters.get(userId);
+      if (!s) return;
+      s.delete(fn);
+      if (s.size === 0) this.waiters.delete(userId);
+    };
+  }
+
   /** Wakes every waiter (shutdown). */
   wakeAll(): void {
     for (const set of [...this.waiters.values()]) for (const w of [...set]) w();

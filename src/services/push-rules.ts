@@ -26,6 +26,11 @@ export class PushRuleService {
     notifier.onAccountData((userId, type) => { if (type === "m.push_rules") this.cache.delete(userId); });
   }
 
+  /** The user's rule set if in memory. */
+  peek(userId: UserId): FullSet | undefined {
+    return this.cache.peek(userId);
+  }
+
   /** The user's rule set, in evaluation order. */
   async get(userId: UserId): Promise<FullSet> {
     return this.cache.get(userId, async () => {

@@ -17,7 +17,7 @@ import type { EventRow } from "../store/events.js";
 import { lazyKey, type LazyMembers } from "./lazy-members.js";
 import type { MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
-import type { RoomStateCache } from "./room-state.js";
+import type { RoomState, RoomStateCache } from "./room-state.js";
 import type { Requester } from "./tokens.js";
 import type { UnreadService } from "./unread.js";
 
@@ -48,10 +48,35 @@ export interface QuickDeps {
   unread: UnreadService;
   keyCounts(userId: UserId, deviceId: string): { counts: Record<string, number>; unusedFallback: string[] } | undefined;
   lazyMembers: LazyMembers;
+  shared: SharedWake;
 }
 
 /** The response, or null when the general path must answer. */
 export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | null> {
+  const plan = quickPlan(d, q);
+  if (!plan) return null;
+  const counts = plan.sections.length ? await d.unread.counts(q.who.userId, plan.sections.map((x) => x.roomId), q.upTo) : null;
+  return finish(d, q, plan, counts);
+}
+
+/**
+ * quickDelta without waiting for anything: null also when the user's unread counts are not in
+ * memory. A woken WebSocket answers from this synchronously (no async chain per connection).
+ */
+export function quickDeltaNow(d: QuickDeps, q: QuickInput): Json | null {
+  const plan = quickPlan(d, q);
+  if (!plan) return null;
+  let counts: Map<RoomId, Unread> | null = null;
+  if (plan.sections.length) {
+    counts = d.unread.countsNow(q.who.userId, plan.sections.map((x) => x.roomId), q.upTo);
+    if (!counts) return null;
+  }
+  return finish(d, q, plan, counts);
+}
+
+interface Plan { sections: Section[]; lazySent: [RoomId, string[]][]; keys: { counts: Record<string, number>; unusedFallback: string[] }; now: number }
+
+function quickPlan(d: QuickDeps, q: QuickInput): Plan | null {
   const { who, after, upTo, filter: f } = q;
   const userId = who.userId;
   const n = d.notifier;
@@ -66,9 +91,9 @@ export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | nu
   if (!keys) return null;
   const memberships = d.members.peek(userId);
   if (!memberships) return null;
-  const now = Date.now();
   const sections: Section[] = [];
   const lazySent: [RoomId, string[]][] = [];
+  const shared = d.shared.at(upTo);
   for (const m of memberships.values()) {
     if (m.pos > after) return null; // a membership change in range
     if (m.membership !== "join") continue;
@@ -90,57 +115,127 @@ export async function quickDelta(d: QuickDeps, q: QuickInput): Promise<Json | nu
     }
     if (last <= after) continue;
     const room = d.cache.peek(m.roomId);
-    const rows = room?.recentBetween(after, upTo);
-    if (!rows) return null;
-    if (rows.length === 0) continue;
-    if (rows.length > q.limit) return null; // limited: the state section is needed
-    const shown: EventRow[] = [];
-    for (const r of rows) {
-      if (!plain(r, userId)) return null;
-      if (!matchesEventFilter(r.event, f.room?.timeline)) continue;
-      shown.push(r);
-    }
-    if (shown.length === 0) continue; // the filter hides every new event: no section (as the general path)
-    const kept = shown.slice(Math.max(0, shown.length - q.limit));
-    const firstPos = kept.length ? kept[0]!.pos : after + 1;
+    if (!room) return null;
+    const tl = shared.timeline(room, after, upTo, f, q.limit);
+    if (!tl) return null;
+    if (tl.kept.length === 0) continue; // the filter hides every new event: no section (as the general path)
+    if (tl.txnSenders.has(userId)) return null; // this device's own send carries its transaction_id
     // Lazy members: the membership of each sender this device was not sent, from the current
     // state (no state changed in the range), as lazyIncremental gives it on the general path.
     const state: ClientEvent[] = [];
     if (lazy) {
       const sent: string[] = [];
-      for (const r of kept) {
+      for (const r of tl.kept) {
         const s = r.event.sender;
         if (d.lazyMembers.has(device, m.roomId, s) || sent.includes(s)) continue;
-        const e = room!.entry("m.room.member", s);
-        if (!e || e.pos >= firstPos || !matchesEventFilter(e.event, f.room?.state)) continue;
+        const e = room.entry("m.room.member", s);
+        if (!e || e.pos >= tl.firstPos || !matchesEventFilter(e.event, f.room?.state)) continue;
         sent.push(s);
         state.push(e.event);
       }
       // Noted only once the whole answer is known (a later room may still decline).
       if (sent.length) lazySent.push([m.roomId, sent]);
     }
-    sections.push({ roomId: m.roomId, kept, state, firstPos });
+    sections.push({ roomId: m.roomId, timeline: tl.text, state });
   }
+  return { sections, lazySent, keys, now: shared.now };
+}
+
+function finish(d: QuickDeps, q: QuickInput, plan: Plan, counts: Map<RoomId, Unread> | null): Json {
   const join: Json = {};
-  if (sections.length) {
-    const counts = await d.unread.counts(userId, sections.map((x) => x.roomId), upTo);
-    const threaded = f.room?.timeline?.unread_thread_notifications === true;
-    for (const x of sections) join[x.roomId] = sectionJson(x, now, counts.get(x.roomId), threaded, q.stateKey);
-  }
-  for (const [roomId, sent] of lazySent) d.lazyMembers.sent(device, roomId, sent);
+  const threaded = q.filter.room?.timeline?.unread_thread_notifications === true;
+  for (const x of plan.sections) join[x.roomId] = sectionJson(x, plan.now, counts?.get(x.roomId), threaded, q.stateKey);
+  const device = lazyKey(q.who);
+  for (const [roomId, sent] of plan.lazySent) d.lazyMembers.sent(device, roomId, sent);
   return {
-    next_batch: formatToken(upTo, [q.typingSerial, Math.max(q.sincePresence, q.presenceSettled), upTo]),
+    next_batch: formatToken(q.upTo, [q.typingSerial, Math.max(q.sincePresence, q.presenceSettled), q.upTo]),
     rooms: { join, invite: {}, leave: {}, knock: {} },
     account_data: { events: [] },
     presence: { events: [] },
     to_device: { events: [] },
     device_lists: { changed: [], left: [] },
-    device_one_time_keys_count: keys.counts,
-    device_unused_fallback_key_types: keys.unusedFallback,
+    device_one_time_keys_count: plan.keys.counts,
+    device_unused_fallback_key_types: plan.keys.unusedFallback,
   };
 }
 
-interface Section { roomId: RoomId; kept: EventRow[]; state: ClientEvent[]; firstPos: number }
+/**
+ * A response of finish()'s shape as text, in JSON.stringify's key order, without its walk
+ * over the value and the fragments' swap (stringifyJson): what a pushed frame carries.
+ */
+export function quickText(res: Json): string {
+  const join = (res.rooms as { join: Record<string, RawJson> }).join;
+  let t = `{"next_batch":${JSON.stringify(res.next_batch)},"rooms":{"join":{`;
+  let i = 0;
+  for (const roomId in join) t += `${i++ ? "," : ""}${JSON.stringify(roomId)}:${join[roomId]!.json}`;
+  return `${t}},"invite":{},"leave":{},"knock":{}},"account_data":{"events":[]},"presence":{"events":[]},"to_device":{"events":[]},`
+    + `"device_lists":{"changed":[],"left":[]},"device_one_time_keys_count":${JSON.stringify(res.device_one_time_keys_count)},`
+    + `"device_unused_fallback_key_types":${JSON.stringify(res.device_unused_fallback_key_types)}}`;
+}
+
+/** A room's new events as one wake-up shows them to every member with the same timeline filter. */
+interface SharedTimeline { kept: EventRow[]; firstPos: number; text: string; txnSenders: Set<string> }
+
+/**
+ * What every user woken for the same new events shares: each room's timeline text for a
+ * (token, position, filter), built by the first of them and reused by the rest. It lives for
+ * one position (a later commit starts a new one) and at most SHARED_TEXT_MS (ages stay near).
+ */
+export class SharedWake {
+  private upTo = -1;
+  now = 0;
+  private readonly rooms = new Map<string, SharedTimeline | null>();
+
+  at(upTo: number): this {
+    const now = Date.now();
+    if (upTo !== this.upTo || now - this.now > SHARED_TEXT_MS || this.rooms.size > 10_000) {
+      this.upTo = upTo;
+      this.now = now;
+      this.rooms.clear();
+    }
+    return this;
+  }
+
+  /** The room's timeline after `after`, or null when it needs the general path. */
+  timeline(room: RoomState, after: number, upTo: number, f: Filter, limit: number): SharedTimeline | null {
+    const key = `${room.roomId}|${after}|${limit}|${filterKey(f.room?.timeline)}`;
+    let t = this.rooms.get(key);
+    if (t === undefined) this.rooms.set(key, (t = buildTimeline(room, after, upTo, f, limit, this.now)));
+    return t;
+  }
+}
+
+const SHARED_TEXT_MS = 250;
+
+const filterKeys = new WeakMap<object, string>();
+function filterKey(f: object | undefined): string {
+  if (!f) return "";
+  let k = filterKeys.get(f);
+  if (k === undefined) filterKeys.set(f, (k = JSON.stringify(f)));
+  return k;
+}
+
+function buildTimeline(room: RoomState, after: number, upTo: number, f: Filter, limit: number, now: number): SharedTimeline | null {
+  const rows = room.recentBetween(after, upTo);
+  if (!rows) return null;
+  if (rows.length > limit) return null; // limited: the state section is needed
+  const shown: EventRow[] = [];
+  const txnSenders = new Set<string>();
+  for (const r of rows) {
+    if (!plain(r)) return null;
+    if (r.txn) txnSenders.add(r.event.sender);
+    if (!matchesEventFilter(r.event, f.room?.timeline)) continue;
+    shown.push(r);
+  }
+  const kept = shown.slice(Math.max(0, shown.length - limit));
+  const firstPos = kept.length ? kept[0]!.pos : after + 1;
+  let t = '{"timeline":{"events":[';
+  for (let i = 0; i < kept.length; i++) t += (i ? "," : "") + eventTextWithAge(kept[i]!.event, now);
+  t += `],"limited":false,"prev_batch":${JSON.stringify(formatToken(firstPos - 1))}},`;
+  return { kept, firstPos, text: t, txnSenders };
+}
+
+interface Section { roomId: RoomId; timeline: string; state: ClientEvent[] }
 type Unread = { total: Json | object; main: Json | object; threads: Record<string, unknown> };
 
 /**
@@ -149,10 +244,8 @@ type Unread = { total: Json | object; main: Json | object; threads: Record<strin
  * object per event and the response's stringify meets one fragment per room.
  */
 function sectionJson(x: Section, now: number, u: Unread | undefined, threaded: boolean, stateKey: string): RawJson {
-  let t = '{"timeline":{"events":[';
-  for (let i = 0; i < x.kept.length; i++) t += (i ? "," : "") + eventTextWithAge(x.kept[i]!.event, now);
   // No state changed in the range: the state at the timeline's start and at its end are the same.
-  t += `],"limited":false,"prev_batch":${JSON.stringify(formatToken(x.firstPos - 1))}},${JSON.stringify(stateKey)}:{"events":[`;
+  let t = `${x.timeline}${JSON.stringify(stateKey)}:{"events":[`;
   for (let i = 0; i < x.state.length; i++) t += (i ? "," : "") + eventTextWithAge(x.state[i]!, now);
   t += ']},"ephemeral":{"events":[]},"account_data":{"events":[]}';
   if (u) {
@@ -167,12 +260,11 @@ function sectionJson(x: Section, now: number, u: Unread | undefined, threaded: b
 /**
  * An event the general path would serialise the same way for every member and bundle
  * nothing onto: not a membership change, a redaction or a relation (which may carry or need
- * aggregations), and not this user's own send (its copy carries the transaction_id).
+ * aggregations). (The sender's own send, whose copy carries the transaction_id, is declined
+ * per user: txnSenders.)
  */
-function plain(r: EventRow, userId: string): boolean {
+function plain(r: EventRow): boolean {
   const e = r.event;
   if (e.type === "m.room.member" || e.type === "m.room.redaction" || e.state_key !== undefined) return false;
-  if (e.content["m.relates_to"] !== undefined) return false;
-  if (r.txn && e.sender === userId) return false;
-  return true;
+  return e.content["m.relates_to"] === undefined;
 }

@@ -27,7 +27,7 @@ import type { RelationService } from "./relations.js";
 import type { KeyService } from "./e2ee.js";
 import { parseToken } from "../matrix/tokens.js";
 import { Gate } from "./gate.js";
-import { quickDelta, type QuickDeps } from "./sync-quick.js";
+import { quickDelta, quickDeltaNow, SharedWake, type QuickDeps, type QuickInput } from "./sync-quick.js";
 import { eventJsonWithAge } from "../matrix/raw-json.js";
 import { LoadCache } from "./load-cache.js";
 import type { DbHealth } from "./db-health.js";
@@ -41,12 +41,14 @@ export const MAX_TIMELINE_LIMIT = 500;
 
 export type { SyncOptions } from "./sync-shape.js";
 
+const timelineLimit = (f: SyncOptions["filter"]) => Math.min(Math.max(f.room?.timeline?.limit ?? DEFAULT_TIMELINE_LIMIT, 0), MAX_TIMELINE_LIMIT);
+
 type Json = Record<string, unknown>;
 
 export class SyncService {
   constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService, private readonly presence: PresenceService, private readonly unread: UnreadService, private readonly relations: RelationService, private readonly keys: KeyService) {
     notifier.onAccountData((u, type) => { if (type === "m.ignored_user_list") this.ignored.delete(u); });
-    this.quickDeps = { notifier, members, cache, unread, keyCounts: (u, d) => keys.peekCounts(u, d), lazyMembers: this.lazyMembers };
+    this.quickDeps = { notifier, members, cache, unread, keyCounts: (u, d) => keys.peekCounts(u, d), lazyMembers: this.lazyMembers, shared: new SharedWake() };
   }
 
   readonly lazyMembers = new LazyMembers();
@@ -136,6 +138,31 @@ export class SyncService {
     if (who.deviceId) await this.keys.counts(who.userId, who.deviceId);
   }
 
+  /**
+   * A WebSocket's wake-up answered at once from memory (sync-quick.ts), without waiting for
+   * anything: the response; "idle" when nothing concerns the user after the token; null when
+   * sync() must answer. Presence is refreshed by the connection's periodic sync(), not here.
+   */
+  pushNow(who: Requester, o: SyncOptions): Json | "idle" | null {
+    const since = o.since;
+    if (since === null || o.fullState || since > this.notifier.currentPos || this.dbHealth?.down) return null;
+    const sinceTyping = o.sinceTyping ?? 0;
+    const sincePresence = o.sincePresence ?? 0;
+    const news = this.notifier.hasNews(who.userId, since);
+    if (news === "unknown") return null;
+    if (!news && !this.notifier.typingNews(who.userId, sinceTyping) && !this.notifier.presenceNews(who.userId, sincePresence)) return "idle";
+    return quickDeltaNow(this.quickDeps, this.quickInput(who, since, sinceTyping, sincePresence, o));
+  }
+
+  private quickInput(who: Requester, after: number, sinceTyping: number, sincePresence: number, o: SyncOptions): QuickInput {
+    const f = o.filter;
+    return {
+      who, after, upTo: this.notifier.currentPos, sinceTyping, sincePresence, ack: o.sinceToDevice ?? o.since ?? after, filter: f,
+      limit: timelineLimit(f), stateKey: o.stateAfter ?? "state", typingSerial: this.typing.serial,
+      presenceSettled: this.presence.settled, ignored: this.ignored.peek(who.userId),
+    };
+  }
+
   private async compute(who: Requester, since: number | null, sinceTyping: number, sincePresence: number, o: SyncOptions): Promise<Json> {
     const userId = who.userId;
     let upTo = this.notifier.currentPos;
@@ -143,7 +170,7 @@ export class SyncService {
     const presenceSerial = this.presence.serial;
     const f = o.filter;
     const tlFilter = f.room?.timeline;
-    const limit = Math.min(Math.max(tlFilter?.limit ?? DEFAULT_TIMELINE_LIMIT, 0), MAX_TIMELINE_LIMIT);
+    const limit = timelineLimit(f);
     const lazy = f.room?.state?.lazy_load_members === true;
     // What this device was sent of the members, so each is sent once (lazy-members.ts).
     const lz: LazyDevice | null = lazy ? { members: this.lazyMembers, device: lazyKey(who), redundant: f.room?.state?.include_redundant_members === true } : null;
@@ -155,10 +182,7 @@ export class SyncService {
     const stateKey = sa ?? "state";
 
     if (!initial) {
-      const quick = await quickDelta(this.quickDeps, {
-        who, after, upTo, sinceTyping, sincePresence, ack: o.sinceToDevice ?? o.since ?? after, filter: f, limit, stateKey,
-        typingSerial, presenceSettled: this.presence.settled, ignored: this.ignored.peek(userId),
-      });
+      const quick = await quickDelta(this.quickDeps, this.quickInput(who, after, sinceTyping, sincePresence, o));
       if (quick) return quick;
     }
 

@@ -40,7 +40,12 @@ const out = (p: Pair | undefined): UnreadCounts => ({ notification_count: p?.not
 
 export class UnreadService {
   private readonly users = new Map<UserId, Map<RoomId, Counts>>();
-  constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly rulesOf: (userId: UserId) => Promise<RuleSet>) {}
+  constructor(
+    private readonly db: Db,
+    private readonly cache: RoomStateCache,
+    private readonly rulesOf: (userId: UserId) => Promise<RuleSet>,
+    private readonly rulesPeek: (userId: UserId) => RuleSet | undefined = () => undefined,
+  ) {}
 
   /** The users a user ignores, if known (loaded by sync before it counts: SyncService.prepare). */
   ignoredBy: (userId: UserId) => ReadonlySet<string> | undefined = () => undefined;
@@ -90,16 +95,9 @@ export class UnreadService {
     for (const roomId of roomIds) {
       const c = mine.get(roomId);
       if (!c) { recount.push(roomId); continue; }
-      if (c.countedTo >= upTo) continue;
-      // Nothing happened in the room since: counted on without loading it (an account in
-      // more rooms than the state cache holds would otherwise reload them on every sync).
-      if (this.quietSince(roomId, c.countedTo)) { c.countedTo = upTo; continue; }
-      const room = await this.cache.get(roomId);
-      const rows = room?.recentBetween(c.countedTo, upTo) ?? null;
-      if (!room || !rows) { recount.push(roomId); continue; }
-      // Everything new is after every receipt the counts were made with.
-      for (const r of rows) this.count(c, r.event, room, userId, rules);
-      c.countedTo = upTo;
+      const settled = c.countedTo >= upTo || this.quietSince(roomId, c.countedTo);
+      const room = settled ? undefined : (await this.cache.get(roomId)) ?? undefined;
+      if (!this.countOn(c, roomId, room, upTo, userId, rules)) recount.push(roomId);
     }
     if (recount.length) {
       await this.cache.loadMany(recount);
@@ -120,6 +118,42 @@ export class UnreadService {
         mine.set(roomId, c);
       }
     }
+    return this.totals(mine, roomIds);
+  }
+
+  /**
+   * counts() from memory alone, without waiting: null when anything is not there (the rules,
+   * a room's counts, its recent events). A woken WebSocket counts on from this (sync-quick.ts).
+   */
+  countsNow(userId: UserId, roomIds: RoomId[], upTo: number): Map<RoomId, RoomUnread> | null {
+    const mine = this.users.get(userId);
+    const rules = this.rulesPeek(userId);
+    if (!mine || !rules) return null;
+    for (const roomId of roomIds) {
+      const c = mine.get(roomId);
+      if (!c || !this.countOn(c, roomId, this.cache.peek(roomId), upTo, userId, rules)) return null;
+    }
+    return this.totals(mine, roomIds);
+  }
+
+  /**
+   * Counts the room's events after what `c` has counted, up to `upTo`, from its recent events
+   * in memory; false when they do not reach back far enough (recount). Room state is only
+   * needed when something happened in the room since (an account in more rooms than the state
+   * cache holds would otherwise reload them on every sync).
+   */
+  private countOn(c: Counts, roomId: RoomId, room: RoomState | undefined, upTo: number, userId: UserId, rules: RuleSet): boolean {
+    if (c.countedTo >= upTo) return true;
+    if (this.quietSince(roomId, c.countedTo)) { c.countedTo = upTo; return true; }
+    const rows = room?.recentBetween(c.countedTo, upTo) ?? null;
+    if (!room || !rows) return false;
+    // Everything new is after every receipt the counts were made with.
+    for (const r of rows) this.count(c, r.event, room, userId, rules);
+    c.countedTo = upTo;
+    return true;
+  }
+
+  private totals(mine: Map<RoomId, Counts>, roomIds: RoomId[]): Map<RoomId, RoomUnread> {
     const result = new Map<RoomId, RoomUnread>();
     for (const roomId of roomIds) {
       const c = mine.get(roomId)!;

@@ -13,11 +13,14 @@ import { parseSlidingRequest, type SlidingRequest } from "../services/sliding-re
 import { syncOptions, type SyncParams } from "../api/client/sync.js";
 import { MatrixError } from "../http/errors.js";
 import { checkJson, invoke, validatorFor } from "../http/route.js";
-import { compile, schemaError, type Schema } from "../http/validate.js";
-import { parseToken } from "../matrix/tokens.js";
+import { schemaError } from "../http/validate.js";
+import { ackParams, authParams, syncParams, validatorOf } from "./params.js";
+import { wake } from "./wake-queue.js";
+import { parseToken, type StreamToken } from "../matrix/tokens.js";
 import { stringifyJson } from "../matrix/raw-json.js";
 import type { Services } from "../services/index.js";
-import { isEmpty } from "../services/sync-shape.js";
+import { isEmpty, type SyncOptions } from "../services/sync-shape.js";
+import { quickText } from "../services/sync-quick.js";
 import type { Requester } from "../services/tokens.js";
 import { COMMANDS } from "./commands.js";
 
@@ -41,29 +44,11 @@ const MAX_IN_FLIGHT = 32;
 
 type FrameId = string | number | null;
 
-const paramSchemas = new Map<string, ReturnType<typeof compile>>();
-function validatorOf(method: string, schema: Schema) {
-  let v = paramSchemas.get(method);
-  if (!v) paramSchemas.set(method, (v = compile(schema)));
-  return v;
-}
-
-const authParams: Schema = { type: "object", required: ["access_token"], properties: { access_token: { type: "string", minLength: 1, maxLength: 1024 } } };
 /** An outage fails every socket's sync at once: one line a minute, with a count. */
 const syncFailures = new Throttled(60_000);
 
-const ackParams: Schema = { type: "object", properties: { next_batch: { type: "string", maxLength: 255 }, pos: { type: "string", maxLength: 255 } } };
-
-const syncParams: Schema = {
-  type: "object",
-  properties: {
-    filter: { type: ["string", "object"], maxLength: 65536 },
-    since: { type: "string", maxLength: 255 },
-    set_presence: { type: "string" },
-    full_state: { type: "boolean" },
-    use_state_after: { type: "boolean" },
-  },
-};
+type FollowOptions = Awaited<ReturnType<typeof syncOptions>>;
+interface Following { sub: AbortController; opts: FollowOptions; token: StreamToken }
 
 export class WsConnection {
   /** Answered the last heartbeat ping. */
@@ -229,29 +214,96 @@ export class WsConnection {
     void this.follow(sub, { ...opts, fullState: false }, String(first.next_batch));
   }
 
-  private async follow(sub: AbortController, opts: Awaited<ReturnType<typeof syncOptions>>, token: string): Promise<void> {
-    // Each wait is bounded so presence stays fresh and a revoked token is noticed.
+  /**
+   * Follows the user's sync after the first answer. A wake-up is answered from memory at once
+   * when it can be (wakeUp, sync-quick.ts); the loop's sync() answers everything else, and runs
+   * at least every `waitMs` so presence stays fresh and a revoked token is noticed.
+   */
+  private async follow(sub: AbortController, opts: FollowOptions, token: string): Promise<void> {
     const waitMs = Math.max(1000, Math.min(30_000, Math.floor(this.s.config.presence.offline_after_ms / 2)));
-    while (!sub.signal.aborted && !this.closed) {
-      try {
-        // The token is checked again when it may have been revoked (recheck) and once a
-        // minute, not on every wake-up: a wake-up costs no authentication.
-        const user = Date.now() - this.checkedAt > RECHECK_MS ? await this.requester() : this.user!;
-        const t = parseToken(token);
-        const res = await this.s.sync.sync(user, {
-          ...opts, noAck: true, since: t.pos, sinceTyping: t.ephemeral[0] ?? 0, sincePresence: t.ephemeral[1] ?? 0, sinceToDevice: t.ephemeral[2],
-          timeoutMs: waitMs, signal: sub.signal, shutdown: this.s.shutdown.signal,
-        });
-        if (sub.signal.aborted || this.closed) return;
-        if (!isEmpty(res)) await this.send({ method: "sync", params: res });
-        token = String(res.next_batch);
-      } catch (e) {
-        if (sub.signal.aborted || this.closed) return;
-        if (e instanceof MatrixError && e.status === 401) return; // closing
-        syncFailures.note(this.log, "websocket sync failed; retrying", { err: (e as Error).message });
-        await new Promise((r) => setTimeout(r, 1000));
+    const state: Following = { sub, opts, token: parseToken(token) };
+    this.following = state;
+    const unlisten = this.s.notifier.listen(this.user!.userId, () => wake(this));
+    const stop = () => this.release?.();
+    sub.signal.addEventListener("abort", stop, { once: true });
+    try {
+      while (!sub.signal.aborted && !this.closed) {
+        try {
+          // The token is checked again when it may have been revoked (recheck) and once a
+          // minute, not on every wake-up: a wake-up costs no authentication.
+          const user = Date.now() - this.checkedAt > RECHECK_MS ? await this.requester() : this.user!;
+          const res = await this.s.sync.sync(user, { ...this.since(state), signal: sub.signal, shutdown: this.s.shutdown.signal });
+          if (sub.signal.aborted || this.closed) return;
+          state.token = parseToken(String(res.next_batch));
+          if (!isEmpty(res)) await this.send({ method: "sync", params: res });
+          await this.park(waitMs);
+        } catch (e) {
+          if (sub.signal.aborted || this.closed) return;
+          if (e instanceof MatrixError && e.status === 401) return; // closing
+          syncFailures.note(this.log, "websocket sync failed; retrying", { err: (e as Error).message });
+          await new Promise((r) => setTimeout(r, 1000));
+        }
       }
+    } finally {
+      unlisten();
+      sub.signal.removeEventListener("abort", stop);
+      if (this.following === state) this.following = null;
     }
+  }
+
+  private following: Following | null = null;
+  /** Set while the follow loop is parked: ends the wait (the loop's sync() answers next). */
+  private release: (() => void) | null = null;
+  /** A frame pushed by wakeUp is on its way to the socket. */
+  private pushing = false;
+
+  private since(f: Following): SyncOptions {
+    const t = f.token;
+    return {
+      since: t.pos, sinceTyping: t.ephemeral[0] ?? 0, sincePresence: t.ephemeral[1] ?? 0, sinceToDevice: t.ephemeral[2],
+      filter: f.opts.filter, fullState: false, stateAfter: f.opts.stateAfter, setPresence: f.opts.setPresence, noAck: true, timeoutMs: 0,
+    };
+  }
+
+  /** Waits for news that wakeUp cannot answer, or for `ms`. */
+  private park(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.release === done) this.release = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.release = done;
+      this.wakeUp(); // news that came while the last answer was made
+    });
+  }
+
+  /**
+   * Something concerning the user happened (called from the wake queue): while the follow
+   * loop is parked, the common case (new events, nothing else) is answered here at once from
+   * memory and pushed; anything else ends the park and the loop's sync() answers it. At most
+   * one pushed frame is in flight: news meanwhile is pushed when the socket has taken it.
+   */
+  wakeUp(): void {
+    const f = this.following;
+    if (!f || !this.release || this.pushing || this.closed || f.sub.signal.aborted) return;
+    if (this.s.shutdown.signal.aborted) return this.release();
+    let res: ReturnType<Services["sync"]["pushNow"]>;
+    try {
+      res = this.s.sync.pushNow(this.user!, this.since(f));
+    } catch {
+      res = null; // the loop's sync() meets it again and reports it
+    }
+    if (res === "idle") return;
+    if (res === null) return this.release();
+    f.token = parseToken(String(res.next_batch));
+    if (isEmpty(res)) return;
+    this.pushing = true;
+    void this.send(`{"method":"sync","params":${quickText(res)}}`).then(() => {
+      this.pushing = false;
+      this.wakeUp();
+    });
   }
 
   /**
@@ -313,8 +365,11 @@ export class WsConnection {
     void this.send({ id, error: err.toJSON() });
   }
 
-  /** Sends a frame; resolves when the socket has taken it. Closes a connection that is too slow. */
-  private send(frame: unknown): Promise<void> {
+  /**
+   * Sends a frame (a value, or its JSON text); resolves when the socket has taken it. Closes a
+   * connection that is too slow.
+   */
+  private send(frame: object | string): Promise<void> {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return Promise.resolve();
     const maxBuffered = this.s.config.websocket.max_buffered_bytes;
     // Unsent data already past the limit (one large frame alone is fine: an initial sync).
@@ -327,7 +382,7 @@ export class WsConnection {
       // by one sweep for every connection, not a timer per frame).
       this.unsent.push(resolve);
       if (this.oldestUnsent === 0) this.oldestUnsent = Date.now();
-      this.ws.send(stringifyJson(frame), () => {
+      this.ws.send(typeof frame === "string" ? frame : stringifyJson(frame), () => {
         const done = this.unsent.shift();
         this.oldestUnsent = this.unsent.length ? Date.now() : 0;
         done?.();

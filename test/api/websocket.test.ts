@@ -150,6 +150,52 @@ describe("WebSocket extension", () => {
     expect(seen).to.deep.equal(sent);
   });
 
+  it("a burst to several sockets with different filters: every message once, in order, as /sync gives it from the same token", async () => {
+    const anon = t.s.client();
+    const a = await anon.register();
+    const roomId = await createRoom(a, { preset: "public_chat" });
+    const setups: { filter: Record<string, unknown>; stateAfter?: boolean; hidden?: boolean }[] = [
+      { filter: {} },
+      { filter: { room: { timeline: { limit: 50 }, state: { lazy_load_members: true } } } },
+      { filter: { room: { timeline: { limit: 50, not_types: ["m.room.message"] } } }, hidden: true },
+      { filter: { room: { timeline: { limit: 50, types: ["m.room.message"] } } }, stateAfter: true },
+    ];
+    const readers = [];
+    for (const x of setups) {
+      const u = await anon.register();
+      await join(u, roomId);
+      const ws = await connect(u.token);
+      const first = await ws.call("sync", { filter: x.filter, ...(x.stateAfter ? { use_state_after: true } : {}) });
+      readers.push({ ...x, u, ws, tokens: [first.result.next_batch as string] });
+    }
+    const own = await connect(a.token);
+    await own.call("sync", { filter: { room: { timeline: { limit: 50 } } } });
+    // Sent at once, so wake-ups meet frames still in flight and coalesce.
+    const sent = await Promise.all(Array.from({ length: 12 }, (_, i) => send(a, roomId, `burst ${i}`)));
+    const messages = (ws: WsClient) => ws.syncs.flatMap((f) => timeline(f.params, roomId)).filter((e) => e.type === "m.room.message");
+    await own.waitFor(() => sent.every((id) => messages(own).some((e) => e.event_id === id)));
+    for (const e of messages(own)) expect(e.unsigned.transaction_id, "the sender's own device sees its transaction IDs").to.be.a("string");
+    for (const r of readers) if (!r.hidden) await r.ws.waitFor(() => sent.every((id) => messages(r.ws).some((e) => e.event_id === id)));
+    for (const r of readers) {
+      const seen = messages(r.ws).map((e) => e.event_id);
+      expect(seen.length, "each once").to.equal(r.hidden ? 0 : sent.length);
+      expect(new Set(seen).size).to.equal(seen.length);
+      for (const e of messages(r.ws)) expect(e.unsigned?.transaction_id).to.equal(undefined);
+      // Positions only move forward, frame after frame.
+      const pos = r.ws.syncs.map((f) => Number(/^s(\d+)/.exec(f.params.next_batch)![1]));
+      expect(pos).to.deep.equal([...pos].sort((x, y) => x - y));
+      if (r.hidden) continue;
+      for (const f of r.ws.syncs) r.tokens.push(f.params.next_batch);
+      // The last frame is what /sync answers from the token before it, key for key (ages aside).
+      const lastFrame = r.ws.syncs[r.ws.syncs.length - 1]!.params;
+      const q = new URLSearchParams({ since: r.tokens[r.tokens.length - 2]!, timeout: "0", filter: JSON.stringify(r.filter) });
+      if (r.stateAfter) q.set("use_state_after", "true");
+      const polled = (await r.u.get(`/_matrix/client/v3/sync?${q}`)).body;
+      const noAge = (v: unknown) => JSON.parse(JSON.stringify(v), (k, x) => (k === "age" ? undefined : x));
+      expect(noAge(lastFrame)).to.deep.equal(noAge(polled));
+    }
+  });
+
   it("a revoked token closes the connection with 4001", async () => {
     const u = await t.s.client().register();
     const ws = await connect(u.token);

@@ -32,6 +32,26 @@ describe("push rules: evaluation", () => {
     expect(splitPath("content.m\\.federate")).to.deep.equal(["content", "m.federate"]);
   });
 
+  it("literal patterns (no glob): whole values and words, case-insensitive, ASCII or not", () => {
+    // Matched without a regular expression when pattern and value are ASCII; the same answers.
+    expect(globMatch("Alice", "hi alice!", true)).to.equal(true);
+    expect(globMatch("alice", "hi ALICE", true)).to.equal(true);
+    expect(globMatch("alice", "malice", true)).to.equal(false);
+    expect(globMatch("alice", "alice_b alice", true)).to.equal(true);
+    expect(globMatch("alice", "alice_b", true)).to.equal(false);
+    expect(globMatch("@room", "hey @room.", true)).to.equal(true);
+    expect(globMatch("a.b", "axb", true)).to.equal(false);
+    expect(globMatch("m.notice", "M.NOTICE", false)).to.equal(true);
+    expect(globMatch("m.notice", "m.notices", false)).to.equal(false);
+    expect(globMatch("", "", false)).to.equal(true);
+    expect(globMatch("", "abc", true)).to.equal(false);
+    expect(globMatch("", "abc ", true)).to.equal(true);
+    // Beyond ASCII the regular expression's Unicode case folding answers.
+    expect(globMatch("élodie", "salut ÉLODIE", true)).to.equal(true);
+    expect(globMatch("kelvin", "\u212Aelvin", false)).to.equal(true);
+    expect(globMatch("Zoë", "zoË?", true)).to.equal(true);
+  });
+
   it("a plain message notifies without highlight; in a two-person room too", () => {
     expect(evaluatePushRules(rules, msg({ msgtype: "m.text", body: "hi" }), ctx())).to.include({ notify: true, highlight: false });
     expect(evaluatePushRules(rules, msg({ msgtype: "m.text", body: "hi" }), ctx({ memberCount: 2 }))).to.include({ notify: true, highlight: false });
