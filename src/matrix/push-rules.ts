@@ -90,6 +90,8 @@ function conditionMatches(c: Record<string, unknown>, event: Record<string, unkn
     case "contains_display_name": {
       const body = lookup(event, BODY);
       if (typeof body !== "string" || !ctx.displayName) return false;
+      const v = lowerAscii(body);
+      if (v !== null && LITERAL_ASCII.test(ctx.displayName)) return literalMatch(ctx.displayName.toLowerCase(), v, true);
       return globMatch(escapeGlob(ctx.displayName), body, true);
     }
     case "room_member_count": {
@@ -165,7 +167,11 @@ const globCache = { w: new Map<string, RegExp>(), f: new Map<string, RegExp>() }
  * any substring that starts and ends at a word boundary (non-[A-Za-z0-9_] or the ends).
  */
 export function globMatch(pattern: string, value: string, words: boolean): boolean {
-  if (LITERAL_ASCII.test(pattern) && !NON_ASCII.test(value)) return literalMatch(pattern.toLowerCase(), lower(value), words);
+  const lit = literalOf(pattern);
+  if (lit !== null) {
+    const v = lowerAscii(value);
+    if (v !== null) return literalMatch(lit, v, words);
+  }
   const cache = words ? globCache.w : globCache.f;
   let re = cache.get(pattern);
   if (!re) {
@@ -202,15 +208,31 @@ function literalMatch(p: string, v: string, words: boolean): boolean {
   return false;
 }
 
-/** The last value lower-cased: every member's rules look at the same event's body in turn. */
-let lastValue = "";
-let lastLower = "";
-function lower(v: string): string {
-  if (v !== lastValue) {
-    lastValue = v;
-    lastLower = v.toLowerCase();
+/** A pattern's lower-cased text when it is literal ASCII, else null (rules share a few patterns). */
+const literals = new Map<string, string | null>();
+function literalOf(pattern: string): string | null {
+  let l = literals.get(pattern);
+  if (l === undefined) {
+    l = LITERAL_ASCII.test(pattern) ? pattern.toLowerCase() : null;
+    if (literals.size > 10_000) literals.clear();
+    literals.set(pattern, l);
   }
-  return lastLower;
+  return l;
+}
+
+/**
+ * The value lower-cased if it is ASCII, else null. Remembered for a few values: every
+ * member's rules look at the same event's type, msgtype and body in turn.
+ */
+const lowered = new Map<string, string | null>();
+function lowerAscii(v: string): string | null {
+  let l = lowered.get(v);
+  if (l === undefined) {
+    l = NON_ASCII.test(v) ? null : v.toLowerCase();
+    if (lowered.size >= 64) lowered.clear();
+    lowered.set(v, l);
+  }
+  return l;
 }
 
 const escapeRe = (c: string) => c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
