@@ -80,6 +80,13 @@ async function joinAll(base: string, roomId: string, tokens: string[]): Promise<
   return tokens.length / ((performance.now() - t0) / 1000);
 }
 
+/** The server's V8 heap in use and the memory outside it (buffers), from /metrics, in MiB. */
+async function heapMiB(base: string): Promise<{ heap: number; external: number }> {
+  const { text } = await request(base, "GET", "/metrics");
+  const num = (name: string) => Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? NaN) / 2 ** 20;
+  return { heap: num("nodejs_heap_size_used_bytes"), external: num("nodejs_external_memory_bytes") };
+}
+
 async function queryCount(base: string): Promise<number> {
   const { text } = await request(base, "GET", "/metrics");
   const m = /^ganglion_db_queries_total (\d+)/m.exec(text);
@@ -142,11 +149,13 @@ async function fanoutPhase(say: (s: string) => void, label: string, kind: "ws" |
   const load = new Load();
   try {
     const rss0 = rssBytes(server.child.pid!);
+    const h0 = await heapMiB(server.url);
     const c = await load.ask({ cmd: "connect", kind, url: server.url, tokens, roomId, since, concurrency: 50 });
     await sleep(3000); // the presence of the clients that came online reaches the others first
     const rss1 = rssBytes(server.child.pid!);
+    const h1 = await heapMiB(server.url);
     say(`### ${label}: ${tokens.length} ${kind === "ws" ? "WebSocket" : "long-poll"} clients in one room of ${tokens.length} members`);
-    say(`connected ${c.connected} in ${fmt(c.secs, 1)} s (${since ? "resuming from a token" : "each with an initial sync"}); server RSS ${fmt(rss0 / 2 ** 20, 0)} → ${fmt(rss1 / 2 ** 20, 0)} MiB (${fmt((rss1 - rss0) / tokens.length / 1024, 1)} KiB per client)`);
+    say(`connected ${c.connected} in ${fmt(c.secs, 1)} s (${since ? "resuming from a token" : "each with an initial sync"}); server RSS ${fmt(rss0 / 2 ** 20, 0)} → ${fmt(rss1 / 2 ** 20, 0)} MiB (${fmt((rss1 - rss0) / tokens.length / 1024, 1)} KiB per client); V8 heap in use ${fmt(h0.heap, 0)} → ${fmt(h1.heap, 0)} MiB, outside it ${fmt(h0.external, 0)} → ${fmt(h1.external, 0)} MiB`);
     if (c.errorSamples.length) say(`  connect errors: ${c.errors} (${c.errorSamples.join(" | ")})`);
     const results: (Fanout & { frameBytes?: number })[] = [];
     for (let i = 0; i < FANOUTS; i++) {

@@ -338,10 +338,38 @@ export const DEFAULT_PUSH_RULES: Record<string, Record<string, unknown>[]> = {
   ]
 };
 
+const PLACEHOLDER = /\[the user's (Matrix ID|localpart)\]/;
+const deepFreeze = <T>(v: T): T => {
+  if (v && typeof v === "object") { for (const x of Object.values(v)) deepFreeze(x); Object.freeze(v); }
+  return v;
+};
+/**
+ * The conditions and actions that name nobody, frozen and shared by every user's default rules:
+ * the same objects for everyone, so evaluating an event for one member can answer those
+ * conditions for the next (push-rules.ts) and a user's rule set costs little memory.
+ */
+const SHARED = new WeakSet<object>();
+for (const rules of Object.values(DEFAULT_PUSH_RULES)) {
+  for (const r of rules) {
+    for (const c of (r.conditions as object[] | undefined) ?? []) if (!PLACEHOLDER.test(JSON.stringify(c))) SHARED.add(deepFreeze(c));
+    SHARED.add(deepFreeze(r.actions as object));
+  }
+}
+
 /** The default rule set for one user: placeholders replaced, every rule marked default and enabled as listed. */
 export function defaultPushRules(userId: string): Record<string, Record<string, unknown>[]> {
   const clean = userId.replace(/["\\]/g, "");
   const localpart = clean.slice(1, clean.indexOf(":") > 0 ? clean.indexOf(":") : undefined);
-  const json = JSON.stringify(DEFAULT_PUSH_RULES).replaceAll("[the user's Matrix ID]", clean).replaceAll("[the user's localpart]", localpart);
-  return JSON.parse(json) as Record<string, Record<string, unknown>[]>;
+  const fill = <T>(v: T): T => JSON.parse(JSON.stringify(v).replaceAll("[the user's Matrix ID]", clean).replaceAll("[the user's localpart]", localpart)) as T;
+  const out: Record<string, Record<string, unknown>[]> = {};
+  for (const [kind, rules] of Object.entries(DEFAULT_PUSH_RULES)) {
+    out[kind] = rules.map((r) => {
+      const { conditions, actions, ...rest } = r as { conditions?: object[]; actions: object };
+      const rule: Record<string, unknown> = fill(rest);
+      if (conditions) rule.conditions = conditions.map((c) => (SHARED.has(c) ? c : fill(c)));
+      rule.actions = actions;
+      return rule;
+    });
+  }
+  return out;
 }

@@ -63,11 +63,35 @@ function ruleMatches(kind: (typeof KINDS)[number], rule: PushRule, event: Record
     case "sender": return event.sender === rule.rule_id;
     case "content": {
       const body = lookup(event, BODY);
-      return typeof body === "string" && typeof rule.pattern === "string" && globMatch(rule.pattern, body, true);
+      return typeof body === "string" && typeof rule.pattern === "string" && globMatch(rule.pattern, body, true, rule);
     }
-    default:
-      return (rule.conditions ?? []).every((c) => conditionMatches(c, event, ctx));
+    default: {
+      for (const c of rule.conditions ?? []) if (!memoMatches(c, event, ctx)) return false;
+      return true;
+    }
   }
+}
+
+/**
+ * Condition outcomes for the event being evaluated, by condition object. Every condition but
+ * contains_display_name depends only on the event and the room's facts (member count, the
+ * sender's power, the notification levels), and the default rules share the objects of those
+ * that name nobody (push-rules-default.ts): one event counted for a room of thousands answers
+ * them once, not once per member. A different event or room facts start afresh.
+ */
+let memo = new WeakMap<object, boolean>();
+let memoFor: { event: object; memberCount: number; senderPower: number; levels: object } | null = null;
+
+function memoMatches(c: Record<string, unknown>, event: Record<string, unknown>, ctx: PushContext): boolean {
+  if (c.kind === "contains_display_name") return conditionMatches(c, event, ctx);
+  const m = memoFor;
+  if (!m || m.event !== event || m.memberCount !== ctx.memberCount || m.senderPower !== ctx.senderPower || m.levels !== ctx.notificationLevels) {
+    memo = new WeakMap();
+    memoFor = { event, memberCount: ctx.memberCount, senderPower: ctx.senderPower, levels: ctx.notificationLevels };
+  }
+  let r = memo.get(c);
+  if (r === undefined) memo.set(c, (r = conditionMatches(c, event, ctx)));
+  return r;
 }
 
 function conditionMatches(c: Record<string, unknown>, event: Record<string, unknown>, ctx: PushContext): boolean {
@@ -75,7 +99,7 @@ function conditionMatches(c: Record<string, unknown>, event: Record<string, unkn
     case "event_match": {
       if (typeof c.key !== "string" || typeof c.pattern !== "string") return false;
       const v = lookup(event, pathOf(c.key));
-      return typeof v === "string" && globMatch(c.pattern, v, c.key === "content.body");
+      return typeof v === "string" && globMatch(c.pattern, v, c.key === "content.body", c);
     }
     case "event_property_is": {
       if (typeof c.key !== "string") return false;
@@ -166,8 +190,8 @@ const globCache = { w: new Map<string, RegExp>(), f: new Map<string, RegExp>() }
  * Glob (`*`, `?`) matched case-insensitively against the whole value or, for `content.body`,
  * any substring that starts and ends at a word boundary (non-[A-Za-z0-9_] or the ends).
  */
-export function globMatch(pattern: string, value: string, words: boolean): boolean {
-  const lit = literalOf(pattern);
+export function globMatch(pattern: string, value: string, words: boolean, holder?: object): boolean {
+  const lit = literalOf(pattern, holder);
   if (lit !== null) {
     const v = lowerAscii(value);
     if (v !== null) return literalMatch(lit, v, words);
@@ -208,9 +232,20 @@ function literalMatch(p: string, v: string, words: boolean): boolean {
   return false;
 }
 
-/** A pattern's lower-cased text when it is literal ASCII, else null (rules share a few patterns). */
+/**
+ * A pattern's lower-cased text when it is literal ASCII, else null: kept beside the rule or
+ * condition that holds it (a user's rule set lives as long as it is cached), else by pattern.
+ */
 const literals = new Map<string, string | null>();
-function literalOf(pattern: string): string | null {
+const heldLiterals = new WeakMap<object, { pattern: string; lit: string | null }>();
+function literalOf(pattern: string, holder?: object): string | null {
+  if (holder) {
+    const h = heldLiterals.get(holder);
+    if (h && h.pattern === pattern) return h.lit;
+    const lit = LITERAL_ASCII.test(pattern) ? pattern.toLowerCase() : null;
+    heldLiterals.set(holder, { pattern, lit });
+    return lit;
+  }
   let l = literals.get(pattern);
   if (l === undefined) {
     l = LITERAL_ASCII.test(pattern) ? pattern.toLowerCase() : null;

@@ -6,10 +6,22 @@ import { MatrixError } from "../http/errors.js";
 export interface StreamToken { pos: number; ephemeral: number[] }
 
 export function formatToken(pos: number, ephemeral: number[] = []): string {
-  return ["s" + pos, ...ephemeral.map(String)].join("_");
+  let t = `s${pos}`;
+  for (const e of ephemeral) t += `_${e}`;
+  return t;
 }
 
+/** The last token parsed: every socket a fan-out wakes carries the same next_batch. */
+let last: { token: string; parsed: StreamToken } | null = null;
+
 export function parseToken(token: string, name = "token"): StreamToken {
+  if (last && last.token === token) return { pos: last.parsed.pos, ephemeral: last.parsed.ephemeral.slice() };
+  const parsed = parseFresh(token, name);
+  last = { token, parsed: { pos: parsed.pos, ephemeral: parsed.ephemeral.slice() } };
+  return parsed;
+}
+
+function parseFresh(token: string, name: string): StreamToken {
   const m = /^s(\d{1,16})((?:_\d{1,16})*)$/.exec(token);
   if (!m) throw new MatrixError(400, "M_INVALID_PARAM", `Invalid ${name}`);
   const pos = Number(m[1]);

@@ -32,6 +32,29 @@ describe("push rules: evaluation", () => {
     expect(splitPath("content.m\\.federate")).to.deep.equal(["content", "m.federate"]);
   });
 
+  it("one event evaluated for many members in turn: each gets their own answer (shared conditions, per-member ones)", () => {
+    const ev = msg({ msgtype: "m.text", body: "ask Alice or bob" });
+    const alice = defaultPushRules("@alice:hs") as unknown as RuleSet;
+    const bob = defaultPushRules("@bob:hs") as unknown as RuleSet;
+    const carol = defaultPushRules("@carol:hs") as unknown as RuleSet;
+    // Carol silenced this sender with a rule of her own.
+    const carolMuted = { ...carol, override: [{ rule_id: "mute", enabled: true, conditions: [{ kind: "event_match", key: "sender", pattern: "@you:hs" }], actions: [] }, ...(carol.override ?? [])] };
+    for (let round = 0; round < 2; round++) {
+      expect(evaluatePushRules(alice, ev, ctx({ userId: "@alice:hs", displayName: "Alice" }))).to.include({ notify: true, highlight: true });
+      expect(evaluatePushRules(bob, ev, ctx({ userId: "@bob:hs", displayName: "Robert" }))).to.include({ notify: true, highlight: true }, "the user name rule");
+      expect(evaluatePushRules(carol, ev, ctx({ userId: "@carol:hs", displayName: "Carol" }))).to.include({ notify: true, highlight: false });
+      expect(evaluatePushRules(carolMuted, ev, ctx({ userId: "@carol:hs", displayName: "Carol" }))).to.include({ notify: false });
+      // The room's facts change the answer of the conditions that read them (one-to-one rooms).
+      const two = evaluatePushRules(carol, ev, ctx({ userId: "@carol:hs", displayName: "Carol", memberCount: 2 }));
+      expect(two.actions).to.deep.include({ set_tweak: "sound", value: "default" });
+      const five = evaluatePushRules(carol, ev, ctx({ userId: "@carol:hs", displayName: "Carol", memberCount: 5 }));
+      expect(five.actions).to.not.deep.include({ set_tweak: "sound", value: "default" });
+    }
+    // The shared objects cannot be changed by accident.
+    expect(Object.isFrozen((alice.override![1]!.conditions as object[])[0])).to.equal(true);
+    expect(alice.override![1]!.conditions![0]).to.equal(bob.override![1]!.conditions![0]);
+  });
+
   it("literal patterns (no glob): whole values and words, case-insensitive, ASCII or not", () => {
     // Matched without a regular expression when pattern and value are ASCII; the same answers.
     expect(globMatch("Alice", "hi alice!", true)).to.equal(true);
