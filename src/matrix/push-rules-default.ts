@@ -344,15 +344,17 @@ const deepFreeze = <T>(v: T): T => {
   return v;
 };
 /**
- * The conditions and actions that name nobody, frozen and shared by every user's default rules:
- * the same objects for everyone, so evaluating an event for one member can answer those
- * conditions for the next (push-rules.ts) and a user's rule set costs little memory.
+ * The rules, conditions and actions that name nobody, frozen and shared by every user's default
+ * rules: the same objects for everyone, so evaluating an event for one member can answer those
+ * conditions for the next (push-rules.ts), and a user's rule set costs only the few rules that
+ * name them.
  */
 const SHARED = new WeakSet<object>();
 for (const rules of Object.values(DEFAULT_PUSH_RULES)) {
   for (const r of rules) {
     for (const c of (r.conditions as object[] | undefined) ?? []) if (!PLACEHOLDER.test(JSON.stringify(c))) SHARED.add(deepFreeze(c));
     SHARED.add(deepFreeze(r.actions as object));
+    if (!PLACEHOLDER.test(JSON.stringify(r))) SHARED.add(deepFreeze(r));
   }
 }
 
@@ -364,6 +366,7 @@ export function defaultPushRules(userId: string): Record<string, Record<string, 
   const out: Record<string, Record<string, unknown>[]> = {};
   for (const [kind, rules] of Object.entries(DEFAULT_PUSH_RULES)) {
     out[kind] = rules.map((r) => {
+      if (SHARED.has(r)) return r;
       const { conditions, actions, ...rest } = r as { conditions?: object[]; actions: object };
       const rule: Record<string, unknown> = fill(rest);
       if (conditions) rule.conditions = conditions.map((c) => (SHARED.has(c) ? c : fill(c)));

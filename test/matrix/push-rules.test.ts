@@ -99,7 +99,7 @@ describe("push rules: evaluation", () => {
   });
 
   it("the master rule, when enabled, silences everything; unknown conditions never match", () => {
-    const muted = defaultPushRules("@me:hs") as unknown as RuleSet;
+    const muted = structuredClone(defaultPushRules("@me:hs")) as unknown as RuleSet; // the defaults are shared and frozen
     muted.override![0]!.enabled = true;
     expect(evaluatePushRules(muted, msg({ msgtype: "m.text", body: "hi" }), ctx()).notify).to.equal(false);
     const odd: RuleSet = { override: [{ rule_id: "x", conditions: [{ kind: "nonsense" }], actions: ["notify"] }] };
