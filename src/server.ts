@@ -67,6 +67,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
   const trustFn = app.get("trust proxy fn") as (addr: string, i: number) => boolean;
   guardSockets(server, config, log, (addr) => trustFn(addr, 0));
   const ws = attachWebSocket(server, services, log);
+  metrics.watchConnections(() => ({ websocket: ws.connections, waiting: services.notifier.waiting }));
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -14,7 +14,7 @@ import { syncOptions, type SyncParams } from "../api/client/sync.js";
 import { MatrixError } from "../http/errors.js";
 import { checkJson, invoke, validatorFor } from "../http/route.js";
 import { schemaError } from "../http/validate.js";
-import { ackParams, authParams, syncParams, validatorOf } from "./params.js";
+import { ackParams, authParams, CLOSE, syncParams, validatorOf } from "./params.js";
 import { wake } from "./wake-queue.js";
 import { parseToken, type StreamToken } from "../matrix/tokens.js";
 import { stringifyJson } from "../matrix/raw-json.js";
@@ -23,18 +23,6 @@ import { isEmpty, type SyncOptions } from "../services/sync-shape.js";
 import { quickText } from "../services/sync-quick.js";
 import type { Requester } from "../services/tokens.js";
 import { COMMANDS } from "./commands.js";
-
-/** Close codes (docs/websocket.md). */
-export const CLOSE = {
-  /** No valid authentication in time, or the token was revoked. */
-  UNAUTHENTICATED: 4001,
-  /** The peer did not take its frames fast enough: reconnect and resume with `since`. */
-  TOO_SLOW: 4008,
-  /** The user opened more sockets than websocket.max_sockets_per_user: this, the oldest, is closed. */
-  TOO_MANY: 4009,
-  /** The server is stopping. */
-  GOING_AWAY: 1001,
-} as const;
 
 /** A connection's token is checked again at least this often (revocations also check it at once). */
 const RECHECK_MS = 60_000;
@@ -300,11 +288,13 @@ export class WsConnection {
     f.token = parseToken(String(res.next_batch));
     if (isEmpty(res)) return;
     this.pushing = true;
-    void this.send(`{"method":"sync","params":${quickText(res)}}`).then(() => {
-      this.pushing = false;
-      this.wakeUp();
-    });
+    this.write(`{"method":"sync","params":${quickText(res)}}`, this.pushed);
   }
+
+  private readonly pushed = (): void => {
+    this.pushing = false;
+    this.wakeUp();
+  };
 
   /**
    * `sliding_sync`: a simplified sliding sync request (docs/sliding-sync.md); the answer is its
@@ -370,25 +360,29 @@ export class WsConnection {
    * connection that is too slow.
    */
   private send(frame: object | string): Promise<void> {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return Promise.resolve();
-    const maxBuffered = this.s.config.websocket.max_buffered_bytes;
-    // Unsent data already past the limit (one large frame alone is fine: an initial sync).
-    if (this.ws.bufferedAmount > maxBuffered) {
-      this.close(CLOSE.TOO_SLOW, "too slow: reconnect and resume with since");
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => {
-      // A frame the peer has not taken within slow_timeout_ms closes the connection (checked
-      // by one sweep for every connection, not a timer per frame).
-      this.unsent.push(resolve);
-      if (this.oldestUnsent === 0) this.oldestUnsent = Date.now();
-      this.ws.send(typeof frame === "string" ? frame : stringifyJson(frame), () => {
-        const done = this.unsent.shift();
-        this.oldestUnsent = this.unsent.length ? Date.now() : 0;
-        done?.();
-      });
-    });
+    return new Promise((resolve) => this.write(typeof frame === "string" ? frame : stringifyJson(frame), resolve));
   }
+
+  /** Writes a frame's text; `done` runs when the socket has taken it (at once if it is closing). */
+  private write(text: string, done: () => void): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return done();
+    // Unsent data already past the limit (one large frame alone is fine: an initial sync).
+    if (this.ws.bufferedAmount > this.s.config.websocket.max_buffered_bytes) {
+      this.close(CLOSE.TOO_SLOW, "too slow: reconnect and resume with since");
+      return done();
+    }
+    // A frame the peer has not taken within slow_timeout_ms closes the connection (checked by
+    // one sweep for every connection, not a timer per frame).
+    this.unsent.push(done);
+    if (this.oldestUnsent === 0) this.oldestUnsent = Date.now();
+    this.ws.send(text, this.taken);
+  }
+
+  private readonly taken = (): void => {
+    const done = this.unsent.shift();
+    this.oldestUnsent = this.unsent.length ? Date.now() : 0;
+    done?.();
+  };
 
   private readonly unsent: (() => void)[] = [];
   /** When the oldest frame not yet taken by the socket was handed to it (0: none). */

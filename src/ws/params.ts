@@ -1,5 +1,18 @@
-// The parameters of the extension's own methods (docs/websocket.md), validated as HTTP bodies are.
+// The extension's own protocol (docs/websocket.md): close codes, and the parameters of its
+// methods, validated as HTTP bodies are.
 import { compile, type Schema } from "../http/validate.js";
+
+/** Close codes (docs/websocket.md). */
+export const CLOSE = {
+  /** No valid authentication in time, or the token was revoked. */
+  UNAUTHENTICATED: 4001,
+  /** The peer did not take its frames fast enough: reconnect and resume with `since`. */
+  TOO_SLOW: 4008,
+  /** The user opened more sockets than websocket.max_sockets_per_user: this, the oldest, is closed. */
+  TOO_MANY: 4009,
+  /** The server is stopping. */
+  GOING_AWAY: 1001,
+} as const;
 
 const paramSchemas = new Map<string, ReturnType<typeof compile>>();
 export function validatorOf(method: string, schema: Schema) {

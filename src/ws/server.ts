@@ -9,7 +9,8 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { MatrixError, unrecognized } from "../http/errors.js";
 import type { Services } from "../services/index.js";
 import type { Requester } from "../services/tokens.js";
-import { CLOSE, WsConnection } from "./connection.js";
+import { WsConnection } from "./connection.js";
+import { CLOSE } from "./params.js";
 
 const ignore = () => undefined;
 

@@ -155,6 +155,10 @@ describe("HTTP conventions", () => {
       expect(r.text).to.include("ganglion_http_request_duration_seconds_bucket");
       expect(r.text).to.include("nodejs_eventloop_lag_seconds");
       expect(r.text).to.match(/ganglion_db_pool_max \d+/);
+      // Connections counted from memory, not by listing every handle of the process.
+      expect(r.text).to.match(/ganglion_websocket_connections \d+/);
+      expect(r.text).to.match(/ganglion_sync_waiting \d+/);
+      expect(r.text).to.not.include("nodejs_active_handles");
     });
 
     it("tags every response with a request id", async () => {
