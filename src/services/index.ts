@@ -146,6 +146,7 @@ export async function createServices(config: Config, db: Db, log: Logger): Promi
     await rooms.propagateProfile(userId, await rooms.joinedRooms(userId));
   });
   const receipts = new ReceiptService(db, roomCache, notifier, accountData, unread, deliveredWakes);
+  if (replicator) replicator.receiptLog = receipts.log;
   const typing = new TypingService(roomCache, notifier, bus);
   const accounts = new AccountService(db, config, tokens);
   const erasure = new ErasureService(db, bus);

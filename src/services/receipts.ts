@@ -9,6 +9,7 @@ import type { Notifier } from "./notifier.js";
 import type { RoomState, RoomStateCache } from "./room-state.js";
 import type { UnreadService } from "./unread.js";
 import type { DeliveredWakes } from "./delivered-wakes.js";
+import { ReceiptLog } from "./receipt-log.js";
 
 /** The spec's receipt types, and our delivered receipt (docs/delivery-receipts.md), which clients may also set. */
 export const RECEIPT_TYPES = ["m.read", "m.read.private", "m.fully_read", "org.ganglion.delivered"] as const;
@@ -22,6 +23,8 @@ export class ReceiptService {
     private readonly accountData: AccountDataService,
     private readonly unread: UnreadService,
     private readonly deliveredWakes: DeliveredWakes,
+    /** Recent changes in memory, so a wake-up reads no table (receipt-log.ts). */
+    readonly log = new ReceiptLog(notifier.startPos),
   ) {}
 
   /** POST /rooms/{roomId}/receipt/{receiptType}/{eventId}. A receipt that would move backwards changes nothing. */
@@ -44,8 +47,10 @@ export class ReceiptService {
       if (threadId !== undefined) throw new MatrixError(400, "M_INVALID_PARAM", "org.ganglion.delivered cannot be threaded");
       return this.delivered(userId, room, eventId, ev.pos, false);
     }
-    const pos = await this.db.transaction((trx) => store.upsertReceipt(trx, { roomId, userId, type, threadId: threadId ?? "", eventId, eventPos: ev.pos, ts: Date.now() }));
+    const r = { roomId, userId, type, threadId: threadId ?? "", eventId, eventPos: ev.pos, ts: Date.now() };
+    const pos = await this.db.transaction((trx) => store.upsertReceipt(trx, r));
     if (pos === null) return;
+    this.log.add({ ...r, pos });
     this.unread.forget(userId, roomId);
     // A private receipt concerns its owner only; a public one everyone in the room.
     this.notifier.receipt(roomId, type === "m.read.private" ? [userId] : [...room.interested], pos);
@@ -58,8 +63,10 @@ export class ReceiptService {
    * wakes the room with the others of the moment.
    */
   async delivered(userId: UserId, room: RoomState, eventId: string, eventPos: number, batched = true): Promise<void> {
-    const pos = await this.db.transaction((trx) => store.upsertReceipt(trx, { roomId: room.roomId, userId, type: "org.ganglion.delivered", threadId: "", eventId, eventPos, ts: Date.now() }));
+    const r = { roomId: room.roomId, userId, type: "org.ganglion.delivered", threadId: "", eventId, eventPos, ts: Date.now() };
+    const pos = await this.db.transaction((trx) => store.upsertReceipt(trx, r));
     if (pos === null) return;
+    this.log.add({ ...r, pos });
     if (batched) return this.deliveredWakes.add(room, userId, pos);
     this.notifier.receipt(room.roomId, [...room.interested], pos);
     await this.notifier.reach(pos);
@@ -74,7 +81,16 @@ export class ReceiptService {
     const out = new Map<RoomId, Record<string, unknown>>();
     const rooms = after < 0 ? roomIds : roomIds.filter((r) => this.notifier.receiptsChanged(r, after));
     if (rooms.length === 0) return out;
-    for (const r of await store.selectReceiptsSince(this.db, rooms, after, upTo)) {
+    // Recent changes from memory; the table only for what the log does not reach back to.
+    const rows: store.ReceiptRow[] = [];
+    const older: RoomId[] = [];
+    for (const roomId of rooms) {
+      const recent = this.log.since(roomId, after, upTo);
+      if (recent) rows.push(...recent);
+      else older.push(roomId);
+    }
+    if (older.length) rows.push(...await store.selectReceiptsSince(this.db, older, after, upTo));
+    for (const r of rows) {
       if (r.type === "m.read.private" && r.userId !== userId) continue;
       // A user's own delivered marks are for the others (what their devices have is no news to them).
       if (r.type === "org.ganglion.delivered" && r.userId === userId) continue;

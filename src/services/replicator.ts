@@ -20,6 +20,7 @@ import * as accountData from "../store/account-data.js";
 import type { Db } from "../store/db.js";
 import * as events from "../store/events.js";
 import * as receipts from "../store/receipts.js";
+import type { ReceiptLog } from "./receipt-log.js";
 import * as e2ee from "../store/e2ee.js";
 import type { Bus } from "./bus.js";
 import type { Written } from "./event-writer.js";
@@ -46,6 +47,9 @@ export class Replicator {
   private rounds = 0;
   private readonly roundWaiters: (() => void)[] = [];
   private failing = false;
+
+  /** Other processes' receipts go into it as they are read (receipt-log.ts). */
+  receiptLog: ReceiptLog | null = null;
 
   constructor(
     private readonly db: Db,
@@ -143,6 +147,7 @@ export class Replicator {
       this.members.clear();
       this.floor = top;
       this.notifier.reset(top);
+      this.receiptLog?.reset(top);
       return;
     }
     const evs = await events.selectStreamEvents(this.db, after, top, BATCH);
@@ -194,6 +199,7 @@ export class Replicator {
       this.notifier.roomEvents(room, written);
     }
     for (const r of rcpts) {
+      this.receiptLog?.add(r);
       this.unread.forget(r.userId, r.roomId);
       const room = await this.cache.get(r.roomId);
       // As where it was written (receipts.ts): a private receipt concerns its owner only;

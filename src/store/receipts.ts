@@ -15,13 +15,15 @@ export async function upsertReceipt(q: Queryable, r: { roomId: RoomId; userId: U
   const cur = await q("receipts").where({ room_id: r.roomId, user_id: r.userId, receipt_type: r.type, thread_id: r.threadId }).first("event_pos");
   if (cur && Number(cur.event_pos) >= r.eventPos) return null;
   const pos = await takePositions(q, 1);
-  await q.raw(
+  // RETURNING: no row when a receipt of the same kind written meanwhile is already further.
+  const res = await q.raw(
     `INSERT INTO receipts (room_id, user_id, receipt_type, thread_id, event_id, event_pos, ts, pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (room_id, user_id, receipt_type, thread_id) DO UPDATE
        SET event_id = EXCLUDED.event_id, event_pos = EXCLUDED.event_pos, ts = EXCLUDED.ts, pos = EXCLUDED.pos
-       WHERE receipts.event_pos < EXCLUDED.event_pos`,
+       WHERE receipts.event_pos < EXCLUDED.event_pos
+     RETURNING pos`,
     [r.roomId, r.userId, r.type, r.threadId, r.eventId, r.eventPos, r.ts, pos]);
-  return pos;
+  return res.rows.length ? pos : null;
 }
 
 /** Receipts in the given rooms changed in (after, upTo]; all current ones when after is -1. */
@@ -30,16 +32,18 @@ export async function selectReceiptsSince(q: Queryable, roomIds: RoomId[], after
   const res = await q.raw(
     `SELECT room_id, user_id, receipt_type, thread_id, event_id, ts, pos FROM receipts
      WHERE room_id = ANY(?::text[]) AND pos > ? AND pos <= ?`, [roomIds, after, upTo]);
-  return res.rows.map((r: { room_id: RoomId; user_id: UserId; receipt_type: string; thread_id: string; event_id: string; ts: number; pos: number }) => ({
-    roomId: r.room_id, userId: r.user_id, type: r.receipt_type, threadId: r.thread_id, eventId: r.event_id, ts: Number(r.ts), pos: Number(r.pos),
-  }));
+  return res.rows.map(rowOf);
 }
 
-/** Every receipt that changed in (after, upTo], in position order (to follow other processes' writes). */
-export async function selectStreamReceipts(q: Queryable, after: number, upTo: number): Promise<{ roomId: RoomId; userId: UserId; type: string; pos: number }[]> {
-  const res = await q.raw(`SELECT room_id, user_id, receipt_type, pos FROM receipts WHERE pos > ? AND pos <= ? ORDER BY pos`, [after, upTo]);
-  return res.rows.map((r: { room_id: RoomId; user_id: UserId; receipt_type: string; pos: string }) => ({ roomId: r.room_id, userId: r.user_id, type: r.receipt_type, pos: Number(r.pos) }));
+/** Every receipt that changed in (after, upTo], whole rows, in position order (to follow other processes' writes). */
+export async function selectStreamReceipts(q: Queryable, after: number, upTo: number): Promise<ReceiptRow[]> {
+  const res = await q.raw(`SELECT room_id, user_id, receipt_type, thread_id, event_id, ts, pos FROM receipts WHERE pos > ? AND pos <= ? ORDER BY pos`, [after, upTo]);
+  return res.rows.map(rowOf);
 }
+
+const rowOf = (r: { room_id: RoomId; user_id: UserId; receipt_type: string; thread_id: string; event_id: string; ts: string | number; pos: string | number }): ReceiptRow => ({
+  roomId: r.room_id, userId: r.user_id, type: r.receipt_type, threadId: r.thread_id, eventId: r.event_id, ts: Number(r.ts), pos: Number(r.pos),
+});
 
 /**
  * Per room and thread, how far the user has read: the furthest of their m.read / m.read.private
@@ -64,7 +68,5 @@ export async function selectReadPositions(q: Queryable, userId: UserId, roomIds:
 export async function selectStreamReceiptRows(q: Queryable, after: number, upTo: number, limit: number): Promise<ReceiptRow[]> {
   const res = await q.raw(
     `SELECT room_id, user_id, receipt_type, thread_id, event_id, ts, pos FROM receipts WHERE pos > ? AND pos <= ? ORDER BY pos LIMIT ?`, [after, upTo, limit]);
-  return res.rows.map((r: { room_id: RoomId; user_id: UserId; receipt_type: string; thread_id: string; event_id: string; ts: string; pos: string }) => ({
-    roomId: r.room_id, userId: r.user_id, type: r.receipt_type, threadId: r.thread_id, eventId: r.event_id, ts: Number(r.ts), pos: Number(r.pos),
-  }));
+  return res.rows.map(rowOf);
 }

@@ -208,6 +208,40 @@ describe("sync", () => {
     expect(woken).to.equal(alone);
   });
 
+  it("a long-poll woken by someone's read receipt reads no table either (recent receipts are in memory)", async () => {
+    const a = await t.s.client().register();
+    const b = await t.s.client().register();
+    const roomId = await createRoom(a, { preset: "public_chat" });
+    await join(b, roomId);
+    const statements = async () => Number(/^ganglion_db_queries_total (\d+)/m.exec((await a.get("/metrics")).text)![1]);
+    let since = (await b.get("/_matrix/client/v3/sync")).body.next_batch;
+    since = (await b.get(`/_matrix/client/v3/sync?since=${since}&timeout=0`)).body.next_batch;
+    const receipt = (eventId: string) => a.post(`/_matrix/client/v3/rooms/${enc(roomId)}/receipt/m.read/${enc(eventId)}`, {});
+    let alone = Infinity;
+    let woken = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const e1 = await send(b, roomId, `first ${i}`);
+      const e2 = await send(b, roomId, `second ${i}`);
+      since = (await b.get(`/_matrix/client/v3/sync?since=${since}&timeout=0`)).body.next_batch;
+      const q0 = await statements();
+      expect((await receipt(e1)).status).to.equal(200);
+      alone = Math.min(alone, (await statements()) - q0);
+      since = (await b.get(`/_matrix/client/v3/sync?since=${since}&timeout=0`)).body.next_batch;
+      const q1 = await statements();
+      const poll = b.get(`/_matrix/client/v3/sync?since=${since}&timeout=10000`);
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await receipt(e2)).status).to.equal(200);
+      const res = await poll;
+      woken = Math.min(woken, (await statements()) - q1);
+      const ev = res.body.rooms.join[roomId].ephemeral.events.find((e: any) => e.type === "m.receipt");
+      expect(ev.content[e2]["m.read"][a.userId].ts).to.be.a("number");
+      expect(ev.content[e1], "only what changed since the token").to.equal(undefined);
+      since = res.body.next_batch;
+    }
+    expect(alone).to.be.greaterThan(0);
+    expect(woken).to.equal(alone);
+  });
+
   describe("account data and tags", () => {
     it("global and per-room account data: set, get, and in /sync once", async () => {
       const a = await t.s.client().register();
