@@ -14,6 +14,7 @@ import type { RoomId, UserId } from "../matrix/ids.js";
 import { RawJson, eventTextWithAge } from "../matrix/raw-json.js";
 import { formatToken } from "../matrix/tokens.js";
 import type { EventRow } from "../store/events.js";
+import type { ReceiptRow } from "../store/receipts.js";
 import { lazyKey, type LazyMembers } from "./lazy-members.js";
 import type { MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
@@ -49,6 +50,8 @@ export interface QuickDeps {
   keyCounts(userId: UserId, deviceId: string): { counts: Record<string, number>; unusedFallback: string[] } | undefined;
   lazyMembers: LazyMembers;
   shared: SharedWake;
+  /** Receipt changes of a room in (after, upTo] from memory, or null when only the table knows. */
+  receiptsSince(roomId: RoomId, after: number, upTo: number): ReceiptRow[] | null;
 }
 
 /** The response, or null when the general path must answer. */
@@ -106,20 +109,31 @@ function quickPlan(d: QuickDeps, q: QuickInput): Plan | null {
       }
       continue;
     }
-    if (n.receiptsChanged(m.roomId, after)) return null;
-    // Nothing in the room since the token (or, unknown to this process, since it started).
-    const last = n.roomLastPos(m.roomId);
-    if (last === null) {
-      if (after >= n.startPos) continue;
-      return null;
+    // Receipts from the recent ones in memory (receipt-log.ts), as the general path shows them.
+    let receipt: string | null = null;
+    if (n.receiptsChanged(m.roomId, after)) {
+      const rows = d.receiptsSince(m.roomId, after, upTo);
+      if (!rows) return null;
+      receipt = receiptText(rows, userId, f);
     }
-    if (last <= after) continue;
-    const room = d.cache.peek(m.roomId);
-    if (!room) return null;
-    const tl = shared.timeline(room, after, upTo, f, q.limit);
-    if (!tl) return null;
-    if (tl.kept.length === 0) continue; // the filter hides every new event: no section (as the general path)
-    if (tl.txnSenders.has(userId)) return null; // this device's own send carries its transaction_id
+    // New events since the token (none known to this process since it started: it cannot tell).
+    const last = n.roomLastPos(m.roomId);
+    if (last === null && after < n.startPos) return null;
+    let tl: SharedTimeline | null = null;
+    let room: RoomState | undefined;
+    if (last !== null && last > after) {
+      room = d.cache.peek(m.roomId);
+      if (!room) return null;
+      tl = shared.timeline(room, after, upTo, f, q.limit);
+      if (!tl) return null;
+      if (tl.kept.length === 0) tl = null; // the filter hides every new event: no timeline (as the general path)
+      else if (tl.txnSenders.has(userId)) return null; // this device's own send carries its transaction_id
+    }
+    if (!tl) {
+      // Receipts alone: the general path's empty section around them.
+      if (receipt) sections.push({ roomId: m.roomId, timeline: emptyTimeline(upTo), state: [], receipt });
+      continue;
+    }
     // Lazy members: the membership of each sender this device was not sent, from the current
     // state (no state changed in the range), as lazyIncremental gives it on the general path.
     const state: ClientEvent[] = [];
@@ -128,7 +142,7 @@ function quickPlan(d: QuickDeps, q: QuickInput): Plan | null {
       for (const r of tl.kept) {
         const s = r.event.sender;
         if (d.lazyMembers.has(device, m.roomId, s) || sent.includes(s)) continue;
-        const e = room.entry("m.room.member", s);
+        const e = room!.entry("m.room.member", s);
         if (!e || e.pos >= tl.firstPos || !matchesEventFilter(e.event, f.room?.state)) continue;
         sent.push(s);
         state.push(e.event);
@@ -136,7 +150,7 @@ function quickPlan(d: QuickDeps, q: QuickInput): Plan | null {
       // Noted only once the whole answer is known (a later room may still decline).
       if (sent.length) lazySent.push([m.roomId, sent]);
     }
-    sections.push({ roomId: m.roomId, timeline: tl.text, state });
+    sections.push({ roomId: m.roomId, timeline: tl.text, state, receipt });
   }
   return { sections, lazySent, keys, now: shared.now };
 }
@@ -207,6 +221,27 @@ export class SharedWake {
 
 const SHARED_TEXT_MS = 250;
 
+const emptyTimeline = (upTo: number) => `{"timeline":{"events":[],"limited":false,"prev_batch":${JSON.stringify(formatToken(upTo))}},`;
+
+/**
+ * The m.receipt event of these changes as the user sees it (ReceiptService.forSync): others'
+ * private receipts and the user's own delivered marks left out; null when nothing is left or
+ * the filter hides receipts.
+ */
+function receiptText(rows: ReceiptRow[], userId: string, f: Filter): string | null {
+  if (!matchesEventFilter({ type: "m.receipt", sender: userId }, f.room?.ephemeral)) return null;
+  const content: Record<string, Record<string, Record<string, unknown>>> = {};
+  let any = false;
+  for (const r of rows) {
+    if (r.type === "m.read.private" && r.userId !== userId) continue;
+    if (r.type === "org.ganglion.delivered" && r.userId === userId) continue;
+    const byType = (content[r.eventId] ??= {});
+    (byType[r.type] ??= {})[r.userId] = { ts: r.ts, ...(r.threadId ? { thread_id: r.threadId } : {}) };
+    any = true;
+  }
+  return any ? JSON.stringify({ type: "m.receipt", content }) : null;
+}
+
 const filterKeys = new WeakMap<object, string>();
 function filterKey(f: object | undefined): string {
   if (!f) return "";
@@ -235,7 +270,7 @@ function buildTimeline(room: RoomState, after: number, upTo: number, f: Filter, 
   return { kept, firstPos, text: t, txnSenders };
 }
 
-interface Section { roomId: RoomId; timeline: string; state: ClientEvent[] }
+interface Section { roomId: RoomId; timeline: string; state: ClientEvent[]; receipt: string | null }
 type Unread = { total: Json | object; main: Json | object; threads: Record<string, unknown> };
 
 /**
@@ -247,7 +282,7 @@ function sectionJson(x: Section, now: number, u: Unread | undefined, threaded: b
   // No state changed in the range: the state at the timeline's start and at its end are the same.
   let t = `${x.timeline}${JSON.stringify(stateKey)}:{"events":[`;
   for (let i = 0; i < x.state.length; i++) t += (i ? "," : "") + eventTextWithAge(x.state[i]!, now);
-  t += ']},"ephemeral":{"events":[]},"account_data":{"events":[]}';
+  t += `]},"ephemeral":{"events":[${x.receipt ?? ""}]},"account_data":{"events":[]}`;
   if (u) {
     if (threaded) {
       t += `,"unread_notifications":${JSON.stringify(u.main)}`;

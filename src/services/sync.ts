@@ -48,7 +48,8 @@ type Json = Record<string, unknown>;
 export class SyncService {
   constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService, private readonly presence: PresenceService, private readonly unread: UnreadService, private readonly relations: RelationService, private readonly keys: KeyService) {
     notifier.onAccountData((u, type) => { if (type === "m.ignored_user_list") this.ignored.delete(u); });
-    this.quickDeps = { notifier, members, cache, unread, keyCounts: (u, d) => keys.peekCounts(u, d), lazyMembers: this.lazyMembers, shared: new SharedWake() };
+    this.quickDeps = { notifier, members, cache, unread, keyCounts: (u, d) => keys.peekCounts(u, d), lazyMembers: this.lazyMembers, shared: new SharedWake(),
+      receiptsSince: (roomId, after, upTo) => receipts.log.since(roomId, after, upTo) };
   }
 
   readonly lazyMembers = new LazyMembers();

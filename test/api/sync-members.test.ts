@@ -72,8 +72,8 @@ describe("sync: members", () => {
       const [ra, rb] = [await a.get(`/_matrix/client/v3/sync?filter=${filter}&since=${enc(since.a)}`), await b.get(`/_matrix/client/v3/sync?filter=${filter}&since=${enc(since.b)}`)];
       since.a = ra.body.next_batch;
       since.b = rb.body.next_batch;
-      expect(noAge(ra.body.rooms.join[roomId])).to.deep.equal(noAge(rb.body.rooms.join[roomId]));
-      return noAge(ra.body.rooms.join[roomId]);
+      expect(noAge(ra.body.rooms.join[roomId] ?? null)).to.deep.equal(noAge(rb.body.rooms.join[roomId] ?? null));
+      return noAge(ra.body.rooms.join[roomId] ?? null);
     };
     // Plain messages from somebody whose membership these devices were not sent yet.
     await send(c, roomId, "first from c");
@@ -92,6 +92,25 @@ describe("sync: members", () => {
     expect(r3.timeline.events.map((e: any) => e.content.body)).to.deep.equal(["after the thread"]);
     expect(r3.state.events).to.deep.equal([]);
     expect(r3.unread_thread_notifications).to.deep.equal(r2.unread_thread_notifications);
+    // Receipts: c's public one alone; c's private one (nothing to show the others); a message
+    // and a receipt together.
+    const seen = r3.timeline.events[0].event_id;
+    const receipt = (type: string, id: string) => c.post(`/_matrix/client/v3/rooms/${enc(roomId)}/receipt/${type}/${enc(id)}`, {});
+    expect((await receipt("m.read", seen)).status).to.equal(200);
+    const r4 = await both();
+    expect(r4.timeline.events).to.deep.equal([]);
+    expect(r4.ephemeral.events[0].content[seen]["m.read"][c.userId].ts).to.be.a("number");
+    expect(r4.unread_notifications).to.have.property("notification_count");
+    const next = await send(c, roomId, "one more");
+    expect((await receipt("m.read.private", next)).status).to.equal(200);
+    const r5 = await both();
+    expect(r5.timeline.events.map((e: any) => e.content.body)).to.deep.equal(["one more"]);
+    expect(r5.ephemeral.events).to.deep.equal([]);
+    const last = await send(c, roomId, "and the last");
+    expect((await receipt("m.read", last)).status).to.equal(200);
+    const r6 = await both();
+    expect(r6.timeline.events.map((e: any) => e.content.body)).to.deep.equal(["and the last"]);
+    expect(Object.keys(r6.ephemeral.events[0].content)).to.deep.equal([last]);
   });
 
   it("lazy members: a gappy sync carries the members who joined or left in the gap", async () => {
