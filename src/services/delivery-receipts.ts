@@ -12,7 +12,7 @@ import type { Db } from "../store/db.js";
 import type { MembershipCache } from "./memberships.js";
 import type { Notifier } from "./notifier.js";
 import type { ReceiptService } from "./receipts.js";
-import type { RoomStateCache } from "./room-state.js";
+import type { RoomState, RoomStateCache } from "./room-state.js";
 
 export const DELIVERED = "org.ganglion.delivered";
 /** Account data a user sets to {"enabled": false} to send no delivered receipts. */
@@ -23,6 +23,11 @@ const MESSAGE_TYPES = new Set(["m.room.message", "m.room.encrypted", "m.sticker"
 
 /** Users whose acknowledgements are kept in memory; beyond it the oldest are forgotten. */
 const MAX_USERS = 100_000;
+
+/** How long marks gather before they are written together. */
+const BATCH_MS = 20;
+
+interface Mark { userId: UserId; room: RoomState; eventId: string; eventPos: number }
 
 interface UserAck { acked: number; pending: number; last: number; timer: NodeJS.Timeout | null }
 
@@ -82,9 +87,27 @@ export class DeliveryReceipts {
         if (r.pos <= to && r.event.sender !== userId && MESSAGE_TYPES.has(r.event.type)) { ev = r; break; }
       }
       if (!ev) continue;
-      await this.receipts.delivered(userId, room, ev.event.event_id, ev.pos);
+      this.queue({ userId, room, eventId: ev.event.event_id, eventPos: ev.pos });
       u.last = started;
     }
+  }
+
+  /**
+   * Marks of every user whose acknowledgements came in the last BATCH_MS, written together:
+   * a message read by a room's members costs a few statements, not five per member.
+   */
+  private batch: Mark[] = [];
+  private batchTimer: NodeJS.Timeout | null = null;
+
+  private queue(m: Mark): void {
+    this.batch.push(m);
+    if (this.batchTimer) return;
+    this.batchTimer = setTimeout(() => {
+      this.batchTimer = null;
+      const marks = this.batch.splice(0);
+      void this.receipts.deliveredMany(marks).catch((err) => this.log.warn({ err: (err as Error).message }, "delivered receipts failed"));
+    }, BATCH_MS);
+    this.batchTimer.unref();
   }
 
   private async isOff(userId: UserId): Promise<boolean> {
@@ -100,6 +123,7 @@ export class DeliveryReceipts {
   /** Stops the pending timers (shutdown). */
   close(): void {
     for (const u of this.users.values()) if (u.timer) clearTimeout(u.timer);
+    if (this.batchTimer) clearTimeout(this.batchTimer);
   }
 }
 

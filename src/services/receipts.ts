@@ -73,6 +73,23 @@ export class ReceiptService {
   }
 
   /**
+   * Delivered marks of many users from their devices' acknowledgements, written in one
+   * transaction (delivery-receipts.ts gathers them); each wakes the room with the others of
+   * the moment, as `delivered` does when batched.
+   */
+  async deliveredMany(marks: { userId: UserId; room: RoomState; eventId: string; eventPos: number }[]): Promise<void> {
+    if (marks.length === 0) return;
+    const ts = Date.now();
+    const rooms = new Map(marks.map((m) => [m.room.roomId, m.room]));
+    const written = await this.db.transaction((trx) => store.upsertReceipts(trx, "org.ganglion.delivered",
+      marks.map((m) => ({ roomId: m.room.roomId, userId: m.userId, eventId: m.eventId, eventPos: m.eventPos, ts }))));
+    for (const w of written) {
+      this.log.add({ ...w, type: "org.ganglion.delivered", threadId: "" });
+      this.deliveredWakes.add(rooms.get(w.roomId)!, w.userId, w.pos);
+    }
+  }
+
+  /**
    * The m.receipt events for /sync: one per room, private receipts only for their owner.
    * Reads only rooms whose receipts changed after `after` (the notifier knows).
    */

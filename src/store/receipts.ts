@@ -26,6 +26,40 @@ export async function upsertReceipt(q: Queryable, r: { roomId: RoomId; userId: U
   return res.rows.length ? pos : null;
 }
 
+/**
+ * upsertReceipt for many receipts of one type (unthreaded) at once, in three statements: the
+ * current positions, the stream positions, one insert. Returns those written, with their
+ * stream positions (a receipt behind the current one is left out).
+ */
+export async function upsertReceipts(q: Queryable, type: string, rs: { roomId: RoomId; userId: UserId; eventId: string; eventPos: number; ts: number }[]): Promise<{ roomId: RoomId; userId: UserId; eventId: string; ts: number; pos: number }[]> {
+  // One per (room, user): the furthest.
+  const key = (r: { roomId: string; userId: string }) => `${r.roomId}\u0000${r.userId}`;
+  const best = new Map<string, (typeof rs)[number]>();
+  for (const r of rs) if ((best.get(key(r))?.eventPos ?? -1) < r.eventPos) best.set(key(r), r);
+  const cur = await q.raw(
+    `SELECT r.room_id, r.user_id, r.event_pos FROM receipts r
+     JOIN unnest(?::text[], ?::text[]) AS k(room_id, user_id) ON r.room_id = k.room_id AND r.user_id = k.user_id
+     WHERE r.receipt_type = ? AND r.thread_id = ''`, [[...best.values()].map((r) => r.roomId), [...best.values()].map((r) => r.userId), type]);
+  for (const c of cur.rows as { room_id: string; user_id: string; event_pos: string }[]) {
+    const k = key({ roomId: c.room_id, userId: c.user_id });
+    if (Number(c.event_pos) >= best.get(k)!.eventPos) best.delete(k);
+  }
+  const ahead = [...best.values()];
+  if (ahead.length === 0) return [];
+  const first = await takePositions(q, ahead.length);
+  const res = await q.raw(
+    `INSERT INTO receipts (room_id, user_id, receipt_type, thread_id, event_id, event_pos, ts, pos)
+     SELECT room_id, user_id, ?, '', event_id, event_pos, ts, pos
+       FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS t(room_id, user_id, event_id, event_pos, ts, pos)
+     ON CONFLICT (room_id, user_id, receipt_type, thread_id) DO UPDATE
+       SET event_id = EXCLUDED.event_id, event_pos = EXCLUDED.event_pos, ts = EXCLUDED.ts, pos = EXCLUDED.pos
+       WHERE receipts.event_pos < EXCLUDED.event_pos
+     RETURNING room_id, user_id, pos`,
+    [type, ahead.map((r) => r.roomId), ahead.map((r) => r.userId), ahead.map((r) => r.eventId), ahead.map((r) => r.eventPos), ahead.map((r) => r.ts), ahead.map((_, i) => first + i)]);
+  const written = new Set((res.rows as { room_id: string; user_id: string }[]).map((r) => key({ roomId: r.room_id, userId: r.user_id })));
+  return ahead.map((r, i) => ({ roomId: r.roomId, userId: r.userId, eventId: r.eventId, ts: r.ts, pos: first + i })).filter((r) => written.has(key(r)));
+}
+
 /** Receipts in the given rooms changed in (after, upTo]; all current ones when after is -1. */
 export async function selectReceiptsSince(q: Queryable, roomIds: RoomId[], after: number, upTo: number): Promise<ReceiptRow[]> {
   if (roomIds.length === 0) return [];

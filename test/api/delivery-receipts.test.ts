@@ -105,3 +105,44 @@ describe("delivered receipts", () => {
     await waitFor(async () => (await deliveredSeen(a, roomId))[ev2], 5000, "the delivered receipt from sliding sync");
   });
 });
+
+describe("delivered receipts: many readers", () => {
+  const t = useServer({ delivery_receipts: { min_interval_ms: 0, max_room_members: 20 } });
+
+  it("members acknowledging together have their marks written together, and the sender sees every one", async () => {
+    const a = await t.s.client().register();
+    const roomId = await createRoom(a, { preset: "public_chat" });
+    const readers: UserClient[] = [];
+    for (let i = 0; i < 10; i++) {
+      const u = await t.s.client().register();
+      await join(u, roomId);
+      readers.push(u);
+    }
+    const statements = async () => Number(/^ganglion_db_queries_total (\d+)/m.exec((await a.get("/metrics")).text)![1]);
+    const tokens = await Promise.all(readers.map(async (u) => (await u.get("/_matrix/client/v3/sync")).body.next_batch as string));
+    let aSince = (await a.get("/_matrix/client/v3/sync")).body.next_batch as string;
+    // Each reader's next sync past a message acknowledges it; the sender follows with /sync.
+    const round = async (body: string) => {
+      const ev = await send(a, roomId, body);
+      const got = await Promise.all(readers.map((u, i) => u.get(`/_matrix/client/v3/sync?since=${enc(tokens[i]!)}&timeout=5000`)));
+      got.forEach((r, i) => { tokens[i] = r.body.next_batch; });
+      const q0 = await statements();
+      await Promise.all(readers.map((u, i) => u.get(`/_matrix/client/v3/sync?since=${enc(tokens[i]!)}&timeout=0`)));
+      const marked = new Set<string>();
+      while (marked.size < readers.length) {
+        const r = await a.get(`/_matrix/client/v3/sync?since=${enc(aSince)}&timeout=5000`);
+        aSince = r.body.next_batch;
+        for (const e of r.body.rooms.join[roomId]?.ephemeral.events ?? []) {
+          if (e.type === "m.receipt") for (const u of Object.keys(e.content[ev]?.[DELIVERED] ?? {})) marked.add(u);
+        }
+      }
+      return (await statements()) - q0;
+    };
+    await round("warm-up"); // each reader's setting is read once
+    const cost = await round("to everyone");
+    // One transaction of three statements per batch (BEGIN and COMMIT around them), not five per reader.
+    expect(cost).to.be.greaterThan(0);
+    expect(cost, `${cost} statements for 10 readers' marks`).to.be.lessThan(20);
+  });
+});
+
