@@ -73,24 +73,25 @@ function ruleMatches(kind: (typeof KINDS)[number], rule: PushRule, event: Record
 }
 
 /**
- * Condition outcomes for the event being evaluated, by condition object. Every condition but
- * contains_display_name depends only on the event and the room's facts (member count, the
- * sender's power, the notification levels), and the default rules share the objects of those
- * that name nobody (push-rules-default.ts): one event counted for a room of thousands answers
- * them once, not once per member. A different event or room facts start afresh.
+ * Condition outcomes kept per event, for the conditions the default rules share (frozen
+ * objects, push-rules-default.ts; a user's own conditions are evaluated each time). Every
+ * condition but contains_display_name depends only on the event and the room's facts (member
+ * count, the sender's power, the notification levels): one event counted for a room of
+ * thousands, or every member's recount over the same events, tests them once. Kept beside
+ * the event object (gone with it); different room facts start afresh.
  */
-let memo = new WeakMap<object, boolean>();
-let memoFor: { event: object; memberCount: number; senderPower: number; levels: object } | null = null;
+interface Memo { memberCount: number; senderPower: number; levels: object; results: WeakMap<object, boolean> }
+const memos = new WeakMap<object, Memo>();
 
 function memoMatches(c: Record<string, unknown>, event: Record<string, unknown>, ctx: PushContext): boolean {
-  if (c.kind === "contains_display_name") return conditionMatches(c, event, ctx);
-  const m = memoFor;
-  if (!m || m.event !== event || m.memberCount !== ctx.memberCount || m.senderPower !== ctx.senderPower || m.levels !== ctx.notificationLevels) {
-    memo = new WeakMap();
-    memoFor = { event, memberCount: ctx.memberCount, senderPower: ctx.senderPower, levels: ctx.notificationLevels };
+  if (c.kind === "contains_display_name" || !Object.isFrozen(c)) return conditionMatches(c, event, ctx);
+  let m = memos.get(event);
+  if (!m || m.memberCount !== ctx.memberCount || m.senderPower !== ctx.senderPower || m.levels !== ctx.notificationLevels) {
+    m = { memberCount: ctx.memberCount, senderPower: ctx.senderPower, levels: ctx.notificationLevels, results: new WeakMap() };
+    memos.set(event, m);
   }
-  let r = memo.get(c);
-  if (r === undefined) memo.set(c, (r = conditionMatches(c, event, ctx)));
+  let r = m.results.get(c);
+  if (r === undefined) m.results.set(c, (r = conditionMatches(c, event, ctx)));
   return r;
 }
 

@@ -109,10 +109,11 @@ export class UnreadService {
         const c: Counts = { countedTo: upTo, byThread: new Map() };
         if (room) {
           const positions = read.get(roomId) ?? new Map<string, number>();
+          const facts = this.factsOf(room, userId, rules);
           for (const r of (newest.get(roomId) ?? []).slice().reverse()) {
             const thread = threadOf(r.event);
             if (r.pos <= Math.max(unthreaded(roomId), positions.get(thread) ?? -1)) continue;
-            this.count(c, r.event, room, userId, rules);
+            this.count(c, r.event, facts);
           }
         }
         mine.set(roomId, c);
@@ -148,7 +149,9 @@ export class UnreadService {
     const rows = room?.recentBetween(c.countedTo, upTo) ?? null;
     if (!room || !rows) return false;
     // Everything new is after every receipt the counts were made with.
-    for (const r of rows) this.count(c, r.event, room, userId, rules);
+    if (rows.length === 0) { c.countedTo = upTo; return true; }
+    const facts = this.factsOf(room, userId, rules);
+    for (const r of rows) this.count(c, r.event, facts);
     c.countedTo = upTo;
     return true;
   }
@@ -199,29 +202,33 @@ export class UnreadService {
     return out;
   }
 
-  private count(c: Counts, ev: ClientEvent, room: RoomState, userId: UserId, rules: RuleSet): void {
+  /** What counting the user's events in a room reads once, not per event. */
+  private factsOf(room: RoomState, userId: UserId, rules: RuleSet): Facts {
+    const name = room.get("m.room.member", userId)?.content.displayname;
+    return { userId, rules, pl: levelsOf(room), name: typeof name === "string" ? name : null, memberCount: room.joined.size, ignored: this.ignoredBy(userId) };
+  }
+
+  private count(c: Counts, ev: ClientEvent, f: Facts): void {
     const thread = threadOf(ev);
     let p = c.byThread.get(thread);
     if (!p) c.byThread.set(thread, (p = { notify: 0, highlight: 0 }));
-    if (ev.sender === userId) {
+    if (ev.sender === f.userId) {
       p.notify = 0;
       p.highlight = 0;
       return;
     }
     if (ev.unsigned?.redacted_because) return; // a redacted message is no longer news
-    if (this.ignoredBy(userId)?.has(ev.sender)) return; // an ignored user's messages are not shown, nor counted
-    const pl = levelsOf(room);
-    const name = room.get("m.room.member", userId)?.content.displayname;
-    const res = evaluatePushRules(rules, ev as unknown as Record<string, unknown>, {
-      userId,
-      displayName: typeof name === "string" ? name : null,
-      memberCount: room.joined.size,
-      senderPower: userLevel(pl, ev.sender),
-      notificationLevels: pl.notifications,
+    if (f.ignored?.has(ev.sender)) return; // an ignored user's messages are not shown, nor counted
+    const res = evaluatePushRules(f.rules, ev as unknown as Record<string, unknown>, {
+      userId: f.userId,
+      displayName: f.name,
+      memberCount: f.memberCount,
+      senderPower: userLevel(f.pl, ev.sender),
+      notificationLevels: f.pl.notifications,
     });
     if (res.notify && p.notify < COUNT_CAP) p.notify++;
     if (res.highlight && p.highlight < COUNT_CAP) p.highlight++;
   }
-
-
 }
+
+interface Facts { userId: UserId; rules: RuleSet; pl: ReturnType<typeof levelsOf>; name: string | null; memberCount: number; ignored: ReadonlySet<string> | undefined }
