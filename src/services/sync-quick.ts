@@ -37,7 +37,7 @@ export interface QuickInput {
   typingSerial: number;
   /** The highest presence serial every change at or below which has been announced. */
   presenceSettled: number;
-  ignored: Set<string> | undefined;
+  ignored: ReadonlySet<string> | undefined;
   /** "state", or the use_state_after key. */
   stateKey: string;
 }

@@ -26,17 +26,14 @@ import { LazyMembers, lazyKey } from "./lazy-members.js";
 import type { RelationService } from "./relations.js";
 import type { KeyService } from "./e2ee.js";
 import { parseToken } from "../matrix/tokens.js";
-import { Gate } from "./gate.js";
 import { quickDelta, quickDeltaNow, SharedWake, type QuickDeps, type QuickInput } from "./sync-quick.js";
 import { eventJsonWithAge } from "../matrix/raw-json.js";
-import { LoadCache } from "./load-cache.js";
+import { SyncUserData } from "./sync-prepare.js";
 import type { DbHealth } from "./db-health.js";
 import { databaseAway } from "../http/errors.js";
 import * as memberStore from "../store/memberships.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
-/** Connections whose first sync loads their user's data from the database at once. */
-const PREPARE_CONCURRENCY = 4;
 export const MAX_TIMELINE_LIMIT = 500;
 
 export type { SyncOptions } from "./sync-shape.js";
@@ -47,7 +44,7 @@ type Json = Record<string, unknown>;
 
 export class SyncService {
   constructor(private readonly db: Db, private readonly cache: RoomStateCache, private readonly notifier: Notifier, private readonly members: MembershipCache, private readonly receipts: ReceiptService, private readonly typing: TypingService, private readonly presence: PresenceService, private readonly unread: UnreadService, private readonly relations: RelationService, private readonly keys: KeyService) {
-    notifier.onAccountData((u, type) => { if (type === "m.ignored_user_list") this.ignored.delete(u); });
+    this.user = new SyncUserData(db, notifier, members, unread, keys);
     this.quickDeps = { notifier, members, cache, unread, keyCounts: (u, d) => keys.peekCounts(u, d), lazyMembers: this.lazyMembers, shared: new SharedWake(),
       receiptsSince: (roomId, after, upTo) => receipts.log.since(roomId, after, upTo) };
   }
@@ -59,21 +56,17 @@ export class SyncService {
   /** Set when the process watches the database's health: long-polls then fail fast in an outage. */
   dbHealth: DbHealth | null = null;
 
-  private readonly ignored = new LoadCache<UserId, Set<string>>(100_000);
-
   private readonly quickDeps: QuickDeps;
+  private readonly user: SyncUserData;
 
   /** The user's ignored users if in memory. */
   ignoredPeek(userId: UserId): ReadonlySet<string> | undefined {
-    return this.ignored.peek(userId);
+    return this.user.ignoredPeek(userId);
   }
 
   /** The user's m.ignored_user_list, kept in memory (dropped when it changes). */
-  async ignoredBy(userId: UserId): Promise<Set<string>> {
-    return this.ignored.get(userId, async () => {
-      const list = (await accountData.selectAccountData(this.db, userId, "", "m.ignored_user_list"))?.ignored_users;
-      return new Set(list && typeof list === "object" ? Object.keys(list) : []);
-    });
+  ignoredBy(userId: UserId): Promise<Set<string>> {
+    return this.user.ignoredBy(userId);
   }
 
   async sync(who: Requester, o: SyncOptions): Promise<Json> {
@@ -90,7 +83,7 @@ export class SyncService {
     if (o.setPresence !== "offline") await this.presence.set(who.userId, o.setPresence ?? "online");
     if (since !== null) {
       if (!o.noAck) this.onAck?.(who.userId, since); // the device has everything up to `since`
-      await this.prepare(who, since);
+      await this.user.prepare(who, since);
     }
     for (;;) {
       const cancelled = () => o.signal?.aborted === true || o.shutdown?.aborted === true;
@@ -115,29 +108,6 @@ export class SyncService {
     }
   }
 
-  /**
-   * Loads, before waiting, what a wake-up of this user will read: memberships, ignored users,
-   * unread counts of the joined rooms, the device's key counts. Each is kept in memory and kept
-   * current by the writes that change it, so the wake-up itself costs no query (DESIGN §6).
-   * A user's second connection, or next long-poll, finds them loaded.
-   */
-  private async prepare(who: Requester, since: number): Promise<void> {
-    const mine = this.members.peek(who.userId);
-    if (mine && this.ignored.peek(who.userId) && (!who.deviceId || this.keys.hasCounts(who.userId, who.deviceId)) && this.unread.hasJoined(who.userId, mine)) return;
-    // Many clients connecting at once queue here rather than for the database pool, so sends
-    // and everyone else's requests still find connections (no 503 while the database is fine).
-    await this.prepareGate.run(() => this.load(who, since));
-  }
-
-  private readonly prepareGate = new Gate(PREPARE_CONCURRENCY);
-
-  private async load(who: Requester, since: number): Promise<void> {
-    const memberships = await this.members.get(who.userId);
-    await this.ignoredBy(who.userId);
-    const joined = memberships.filter((m) => m.membership === "join").map((m) => m.roomId);
-    if (joined.length) await this.unread.warm(who.userId, joined, Math.max(since, this.notifier.currentPos));
-    if (who.deviceId) await this.keys.counts(who.userId, who.deviceId);
-  }
 
   /**
    * A WebSocket's wake-up answered at once from memory (sync-quick.ts), without waiting for
@@ -160,7 +130,7 @@ export class SyncService {
     return {
       who, after, upTo: this.notifier.currentPos, sinceTyping, sincePresence, ack: o.sinceToDevice ?? o.since ?? after, filter: f,
       limit: timelineLimit(f), stateKey: o.stateAfter ?? "state", typingSerial: this.typing.serial,
-      presenceSettled: this.presence.settled, ignored: this.ignored.peek(who.userId),
+      presenceSettled: this.presence.settled, ignored: this.user.ignoredPeek(who.userId),
     };
   }
 
