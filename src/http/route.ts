@@ -123,7 +123,7 @@ export class Router {
             user = await services.tokens.authenticate(token, ip, {
               userId: typeof q.user_id === "string" ? checkParam("user_id", q.user_id) : undefined,
               deviceId: typeof device === "string" ? checkParam("device_id", device) : undefined,
-            }, typeof req.headers["user-agent"] === "string" ? req.headers["user-agent"] : null);
+            }, userAgentOf(req.headers["user-agent"]));
           }
           else if (def.auth === "user") throw missingToken();
         }
@@ -374,3 +374,13 @@ export function parseJsonBody(buf: Buffer): unknown {
     throw notJson();
   }
 }
+
+/**
+ * The User-Agent kept as a device's last seen (whois): the first 512 characters, without
+ * control characters (a header may carry up to the server's header limit).
+ */
+export function userAgentOf(h: string | string[] | undefined): string | null {
+  if (typeof h !== "string" || h.length === 0) return null;
+  return h.slice(0, 512).replace(/[\u0000-\u001f\u007f]/g, "");
+}
+

@@ -1,5 +1,6 @@
 // The HTTP conventions every /_matrix endpoint shares: errors, CORS, limits, discovery.
 import { expect } from "chai";
+import { userAgentOf } from "../../src/http/route.js";
 import { useServer } from "../helpers/server.js";
 
 describe("HTTP conventions", () => {
@@ -159,6 +160,14 @@ describe("HTTP conventions", () => {
       expect(r.text).to.match(/ganglion_websocket_connections \d+/);
       expect(r.text).to.match(/ganglion_sync_waiting \d+/);
       expect(r.text).to.not.include("nodejs_active_handles");
+    });
+
+    it("keeps at most 512 characters of a User-Agent for whois, without control characters", () => {
+      expect(userAgentOf("Element/1.11 (Linux)")).to.equal("Element/1.11 (Linux)");
+      expect(userAgentOf("x".repeat(5000))!.length).to.equal(512);
+      expect(userAgentOf("a\u0000b\tc")).to.equal("abc");
+      expect(userAgentOf(undefined)).to.equal(null);
+      expect(userAgentOf("")).to.equal(null);
     });
 
     it("tags every response with a request id", async () => {
